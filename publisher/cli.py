@@ -1,0 +1,117 @@
+"""Command line: `publisher render` and `publisher publish`."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+
+from publisher import __version__
+from publisher.errors import PublisherError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise PublisherError(f"{self.prog}: {message}; see '{self.prog} --help'")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="publisher", description="Publish a family of container images from one matrix.yaml.")
+    parser.add_argument("--version", action="version", version=f"publisher {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    render = commands.add_parser("render", help="write variants/<variant>/Dockerfile from the template",
+                                 description="Render every variant's Dockerfile from the matrix and its template.")
+    render.add_argument("--matrix", default="matrix.yaml", help="the matrix file (default: matrix.yaml)")
+    render.add_argument("--check", action="store_true", help="write nothing; exit 1 listing each file that differs")
+
+    publish = commands.add_parser("publish", help="plan, build, smoke-test, push and verify a release",
+                                  description="Publish release --version of every variant; --dry-run shows the plan only.")
+    publish.add_argument("--matrix", default="matrix.yaml", help="the matrix file (default: matrix.yaml)")
+    publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
+    publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
+    publish.add_argument("--output", choices=["table", "json"], default="table", help="plan format (default: table)")
+    publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
+    publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
+    publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
+    publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable)")
+    publish.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return {"render": _render, "publish": _publish}[args.command](args)
+    except PublisherError as e:
+        for line in e.lines:
+            print(line, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("publisher: interrupted", file=sys.stderr)
+        return 130
+
+
+def _render(args) -> int:
+    from publisher import render
+    from publisher.matrix import load_matrix
+
+    matrix = load_matrix(Path(args.matrix), args.matrix)
+    rendered = render.render_all(matrix)
+    if args.check:
+        differing = render.check(matrix, rendered)
+        for line in differing:
+            print(line)
+        if differing:
+            print("publisher render --check: run 'publisher render' and commit the result", file=sys.stderr)
+        return 1 if differing else 0
+    for path in render.write(matrix, rendered):
+        print(f"wrote {path}")
+    return 0
+
+
+def _publish(args) -> int:
+    from publisher.report import plan_table
+
+    plan = build_plan(args)
+    if args.dry_run:
+        print(json.dumps(plan.to_json(), indent=2) if args.output == "json" else plan_table(plan))
+        return 0
+    raise PublisherError("publisher publish: publishing is not built yet; use --dry-run to see the plan")
+
+
+def build_plan(args):
+    """Matrix + version + selections → the Plan; every input checked before anything runs."""
+    from dataclasses import replace
+
+    from publisher import reference, render
+    from publisher.matrix import load_matrix
+    from publisher.plan import make_plan, select
+    from publisher.provenance import provenance
+    from publisher.version import parse_release
+
+    if not args.release:
+        raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
+    release = parse_release(args.release)
+    matrix = load_matrix(Path(args.matrix), args.matrix)
+    _check_choices("--only", args.only, [v.name for v in matrix.variants])
+    _check_choices("--platform", args.platform, sorted({p for v in matrix.variants for p in v.platforms}))
+    for ref in args.repository:
+        try:
+            reference.parse_repository(ref)
+        except ValueError as e:
+            raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
+    plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
+    if args.repository:
+        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repository)))
+    return select(plan, args.only, args.platform)
+
+
+def _check_choices(flag: str, given: list[str], known: list[str]) -> None:
+    for value in given:
+        if value not in known:
+            near = difflib.get_close_matches(value, known, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
+            raise PublisherError(f"publisher: {flag} '{value}' is not in the matrix; {hint}")

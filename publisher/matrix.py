@@ -1,0 +1,181 @@
+"""The Matrix: every image of the family, read from matrix.yaml and checked before anything runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher import reference, source
+from publisher.expand import expand
+from publisher.source import Source, Where, describe, mapping, string, string_list
+from publisher.tags import RESERVED, TAG
+
+PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")
+LABEL_KEYS = {"title", "description", "url", "source", "licenses", "vendor", "documentation", "authors"}
+DEFAULT_TEMPLATE = "variants/Dockerfile.j2"
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    """Run the image with `run` as its arguments; expect exit code `exit` and stdout matching `stdout`."""
+
+    run: tuple[str, ...]
+    stdout: str | None = None  # a regular expression; `{version}` is the release, escaped
+    exit: int = 0
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # its folder under variants/ and its id on the command line
+    base: str | None  # the image it is FROM; None for the primary image (FROM scratch)
+    family: str  # what the template branches on: scratch, alpine, debian, ...
+    base_tags: tuple[str, ...]  # most specific first; empty for the primary image
+    platforms: tuple[str, ...]
+    smoke: tuple[SmokeTest, ...]
+    line: int  # where it is declared, for error messages
+    tag_lines: tuple[int, ...]  # the line of each base tag
+
+    @property
+    def primary(self) -> bool:
+        return self.base is None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    name: str  # the file as the user named it, for messages
+    root: Path  # the folder matrix.yaml is in: paths in it are relative to this
+    repositories: tuple[str, ...]
+    platforms: tuple[str, ...]
+    labels: dict
+    template: str
+    variants: tuple[Variant, ...]  # the primary image first
+
+    def dockerfile(self, variant: Variant) -> str:
+        return f"variants/{variant.name}/Dockerfile"
+
+
+TOP_KEYS = {"repositories", "platforms", "labels", "families", "primary", "variants", "template"}
+
+
+def load_matrix(path: Path, name: str | None = None) -> Matrix:
+    src = source.load(path, name)
+    doc = mapping(src, (), src.data, required=TOP_KEYS - {"template"}, optional={"template"})
+    repositories = _repositories(src, doc.get("repositories"))
+    platforms = string_list(src, ("platforms",), doc.get("platforms"), PLATFORM, "write os/arch, e.g. linux/arm64")
+    labels = _labels(src, doc.get("labels", {}))
+    families = _families(src, doc.get("families", {}))
+    template = string(src, ("template",), doc.get("template", DEFAULT_TEMPLATE))
+    variants = [_primary(src, doc.get("primary", {}), families, platforms)]
+    for i, entry in enumerate(doc.get("variants") or []):
+        for concrete in expand(src, ("variants", i), entry if isinstance(entry, dict) else {}):
+            variants.append(_variant(src, ("variants", i), concrete, families, platforms))
+    if not isinstance(doc.get("variants"), list):
+        src.error(("variants",), "variants must be a list of variant entries")
+    _unique(src, variants)
+    src.problems.raise_if_any()
+    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants))
+
+
+def _repositories(src: Source, value: object) -> list[str]:
+    refs = string_list(src, ("repositories",), value)
+    for i, ref in enumerate(refs):
+        try:
+            reference.parse_repository(ref)
+        except ValueError as e:
+            src.error(("repositories", i), f"repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image")
+        if ref in refs[:i]:
+            src.error(("repositories", i), f"repository '{ref}' is listed twice; keep one")
+    return refs
+
+
+def _labels(src: Source, value: object) -> dict:
+    labels = mapping(src, ("labels",), value, required={"title"}, optional=LABEL_KEYS - {"title"})
+    return {key: string(src, ("labels", key), labels[key]) for key in sorted(labels) if key in LABEL_KEYS}
+
+
+def _families(src: Source, value: object) -> dict[str, tuple[SmokeTest, ...]]:
+    if not isinstance(value, dict) or not value:
+        src.error(("families",), "families must map each family name (scratch, alpine, debian, ...) to its settings")
+        return {}
+    families = {}
+    for name, settings in value.items():
+        where = ("families", name)
+        string(src, where, name, TAG, "use letters, digits, '.', '_' or '-'")
+        settings = mapping(src, where, settings if settings is not None else {}, required=set(), optional={"smoke"})
+        families[name] = _smoke_list(src, where + ("smoke",), settings.get("smoke", []))
+    return families
+
+
+def _smoke_list(src: Source, where: Where, value: object) -> tuple[SmokeTest, ...]:
+    if not isinstance(value, list):
+        src.error(where, f"{describe(where)} must be a list of tests")
+        return ()
+    tests = []
+    for i, item in enumerate(value):
+        test = mapping(src, where + (i,), item, required={"run"}, optional={"stdout", "exit"})
+        run = tuple(string_list(src, where + (i, "run"), test.get("run", ["-"])))
+        stdout = string(src, where + (i, "stdout"), test["stdout"]) if "stdout" in test else None
+        code = test.get("exit", 0)
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+            src.error(where + (i, "exit"), f"{describe(where + (i, 'exit'))} must be an exit code, 0 to 255")
+            code = 0
+        if stdout is not None:
+            _check_regex(src, where + (i, "stdout"), stdout)
+        tests.append(SmokeTest(run, stdout, code))
+    return tuple(tests)
+
+
+def _check_regex(src: Source, where: Where, pattern: str) -> None:
+    try:
+        re.compile(pattern.replace("{version}", "0"))
+    except re.error as e:
+        src.error(where, f"{describe(where)} is not a valid regular expression: {e}")
+
+
+def _primary(src: Source, value: object, families: dict, platforms: list[str]) -> Variant:
+    where = ("primary",)
+    entry = mapping(src, where, value, required={"name", "family"}, optional={"platforms", "smoke"})
+    return _build(src, where, entry, families, platforms, base=None, base_tags=[])
+
+
+def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
+    entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional={"name", "platforms", "smoke", "expand"})
+    base = string(src, where + ("base",), entry.get("base", "-"))
+    try:
+        reference.parse(base) if base else None
+    except ValueError as e:
+        src.error(where + ("base",), f"base '{base}': {e}; write an image reference, e.g. alpine:3.20")
+    hint = "a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"
+    base_tags = string_list(src, where + ("tags",), entry.get("tags"), TAG, hint)
+    for i, tag in enumerate(base_tags):
+        if tag and RESERVED.fullmatch(tag):
+            src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
+    return _build(src, where, entry, families, platforms, base=base, base_tags=base_tags)
+
+
+def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
+    default_name = base_tags[0] if base_tags else "-"
+    name = string(src, where + ("name",), entry.get("name", default_name), TAG, "use letters, digits, '.', '_' or '-'")
+    family = string(src, where + ("family",), entry.get("family", "-"))
+    if family and family not in families:
+        src.error(where + ("family",), f"family '{family}' is not declared under families: ({', '.join(families)})")
+    own_platforms = entry.get("platforms")
+    if own_platforms is not None:
+        platforms = string_list(src, where + ("platforms",), own_platforms, PLATFORM, "write os/arch, e.g. linux/arm64")
+    smoke = families.get(family, ()) + _smoke_list(src, where + ("smoke",), entry.get("smoke", []))
+    tag_lines = tuple(src.line(where + ("tags", i)) for i in range(len(base_tags)))
+    return Variant(name, base, family, tuple(base_tags), tuple(platforms), smoke, src.line(where), tag_lines)
+
+
+def _unique(src: Source, variants: list[Variant]) -> None:
+    names: dict[str, Variant] = {}
+    tags: dict[str, Variant] = {}
+    for v in variants:
+        if v.name in names:
+            src.problems.add(f"{src.name}:{v.line}: variant name '{v.name}' is already used at line {names[v.name].line}; give one a 'name:'")
+        names.setdefault(v.name, v)
+        for tag, line in zip(v.base_tags, v.tag_lines):
+            if tag in tags and tags[tag] is not v:
+                src.problems.add(f"{src.name}:{line}: tag '{tag}' is already claimed by variant '{tags[tag].name}'; each tag must name one variant")
+            tags.setdefault(tag, v)

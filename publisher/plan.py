@@ -1,0 +1,115 @@
+"""The Plan: everything a release will publish, computed from the Matrix without Docker or network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from publisher import reference
+from publisher.errors import Problems
+from publisher.matrix import Matrix, Variant
+from publisher.tags import TAG, tags_for
+from publisher.version import Release
+
+OCI = "org.opencontainers.image."
+
+
+@dataclass(frozen=True)
+class Provenance:
+    created: str | None = None  # RFC 3339, UTC
+    revision: str | None = None  # the source commit
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    variant: Variant
+    tags: tuple[str, ...]  # in publishing order
+    labels: dict[str, str]
+    dockerfile: str  # path relative to the matrix's folder
+    dockerfile_text: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    release: Release
+    repositories: tuple[str, ...]
+    variants: tuple[VariantPlan, ...]
+
+    @property
+    def tags(self) -> list[str]:
+        return [t for v in self.variants for t in v.tags]
+
+    @property
+    def images(self) -> int:
+        return sum(len(v.variant.platforms) for v in self.variants)
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.release.text,
+            "prerelease": self.release.prerelease,
+            "repositories": list(self.repositories),
+            "variants": [
+                {
+                    "name": v.variant.name,
+                    "base": v.variant.base,
+                    "family": v.variant.family,
+                    "primary": v.variant.primary,
+                    "platforms": list(v.variant.platforms),
+                    "dockerfile": v.dockerfile,
+                    "tags": list(v.tags),
+                    "labels": v.labels,
+                }
+                for v in self.variants
+            ],
+            "totals": {"variants": len(self.variants), "images": self.images, "tags_per_repository": len(self.tags)},
+        }
+
+
+def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfiles: dict[str, str]) -> Plan:
+    """Tags and labels for every variant; refuses a tag set that is invalid or ambiguous."""
+    problems = Problems()
+    owners: dict[str, str] = {}
+    variants = []
+    for variant in matrix.variants:
+        tags = tags_for(release, variant.base_tags)
+        for tag in tags:
+            line = _line_of(variant, tag)
+            if not TAG.fullmatch(tag):
+                problems.add(f"{matrix.name}:{line}: tag '{tag}' is invalid for {release.text} (at most 128 of A-Z a-z 0-9 _ . -); shorten the base tag")
+            elif tag in owners:
+                problems.add(f"{matrix.name}:{line}: tag '{tag}' is claimed by both '{owners[tag]}' and '{variant.name}'; rename one base tag")
+            owners.setdefault(tag, variant.name)
+        path = matrix.dockerfile(variant)
+        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, dockerfiles[path]))
+    problems.raise_if_any()
+    return Plan(release, matrix.repositories, tuple(variants))
+
+
+def _line_of(variant: Variant, tag: str) -> int:
+    for base_tag, line in zip(variant.base_tags, variant.tag_lines):
+        if tag == base_tag or tag.endswith("-" + base_tag):
+            return line
+    return variant.line
+
+
+def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Provenance) -> dict[str, str]:
+    result = {OCI + key: value for key, value in matrix.labels.items()}
+    result[OCI + "version"] = release.text
+    if provenance.created:
+        result[OCI + "created"] = provenance.created
+    if provenance.revision:
+        result[OCI + "revision"] = provenance.revision
+    if variant.base:
+        result[OCI + "base.name"] = str(reference.parse(variant.base))
+    return dict(sorted(result.items()))
+
+
+def select(plan: Plan, only: list[str], platforms: list[str]) -> Plan:
+    """The plan restricted to some variants and platforms (names checked by the caller)."""
+    kept = []
+    for v in plan.variants:
+        if only and v.variant.name not in only:
+            continue
+        chosen = tuple(p for p in v.variant.platforms if not platforms or p in platforms)
+        if chosen:
+            kept.append(replace(v, variant=replace(v.variant, platforms=chosen)))
+    return replace(plan, variants=tuple(kept))

@@ -1,0 +1,25 @@
+"""The Plan shown to people: one table row per variant, with totals."""
+
+from __future__ import annotations
+
+from publisher.plan import Plan
+
+
+def plan_table(plan: Plan) -> str:
+    release = plan.release
+    kind = "prerelease: exact tags only" if release.prerelease else "final release"
+    rows = [("VARIANT", "BASE", "PLATFORMS", "TAGS")]
+    for v in plan.variants:
+        arches = ",".join(p.split("/", 1)[1] for p in v.variant.platforms)
+        rows.append((v.variant.name, v.variant.base or "scratch", arches, " ".join(v.tags)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"Release {release.text} ({kind}) to {', '.join(plan.repositories)}", ""]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    tags = len(plan.tags)
+    repos = len(plan.repositories)
+    lines += [
+        "",
+        f"{len(plan.variants)} variants, {plan.images} images, {tags} tags per repository, "
+        f"{tags * repos} tags in {repos} repositories.",
+    ]
+    return "\n".join(lines)
