@@ -21,6 +21,10 @@ def expand(src: Source, where: Where, entry: dict) -> list[dict]:
         src.error(where + ("expand",), f"{describe(where + ('expand',))} must map each axis name to a non-empty list")
         return []
     names = list(axes)
+    for name, values in axes.items():
+        for j, value in enumerate(values):
+            if isinstance(value, float):
+                src.error(where + ("expand", name, j), f"axis '{name}' value {value!r} is read as a number; quote it, e.g. \"3.10\"")
     concrete = []
     for values in itertools.product(*(axes[n] for n in names)):
         point = dict(zip(names, values))

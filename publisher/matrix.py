@@ -8,7 +8,7 @@ from pathlib import Path
 
 from publisher import reference, source
 from publisher.expand import expand
-from publisher.source import Source, Where, describe, mapping, string, string_list
+from publisher.source import MISSING, Source, Where, describe, mapping, string, string_list
 from publisher.tags import RESERVED, TAG
 
 PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")
@@ -61,17 +61,22 @@ TOP_KEYS = {"repositories", "platforms", "labels", "families", "primary", "varia
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
     src = source.load(path, name)
     doc = mapping(src, (), src.data, required=TOP_KEYS - {"template"}, optional={"template"})
-    repositories = _repositories(src, doc.get("repositories"))
-    platforms = string_list(src, ("platforms",), doc.get("platforms"), PLATFORM, "write os/arch, e.g. linux/arm64")
-    labels = _labels(src, doc.get("labels", {}))
-    families = _families(src, doc.get("families", {}))
+    repositories = _repositories(src, doc.get("repositories", MISSING))
+    platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")
+    labels = _labels(src, doc.get("labels", MISSING))
+    families = _families(src, doc.get("families", MISSING))
     template = string(src, ("template",), doc.get("template", DEFAULT_TEMPLATE))
-    variants = [_primary(src, doc.get("primary", {}), families, platforms)]
-    for i, entry in enumerate(doc.get("variants") or []):
-        for concrete in expand(src, ("variants", i), entry if isinstance(entry, dict) else {}):
-            variants.append(_variant(src, ("variants", i), concrete, families, platforms))
-    if not isinstance(doc.get("variants"), list):
+    variants = [_primary(src, doc.get("primary", MISSING), families, platforms)]
+    entries = doc.get("variants", MISSING)
+    if entries is not MISSING and not isinstance(entries, list):
         src.error(("variants",), "variants must be a list of variant entries")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        where = ("variants", i)
+        if not isinstance(entry, dict):
+            src.error(where, f"{describe(where)} must be a mapping with base, family and tags")
+            continue
+        for concrete in expand(src, where, entry):
+            variants.append(_variant(src, where, concrete, families, platforms))
     _unique(src, variants)
     src.problems.raise_if_any()
     return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants))
@@ -95,6 +100,8 @@ def _labels(src: Source, value: object) -> dict:
 
 
 def _families(src: Source, value: object) -> dict[str, tuple[SmokeTest, ...]]:
+    if value is MISSING:
+        return {}
     if not isinstance(value, dict) or not value:
         src.error(("families",), "families must map each family name (scratch, alpine, debian, ...) to its settings")
         return {}
@@ -114,7 +121,7 @@ def _smoke_list(src: Source, where: Where, value: object) -> tuple[SmokeTest, ..
     tests = []
     for i, item in enumerate(value):
         test = mapping(src, where + (i,), item, required={"run"}, optional={"stdout", "exit"})
-        run = tuple(string_list(src, where + (i, "run"), test.get("run", ["-"])))
+        run = tuple(string_list(src, where + (i, "run"), test.get("run", MISSING)))
         stdout = string(src, where + (i, "stdout"), test["stdout"]) if "stdout" in test else None
         code = test.get("exit", 0)
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
@@ -141,13 +148,13 @@ def _primary(src: Source, value: object, families: dict, platforms: list[str]) -
 
 def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
     entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional={"name", "platforms", "smoke", "expand"})
-    base = string(src, where + ("base",), entry.get("base", "-"))
+    base = string(src, where + ("base",), entry.get("base", MISSING))
     try:
         reference.parse(base) if base else None
     except ValueError as e:
         src.error(where + ("base",), f"base '{base}': {e}; write an image reference, e.g. alpine:3.20")
     hint = "a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"
-    base_tags = string_list(src, where + ("tags",), entry.get("tags"), TAG, hint)
+    base_tags = string_list(src, where + ("tags",), entry.get("tags", MISSING), TAG, hint)
     for i, tag in enumerate(base_tags):
         if tag and RESERVED.fullmatch(tag):
             src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
@@ -155,9 +162,9 @@ def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: 
 
 
 def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
-    default_name = base_tags[0] if base_tags else "-"
+    default_name = base_tags[0] if base_tags and base_tags[0] else MISSING
     name = string(src, where + ("name",), entry.get("name", default_name), TAG, "use letters, digits, '.', '_' or '-'")
-    family = string(src, where + ("family",), entry.get("family", "-"))
+    family = string(src, where + ("family",), entry.get("family", MISSING))
     if family and family not in families:
         src.error(where + ("family",), f"family '{family}' is not declared under families: ({', '.join(families)})")
     own_platforms = entry.get("platforms")
@@ -172,7 +179,7 @@ def _unique(src: Source, variants: list[Variant]) -> None:
     names: dict[str, Variant] = {}
     tags: dict[str, Variant] = {}
     for v in variants:
-        if v.name in names:
+        if v.name and v.name in names:
             src.problems.add(f"{src.name}:{v.line}: variant name '{v.name}' is already used at line {names[v.name].line}; give one a 'name:'")
         names.setdefault(v.name, v)
         for tag, line in zip(v.base_tags, v.tag_lines):

@@ -88,10 +88,14 @@ def _plain(loader: yaml.SafeLoader, node: yaml.Node, where: Where, source: Sourc
 
 
 # Typed access with errors collected in the Source -------------------------------------------
+# A value that is MISSING was already reported by mapping(); accessors stay silent about it.
+MISSING = object()
 
 
 def mapping(src: Source, where: Where, value: object, required: set[str], optional: set[str]) -> dict:
     """Check a mapping's keys: unknown keys are refused with the nearest known one."""
+    if value is MISSING:
+        return {}
     if not isinstance(value, dict):
         src.error(where, f"{describe(where)} must be a mapping, not {_kind(value)}")
         return {}
@@ -107,7 +111,12 @@ def mapping(src: Source, where: Where, value: object, required: set[str], option
 
 
 def string(src: Source, where: Where, value: object, pattern: re.Pattern | None = None, hint: str = "") -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if value is MISSING:
+        return ""
+    if isinstance(value, float):
+        src.error(where, f"{describe(where)} is read as the number {value!r}; quote it, e.g. \"3.10\"")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         src.error(where, f"{describe(where)} must be a string, not {_kind(value)}")
         return ""
     text = str(value)
@@ -121,6 +130,8 @@ def string(src: Source, where: Where, value: object, pattern: re.Pattern | None 
 
 
 def string_list(src: Source, where: Where, value: object, pattern: re.Pattern | None = None, hint: str = "") -> list[str]:
+    if value is MISSING:
+        return []
     if not isinstance(value, list) or not value:
         src.error(where, f"{describe(where)} must be a non-empty list")
         return []

@@ -42,7 +42,7 @@ def parse_release(text: str, flag: str = "--version") -> Release:
     try:
         return _from_pep440(Version(text), given, flag)
     except InvalidVersion:
-        raise _bad(given, flag, "not a PEP 440 or semver version") from None
+        raise _bad(given, flag, "not a PEP 440 or semver version; give X.Y.Z, e.g. 0.5.31 or 0.6.0rc1") from None
 
 
 def _from_semver(v: semver.Version, given: str, flag: str) -> Release:
@@ -57,10 +57,10 @@ def _from_pep440(v: Version, given: str, flag: str) -> Release:
     if v.epoch:
         raise _bad(given, flag, "an epoch ('N!') cannot appear in a tag; drop it")
     if len(v.release) != 3:
-        raise _bad(given, flag, "a release needs exactly three numbers, X.Y.Z")
+        raise _bad(given, flag, "a release needs exactly three numbers; give X.Y.Z, e.g. 0.5.31")
     special = v.is_prerelease or v.is_postrelease or v.is_devrelease
     return Release(str(v), *v.release, prerelease=special)
 
 
 def _bad(given: str, flag: str, why: str) -> PublisherError:
-    return PublisherError(f"{flag} '{given}': {why}; give X.Y.Z, e.g. 0.5.31 (or 0.6.0rc1, 0.6.0-rc.1)")
+    return PublisherError(f"publisher: {flag} '{given}': {why}")

