@@ -1,0 +1,172 @@
+"""uv binaries: wheel RECORD checks, extraction, the --artifacts layout, running `uv --version`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from publisher.artifacts import check_runs, fetch_wheels, from_directory
+from publisher.errors import PublisherError
+
+FAKE_UV = b'#!/bin/sh\necho "uv 9.9.9 (fake)"\n'
+FAKE_UVX = b'#!/bin/sh\necho "uvx 9.9.9"\n'
+AMD64_WHEEL = "uv-9.9.9-py3-none-musllinux_1_1_x86_64.whl"
+ARM64_WHEEL = "uv-9.9.9-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64.whl"
+
+
+def record_line(path: str, content: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(content)}"
+
+
+def make_wheel(folder: Path, name: str = AMD64_WHEEL, tamper: str = "", unlisted: str = "") -> Path:
+    """A tiny uv wheel; `tamper` names a binary whose content differs from its RECORD line,
+    `unlisted` one that RECORD leaves out."""
+    files = {"uv-9.9.9.data/scripts/uv": FAKE_UV, "uv-9.9.9.data/scripts/uvx": FAKE_UVX}
+    listed = {path: content for path, content in files.items() if not path.endswith("/" + unlisted)}
+    record = [record_line(path, content) for path, content in listed.items()]
+    record.append("uv-9.9.9.dist-info/RECORD,,")
+    if tamper:
+        files[f"uv-9.9.9.data/scripts/{tamper}"] = b"#!/bin/sh\necho evil\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / name
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, content in files.items():
+            archive.writestr(path, content)
+        archive.writestr("uv-9.9.9.dist-info/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def cached(cache: Path, tag: str = "musllinux_1_1_x86_64", **kwargs) -> Path:
+    return make_wheel(cache / "wheels" / tag, **kwargs)
+
+
+def fake_binaries(folder: Path, output: bytes = FAKE_UV, mode: int = 0o755) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("uv", "uvx"):
+        (folder / name).write_bytes(output)
+        (folder / name).chmod(mode)
+    return folder
+
+
+def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
+    cached(tmp_path)
+    cached(tmp_path, "musllinux_1_1_aarch64", name=ARM64_WHEEL)
+    binaries = fetch_wheels("9.9.9", ["linux/amd64", "linux/arm64"], tmp_path, python="/nonexistent")
+    assert binaries == {
+        "linux/amd64": tmp_path / "binaries/9.9.9/linux-amd64",
+        "linux/arm64": tmp_path / "binaries/9.9.9/linux-arm64",
+    }
+    for folder in binaries.values():
+        assert (folder / "uv").read_bytes() == FAKE_UV
+        assert (folder / "uvx").read_bytes() == FAKE_UVX
+        assert sorted(p.name for p in folder.iterdir()) == ["uv", "uvx"]
+        for name in ("uv", "uvx"):
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o755
+    check_runs(binaries, "9.9.9")
+
+
+def test_tampered_binary_is_refused(tmp_path):
+    cached(tmp_path, tamper="uvx")
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels("9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+    assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uvx does not match its RECORD hash and size"]
+
+
+def test_binary_missing_from_record_is_refused(tmp_path):
+    cached(tmp_path, unlisted="uv")
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels("9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+    assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uv is not listed in the wheel's RECORD"]
+
+
+def test_wheel_of_another_version_is_not_reused(tmp_path):
+    cached(tmp_path)
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels("9.9.10", ["linux/amd64"], tmp_path, python="/nonexistent")
+    assert caught.value.lines == [
+        "cannot download uv 9.9.10 for linux/amd64 (musllinux_1_1_x86_64): cannot run /nonexistent: No such file or directory"
+    ]
+
+
+def test_pip_failure_is_one_line_with_pips_error(tmp_path):
+    fake_python = tmp_path / "python"
+    fake_python.write_text(
+        "#!/bin/sh\n"
+        "echo 'Collecting uv==9.9.9'\n"
+        "echo 'ERROR: No matching distribution found for uv==9.9.9' >&2\n"
+        "echo '[notice] A new release of pip is available' >&2\n"
+        "exit 1\n"
+    )
+    fake_python.chmod(0o755)
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels("9.9.9", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
+    assert caught.value.lines == [
+        "cannot download uv 9.9.9 for linux/arm64 (musllinux_1_1_aarch64): ERROR: No matching distribution found for uv==9.9.9"
+    ]
+
+
+def test_unknown_platform_lists_known_ones(tmp_path):
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels("9.9.9", ["linux/amd64", "linux/s390x"], tmp_path, python="/nonexistent")
+    assert caught.value.lines == ["no uv wheel for platform linux/s390x: known platforms are linux/amd64, linux/arm64"]
+
+
+def test_from_directory(tmp_path):
+    fake_binaries(tmp_path / "linux-amd64")
+    fake_binaries(tmp_path / "linux-arm64")
+    assert from_directory(tmp_path, ["linux/amd64", "linux/arm64"]) == {
+        "linux/amd64": tmp_path / "linux-amd64",
+        "linux/arm64": tmp_path / "linux-arm64",
+    }
+
+
+def test_from_directory_missing_folder(tmp_path):
+    fake_binaries(tmp_path / "linux-amd64")
+    with pytest.raises(PublisherError) as caught:
+        from_directory(tmp_path, ["linux/amd64", "linux/arm64"])
+    assert caught.value.lines == [f"--artifacts: no folder for linux/arm64: expected {tmp_path}/linux-arm64"]
+
+
+def test_from_directory_missing_binary(tmp_path):
+    fake_binaries(tmp_path / "linux-arm64")
+    (tmp_path / "linux-arm64" / "uvx").unlink()
+    with pytest.raises(PublisherError) as caught:
+        from_directory(tmp_path, ["linux/arm64"])
+    assert caught.value.lines == [f"--artifacts: no uvx for linux/arm64: expected {tmp_path}/linux-arm64/uvx"]
+
+
+def test_check_runs_wrong_version(tmp_path):
+    folder = fake_binaries(tmp_path / "linux-amd64")
+    with pytest.raises(PublisherError) as caught:
+        check_runs({"linux/amd64": folder}, "9.9")
+    assert caught.value.lines == [
+        f"linux/amd64: {folder}/uv --version: expected 'uv 9.9', got 'uv 9.9.9 (fake)' (exit code 0)"
+    ]
+
+
+def test_check_runs_not_executable(tmp_path):
+    folder = fake_binaries(tmp_path / "linux-amd64", mode=0o644)
+    with pytest.raises(PublisherError) as caught:
+        check_runs({"linux/amd64": folder}, "9.9.9")
+    assert caught.value.lines == [f"linux/amd64: cannot run {folder}/uv: Permission denied"]
+
+
+def test_check_runs_without_emulation(tmp_path):
+    folder = fake_binaries(tmp_path / "linux-arm64", output=b"\x7fELF not really")
+    with pytest.raises(PublisherError) as caught:
+        check_runs({"linux/arm64": folder}, "9.9.9")
+    assert "install qemu-user-static and binfmt-support" in caught.value.lines[0]
+    assert len(caught.value.lines) == 1
+
+
+def test_real_uv_wheels(tmp_path):
+    platforms = ["linux/amd64", "linux/arm64"]
+    binaries = fetch_wheels("0.5.31", platforms, tmp_path)
+    check_runs(binaries, "0.5.31")
+    assert fetch_wheels("0.5.31", platforms, tmp_path, python="/nonexistent") == binaries
