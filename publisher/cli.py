@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
     publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable)")
     publish.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
+    publish.add_argument("--artifacts", metavar="DIR", help="uv binaries from DIR/<os>-<arch>/{uv,uvx} instead of the uv wheels")
+    publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub")
+    publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     return parser
 
 
@@ -79,7 +82,25 @@ def _publish(args) -> int:
     if args.dry_run:
         print(json.dumps(plan.to_json(), indent=2) if args.output == "json" else plan_table(plan))
         return 0
-    raise PublisherError("publisher publish: publishing is not built yet; use --dry-run to see the plan")
+    from publisher.publish import Options, publish
+    from publisher.report import summary
+
+    options = Options(
+        root=Path(args.matrix).resolve().parent,
+        cache=Path(args.cache) if args.cache else _default_cache(),
+        artifacts=Path(args.artifacts) if args.artifacts else None,
+        base_mirror=args.base_mirror,
+    )
+    print(plan_table(plan), flush=True)
+    counts = publish(plan, options, log=lambda line: print(line, flush=True))
+    print(summary(plan, counts))
+    return 0
+
+
+def _default_cache() -> Path:
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "publisher"
 
 
 def build_plan(args):

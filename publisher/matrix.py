@@ -33,6 +33,7 @@ class Variant:
     base_tags: tuple[str, ...]  # most specific first; empty for the primary image
     platforms: tuple[str, ...]
     smoke: tuple[SmokeTest, ...]
+    config: dict  # what its image config must say: entrypoint, cmd, workdir, env
     line: int  # where it is declared, for error messages
     tag_lines: tuple[int, ...]  # the line of each base tag
 
@@ -59,6 +60,7 @@ TOP_KEYS = {"repositories", "platforms", "labels", "families", "primary", "varia
 
 
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
+    """Read and check a matrix file; every problem found is reported at once (exit code 2)."""
     src = source.load(path, name)
     doc = mapping(src, (), src.data, required=TOP_KEYS - {"template"}, optional={"template"})
     repositories = _repositories(src, doc.get("repositories", MISSING))
@@ -99,7 +101,13 @@ def _labels(src: Source, value: object) -> dict:
     return {key: string(src, ("labels", key), labels[key]) for key in sorted(labels) if key in LABEL_KEYS}
 
 
-def _families(src: Source, value: object) -> dict[str, tuple[SmokeTest, ...]]:
+@dataclass(frozen=True)
+class Family:
+    smoke: tuple[SmokeTest, ...]
+    config: dict
+
+
+def _families(src: Source, value: object) -> dict[str, Family]:
     if value is MISSING:
         return {}
     if not isinstance(value, dict) or not value:
@@ -109,9 +117,25 @@ def _families(src: Source, value: object) -> dict[str, tuple[SmokeTest, ...]]:
     for name, settings in value.items():
         where = ("families", name)
         string(src, where, name, TAG, "use letters, digits, '.', '_' or '-'")
-        settings = mapping(src, where, settings if settings is not None else {}, required=set(), optional={"smoke"})
-        families[name] = _smoke_list(src, where + ("smoke",), settings.get("smoke", []))
+        settings = mapping(src, where, settings if settings is not None else {}, required=set(), optional={"smoke", "config"})
+        smoke = _smoke_list(src, where + ("smoke",), settings.get("smoke", []))
+        families[name] = Family(smoke, _config(src, where + ("config",), settings.get("config", {})))
     return families
+
+
+def _config(src: Source, where: Where, value: object) -> dict:
+    """Expected image config: entrypoint and cmd (a list, or null for none), workdir, env (NAME: value)."""
+    config = mapping(src, where, value, required=set(), optional={"entrypoint", "cmd", "workdir", "env"})
+    result: dict = {}
+    for key in ("entrypoint", "cmd"):
+        if key in config:
+            result[key] = None if config[key] is None else string_list(src, where + (key,), config[key])
+    if "workdir" in config:
+        result["workdir"] = string(src, where + ("workdir",), config["workdir"])
+    if "env" in config:
+        env = mapping(src, where + ("env",), config["env"], required=set(), optional=set(config["env"] or {}))
+        result["env"] = {str(k): string(src, where + ("env", k), v) for k, v in env.items()}
+    return result
 
 
 def _smoke_list(src: Source, where: Where, value: object) -> tuple[SmokeTest, ...]:
@@ -170,9 +194,10 @@ def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
     own_platforms = entry.get("platforms")
     if own_platforms is not None:
         platforms = string_list(src, where + ("platforms",), own_platforms, PLATFORM, "write os/arch, e.g. linux/arm64")
-    smoke = families.get(family, ()) + _smoke_list(src, where + ("smoke",), entry.get("smoke", []))
+    known = families.get(family, Family((), {}))
+    smoke = known.smoke + _smoke_list(src, where + ("smoke",), entry.get("smoke", []))
     tag_lines = tuple(src.line(where + ("tags", i)) for i in range(len(base_tags)))
-    return Variant(name, base, family, tuple(base_tags), tuple(platforms), smoke, src.line(where), tag_lines)
+    return Variant(name, base, family, tuple(base_tags), tuple(platforms), smoke, known.config, src.line(where), tag_lines)
 
 
 def _unique(src: Source, variants: list[Variant]) -> None:

@@ -32,7 +32,8 @@ class VariantPlan:
 class Plan:
     release: Release
     repositories: tuple[str, ...]
-    variants: tuple[VariantPlan, ...]
+    variants: tuple[VariantPlan, ...]  # what is published; --only may leave the primary out
+    primary: VariantPlan  # always built: derived images copy from it
 
     @property
     def tags(self) -> list[str]:
@@ -81,7 +82,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
         path = matrix.dockerfile(variant)
         variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, dockerfiles[path]))
     problems.raise_if_any()
-    return Plan(release, matrix.repositories, tuple(variants))
+    return Plan(release, matrix.repositories, tuple(variants), variants[0])
 
 
 def _line_of(variant: Variant, tag: str) -> int:
@@ -112,4 +113,6 @@ def select(plan: Plan, only: list[str], platforms: list[str]) -> Plan:
         chosen = tuple(p for p in v.variant.platforms if not platforms or p in platforms)
         if chosen:
             kept.append(replace(v, variant=replace(v.variant, platforms=chosen)))
-    return replace(plan, variants=tuple(kept))
+    primary = plan.primary.variant
+    chosen = tuple(p for p in primary.platforms if not platforms or p in platforms)
+    return replace(plan, variants=tuple(kept), primary=replace(plan.primary, variant=replace(primary, platforms=chosen)))

@@ -23,3 +23,11 @@ def plan_table(plan: Plan) -> str:
         f"{tags * repos} tags in {repos} repositories.",
     ]
     return "\n".join(lines)
+
+
+def summary(plan: Plan, counts) -> str:
+    """The last lines of a publish: what it did, and plainly whether anything changed."""
+    done = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n)
+    changed = counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
+    verdict = "published" if changed else "nothing to do: no blob uploaded, no tag moved"
+    return f"{plan.release.text}: {verdict}; {done}."

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -36,3 +37,43 @@ def cli(capsys):
 
 
 pytest_plugins = ["tests.registry_server"]
+
+
+def need(condition: bool, message: str) -> None:
+    """A missing engine fails the run under CI=true; elsewhere the test is skipped."""
+    if not condition:
+        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    import docker
+
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except docker.errors.DockerException as e:
+        need(False, f"no Docker engine ({e}); run bash .ci/setup")
+    need(shutil.which("skopeo") is not None, "skopeo is missing; run bash .ci/setup")
+    return client
+
+
+@pytest.fixture(scope="session")
+def cache() -> Path:
+    """Wheels and compressed layers, kept between runs like a CI cache would be."""
+    path = ROOT / ".work" / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror(engine, registry, tmp_path_factory) -> str:
+    """Stand-ins for every base of the shipped matrix, both platforms, served like Docker Hub."""
+    from publisher.matrix import load_matrix
+    from tests.images import push_base
+
+    work = tmp_path_factory.mktemp("bases")
+    for v in load_matrix(ROOT / "matrix.yaml").variants[1:]:
+        python = v.base.split(":")[1].split("-")[0] if v.base.startswith("python:") else None
+        push_base(work, registry.host, v.base, list(v.platforms), python)
+    return registry.host

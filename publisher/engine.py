@@ -1,0 +1,129 @@
+"""The Docker engine: BuildKit builds through the docker CLI; run, inspect and save through the SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher.errors import PublisherError
+
+LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
+
+
+@dataclass(frozen=True)
+class Builder:
+    name: str  # "docker buildx build" or "DOCKER_BUILDKIT=1 docker build"
+    argv: tuple[str, ...]
+    env: dict
+
+
+def find_builder() -> Builder:
+    """buildx where the plugin exists; otherwise a pre-23 client that builds with DOCKER_BUILDKIT=1."""
+    candidates = list(dict.fromkeys(p for p in (shutil.which("docker"), "/usr/bin/docker") if p and os.access(p, os.X_OK)))
+    for docker in candidates:
+        if _ok([docker, "buildx", "version"]):
+            return Builder("docker buildx build", (docker, "buildx", "build", "--load"), {})
+    for docker in candidates:
+        version = _out([docker, "version", "--format", "{{.Client.Version}}"])
+        if version and version.split(".")[0].isdigit() and int(version.split(".")[0]) < 23:
+            return Builder("DOCKER_BUILDKIT=1 docker build", (docker, "build"), {"DOCKER_BUILDKIT": "1"})
+    raise PublisherError("publisher: no BuildKit builder found: install the docker buildx plugin (or Debian's docker.io client)")
+
+
+def _ok(argv: list[str]) -> bool:
+    return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+
+
+def _out(argv: list[str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+@dataclass(frozen=True)
+class Build:
+    dockerfile: Path
+    context: Path
+    platform: str
+    build_args: dict
+    labels: dict
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Engine:
+    def __init__(self, log=print):
+        import docker  # imported here: the dry-run path never pays for it
+
+        self.log = log
+        try:
+            self.client = docker.from_env(timeout=300)
+            self.client.ping()
+        except docker.errors.DockerException as e:
+            raise PublisherError(f"publisher: cannot reach the Docker engine ({_first_line(e)}); start dockerd or set DOCKER_HOST") from None
+        self.builder = find_builder()
+        self._docker_errors = docker.errors
+
+    def build(self, build: Build) -> str:
+        """Build one platform's image; returns its image ID (the digest of its config)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            iidfile = Path(tmp) / "iid"
+            argv = [*self.builder.argv, "--platform", build.platform, "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
+            argv += [f"--build-arg={k}={v}" for k, v in build.build_args.items()]
+            argv += [f"--label={k}={v}" for k, v in build.labels.items()]
+            argv.append(str(build.context))
+            self.log(f"$ {self.builder.name} --platform {build.platform} -f {build.dockerfile}")
+            result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.builder.env})
+            if result.returncode != 0:
+                tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+                raise PublisherError(f"{build.dockerfile}: build for {build.platform} failed: {tail}")
+            image_id = iidfile.read_text().strip()
+        self.client.images.get(image_id).tag(LOCAL, image_id.split(":")[1])
+        return image_id
+
+    @staticmethod
+    def local_name(image_id: str) -> str:
+        """The image named by its own ID, so a later build can pin it (BuildKit cannot use a bare ID)."""
+        return f"{LOCAL}:{image_id.split(':')[1]}"
+
+    def inspect(self, image_id: str) -> dict:
+        return self.client.images.get(image_id).attrs
+
+    def run(self, image_id: str, command: list[str]) -> Run:
+        container = self.client.containers.create(image_id, command, network_disabled=True)
+        try:
+            container.start()
+            code = container.wait(timeout=300)["StatusCode"]
+            out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            err = container.logs(stdout=False, stderr=True).decode(errors="replace")
+            return Run(code, out, err)
+        except self._docker_errors.APIError as e:
+            return Run(127, "", _first_line(e))
+        finally:
+            container.remove(force=True)
+
+    def save(self, image_id: str, into: Path) -> tuple[bytes, list[Path]]:
+        """Export an image: its config bytes and its uncompressed layer tars, in order."""
+        archive = into / "image.tar"
+        with archive.open("wb") as f:
+            for chunk in self.client.images.get(image_id).save(named=False):
+                f.write(chunk)
+        with tarfile.open(archive) as tar:
+            tar.extractall(into, filter="data")
+        archive.unlink()
+        (entry,) = json.loads((into / "manifest.json").read_text())
+        return (into / entry["Config"]).read_bytes(), [into / layer for layer in entry["Layers"]]
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,105 @@
+"""The publish job: build everything, prove everything, then push, tag and verify."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher import artifacts, oci, smoke
+from publisher.build import build_all
+from publisher.credentials import lookup
+from publisher.engine import Engine
+from publisher.errors import PublishFailed
+from publisher.oci import Blob, Image
+from publisher.plan import Plan
+from publisher.push import Publication, Repository, push
+from publisher.reference import parse_repository
+from publisher.registry import Registry
+from publisher.tags import is_floating
+
+
+@dataclass(frozen=True)
+class Options:
+    root: Path  # the matrix's folder: Dockerfiles are read from here
+    cache: Path  # wheels, binaries, compressed layers
+    artifacts: Path | None = None  # --artifacts DIR instead of the uv wheels
+    base_mirror: str | None = None
+
+
+def publish(plan: Plan, options: Options, log=print) -> Counter:
+    counts: Counter = Counter()
+    platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
+    binaries = _binaries(plan.release.text, platforms, options)
+    engine = Engine(log)
+    log(f"builder: {engine.builder.name}")
+    built = build_all(engine, plan, options.root, binaries, options.base_mirror)
+    counts["images built"] = len(built)
+    _smoke_all(engine, plan, built, counts)
+    publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
+    registries: dict[str, Registry] = {}
+    repositories = [Repository(ref, _registry(registries, ref), counts) for ref in plan.repositories]
+    try:
+        push(repositories, publications, lambda tag: is_floating(tag, plan.release))
+    finally:
+        for registry in registries.values():
+            registry.close()
+    return counts
+
+
+def _binaries(version: str, platforms: list[str], options: Options) -> dict[str, Path]:
+    if options.artifacts:
+        binaries = artifacts.from_directory(options.artifacts, platforms)
+    else:
+        binaries = artifacts.fetch_wheels(version, platforms, options.cache)
+    artifacts.check_runs(binaries, version)
+    return binaries
+
+
+def _registry(registries: dict[str, Registry], ref: str) -> Registry:
+    host = parse_repository(ref).host
+    if host not in registries:
+        registries[host] = Registry(host, lookup(host))
+    return registries[host]
+
+
+def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter) -> None:
+    failures = []
+    variants = {v.variant.name: v for v in (plan.primary, *plan.variants)}
+    for (name, platform), image_id in built.items():
+        v = variants[name]
+        failures += smoke.check_config(v.variant, platform, engine.inspect(image_id), v.labels)
+        for test in v.variant.smoke:
+            result = engine.run(image_id, list(test.run))
+            why = smoke.judge(test, plan.release.text, result.exit_code, result.stdout, result.stderr)
+            if why:
+                failures.append(f"{name} {platform}: {shlex.join(test.run)}: {why}")
+            counts["smoke tests run"] += 1
+    if failures:
+        raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
+
+
+def _publication(engine: Engine, v, built: dict, cache: Path) -> Publication:
+    images = tuple(_image(engine, built[v.variant.name, p], p, cache) for p in v.variant.platforms)
+    return Publication(v.variant.name, images, oci.index(list(images), v.labels), v.tags)
+
+
+def _image(engine: Engine, image_id: str, platform: str, cache: Path) -> Image:
+    """The pushable form of a built image; exported and compressed once per image ID."""
+    record = cache / "images" / f"{image_id.split(':')[1]}.json"
+    if record.exists():
+        saved = json.loads(record.read_text())
+        layers = tuple(Blob(b["digest"], b["size"], Path(b["path"])) for b in saved["layers"])
+        if all(b.path.exists() for b in layers):
+            return Image(platform, bytes.fromhex(saved["config"]), layers)
+    (cache / "blobs").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
+        config, layer_tars = engine.save(image_id, Path(tmp))
+        layers = tuple(oci.compress_layer(tar, cache / "blobs") for tar in layer_tars)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    saved = {"config": config.hex(), "layers": [{"digest": b.digest, "size": b.size, "path": str(b.path)} for b in layers]}
+    record.write_text(json.dumps(saved))
+    return Image(platform, config, layers)

@@ -1,0 +1,112 @@
+"""Stand-in base images for tests, made here: busybox for both platforms, pushed with skopeo.
+
+Written as an OCI layout by plain code and copied by skopeo, so the fixtures do not depend on the
+registry client under test. Layers are byte-reproducible, so bases share blobs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUSYBOX = ROOT / ".work" / "busybox"  # filled by .ci/setup: linux-amd64/busybox, linux-arm64/busybox
+APPLETS = ("sh", "ls", "cat", "echo", "uname", "env", "true", "false", "test")
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def need_busybox(platform: str) -> Path:
+    path = BUSYBOX / platform.replace("/", "-") / "busybox"
+    if not path.exists():
+        message = f"{path} is missing: run bash .ci/setup"
+        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    return path
+
+
+def _tar(entries: list[tuple[str, bytes | None, str | None, int]]) -> bytes:
+    """(name, content or None for a directory, symlink target, mode) → a reproducible tar."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content, link, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime, info.mode = 0, mode
+            if link:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+            elif content is None:
+                info.type = tarfile.DIRTYPE
+            else:
+                info.size = len(content)
+            tar.addfile(info, io.BytesIO(content) if content is not None else None)
+    return out.getvalue()
+
+
+def _busybox_layer(platform: str) -> bytes:
+    dirs = [(d, None, None, 0o755) for d in ("bin", "etc", "tmp", "usr", "usr/local", "usr/local/bin")]
+    files = [("bin/busybox", need_busybox(platform).read_bytes(), None, 0o755)]
+    links = [(f"bin/{a}", None, "busybox", 0o777) for a in APPLETS]
+    return _tar(dirs + files + links)
+
+
+def _identity_layer(name: str, python: str | None) -> bytes:
+    entries = [("etc/os-release", f'ID=standin\nPRETTY_NAME="stand-in for {name}"\n'.encode(), None, 0o644)]
+    if python:
+        script = f'#!/bin/sh\necho "Python {python}.0"\n'.encode()
+        entries.append(("usr/local/bin/python", script, None, 0o755))
+    return _tar(entries)
+
+
+class Layout:
+    """An OCI image layout on disk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+    def blob(self, data: bytes, media_type: str) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (self.path / "blobs" / "sha256" / digest).write_bytes(data)
+        return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
+
+    def image(self, platform: str, layers: list[bytes]) -> dict:
+        arch = platform.split("/")[1]
+        diff_ids = [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers]
+        config = {"architecture": arch, "os": "linux", "config": {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]},
+                  "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": self.blob(json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
+            "layers": [self.blob(gzip.compress(layer, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip") for layer in layers],
+        }
+        entry = self.blob(json.dumps(manifest).encode(), manifest["mediaType"])
+        return {**entry, "platform": {"architecture": arch, "os": "linux"}}
+
+    def index(self, tag: str, images: list[dict]) -> None:
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": images}
+        entry = self.blob(json.dumps(index).encode(), index["mediaType"])
+        entry["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        top = self.path / "index.json"
+        existing = json.loads(top.read_text())["manifests"] if top.exists() else []
+        top.write_text(json.dumps({"schemaVersion": 2, "manifests": existing + [entry]}))
+
+
+def push_base(work: Path, host: str, base: str, platforms: list[str], python: str | None = None) -> str:
+    """Make a stand-in for `base` (e.g. alpine:3.20) and push it to HOST/library/... with skopeo."""
+    name, _, tag = base.partition(":")
+    path = name if "/" in name else f"library/{name}"
+    layout = Layout(work / f"{path.replace('/', '_')}_{tag}")
+    images = [layout.image(p, [_busybox_layer(p), _identity_layer(base, python)]) for p in platforms]
+    layout.index(tag, images)
+    target = f"docker://{host}/{path}:{tag}"
+    subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", f"oci:{layout.path}:{tag}", target],
+                   check=True, capture_output=True)
+    return f"{host}/{path}:{tag}"

@@ -1,0 +1,128 @@
+"""Publishing for real: a Docker engine, BuildKit, qemu for arm64, loopback registries, skopeo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.docker
+PLATFORMS = ("linux/amd64", "linux/arm64")
+REDUCED = """\
+variants:
+  - base: alpine:3.20
+    family: alpine
+    tags: [alpine3.20, alpine]
+  - base: debian:bookworm-slim
+    family: debian
+    tags: [bookworm-slim, debian-slim]
+"""
+REDUCED_TAGS = {
+    "distroless": ["latest", "0.5.31", "0.5"],
+    "alpine3.20": ["0.5.31-alpine3.20", "0.5-alpine3.20", "alpine3.20", "0.5.31-alpine", "0.5-alpine", "alpine"],
+    "bookworm-slim": ["0.5.31-bookworm-slim", "0.5-bookworm-slim", "bookworm-slim",
+                      "0.5.31-debian-slim", "0.5-debian-slim", "debian-slim"],
+}
+
+
+def reduced_matrix(tmp_path, cli, smoke_extra: str = "") -> str:
+    """The shipped matrix cut to one variant per family, rendered in tmp_path."""
+    shipped = (ROOT / "matrix.yaml").read_text()
+    text = shipped.split("\nvariants:\n")[0] + "\n" + REDUCED + smoke_extra
+    (tmp_path / "variants").mkdir()
+    shutil.copy(ROOT / "variants" / "Dockerfile.j2", tmp_path / "variants")
+    (tmp_path / "matrix.yaml").write_text(text)
+    assert cli("render", "--matrix", str(tmp_path / "matrix.yaml")).code == 0
+    return str(tmp_path / "matrix.yaml")
+
+
+def skopeo(*args: str, creds: str | None = None) -> str:
+    auth = ["--creds", creds] if creds else []
+    return subprocess.run(["skopeo", *args[:1], "--tls-verify=false", *auth, *args[1:]],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def tags_in(repo: str, creds: str | None = None) -> set[str]:
+    return set(json.loads(skopeo("list-tags", f"docker://{repo}", creds=creds))["Tags"])
+
+
+def publish(cli, matrix, mirror, cache, *repositories, extra=()):
+    args = ["publish", "--version", "0.5.31", "--matrix", matrix, "--base-mirror", mirror, "--cache", str(cache),
+            "--created", "1732100000", "--revision", "0123abc"]
+    for repo in repositories:
+        args += ["--repository", repo]
+    return cli(*args, *extra)
+
+
+def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine, registry, auth_registry, mirror, cache, monkeypatch):
+    auth_key = "PUBLISHER_AUTH_" + auth_registry.host.replace(".", "_").replace(":", "_")
+    monkeypatch.setenv(auth_key, f"{auth_registry.username}:{auth_registry.password}")
+    creds = f"{auth_registry.username}:{auth_registry.password}"
+    repos = [f"{registry.host}/acme/uv", f"{registry.host}/mirror/uv", f"{auth_registry.host}/acme/uv"]
+    matrix = reduced_matrix(tmp_path, cli)
+
+    run = publish(cli, matrix, mirror, cache, *repos)
+    assert run.code == 0, run.err
+    assert "builder: " in run.out
+    assert run.out.rstrip().splitlines()[-1].startswith("0.5.31: published;")
+
+    expected = {tag for tags in REDUCED_TAGS.values() for tag in tags}
+    for repo in repos:
+        c = creds if repo.startswith(auth_registry.host) else None
+        assert tags_in(repo, c) == expected  # exactly the plan: nothing missing, no staging tag
+        for variant, tags in REDUCED_TAGS.items():
+            raw = {tag: skopeo("inspect", "--raw", f"docker://{repo}:{tag}", creds=c) for tag in tags}
+            assert len(set(raw.values())) == 1, f"{repo} {variant}: tags point at different manifests"
+            index = json.loads(next(iter(raw.values())))
+            assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+            assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+            assert index["annotations"]["org.opencontainers.image.version"] == "0.5.31"
+            assert index["annotations"]["org.opencontainers.image.revision"] == "0123abc"
+
+    # The pushed images run, on both platforms, pulled back from the registry.
+    for platform in PLATFORMS:
+        out = subprocess.run(["docker", "run", "--rm", "--platform", platform, f"{repos[1]}:0.5-debian-slim", "uv", "--version"],
+                             capture_output=True, text=True)
+        assert out.stdout.startswith("uv 0.5.31"), out.stderr
+        arch = subprocess.run(["docker", "run", "--rm", "--platform", platform, f"{repos[1]}:alpine", "uname", "-m"],
+                              capture_output=True, text=True).stdout.strip()
+        assert arch == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[platform]
+
+    again = publish(cli, matrix, mirror, cache, *repos)
+    assert again.code == 0, again.err
+    last = again.out.rstrip().splitlines()[-1]
+    assert last.startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;"), last
+    assert "tags unchanged" in last and "blobs uploaded" not in last and "tags moved" not in last
+
+
+def test_failing_smoke_test_pushes_nothing(cli, tmp_path, engine, registry, mirror, cache):
+    broken = "    smoke:\n      - run: [uv, --version]\n        stdout: '^uv 9\\.9\\.9$'\n"
+    matrix = reduced_matrix(tmp_path, cli, smoke_extra=broken)
+    repo = f"{registry.host}/broken/uv"
+    run = publish(cli, matrix, mirror, cache, repo, extra=["--platform", "linux/arm64"])
+    assert run.code == 1
+    lines = run.err.splitlines()
+    assert lines[0] == "publisher: smoke tests failed; nothing was pushed:"
+    assert lines[1] == "bookworm-slim linux/arm64: uv --version: expected stdout matching '^uv 9\\\\.9\\\\.9$', got 'uv 0.5.31'"
+    assert len(lines) == 2
+    with urllib.request.urlopen(f"http://{registry.host}/v2/_catalog") as response:
+        assert "broken/uv" not in json.load(response)["repositories"]
+
+
+def test_shipped_matrix_on_both_platforms(cli, engine, registry, mirror, cache):
+    repo = f"{registry.host}/full/uv"
+    run = cli("publish", "--version", "0.5.31", "--base-mirror", mirror, "--cache", str(cache), "--repository", repo)
+    assert run.code == 0, run.err
+    from tests.test_tags import EXPECTED_0_5_31
+
+    expected = {tag for tags in EXPECTED_0_5_31.values() for tag in tags.split()}
+    assert len(expected) == 75
+    assert tags_in(repo) == expected
+    index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5-python3.12-bookworm-slim"))
+    assert index["annotations"]["org.opencontainers.image.base.name"] == "docker.io/library/python:3.12-slim-bookworm"
+    assert len(index["manifests"]) == 2
