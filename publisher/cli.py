@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
     publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
     publish.add_argument("--output", choices=["table", "json"], default="table", help="plan format (default: table)")
+    publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
     publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
@@ -80,7 +81,17 @@ def _publish(args) -> int:
 
     plan = build_plan(args)
     if args.dry_run:
-        print(json.dumps(plan.to_json(), indent=2) if args.output == "json" else plan_table(plan))
+        from publisher.compare import compare
+        from publisher.report import state_table
+
+        states, note = (None, "not compared with the repositories: --offline") if args.offline else compare(plan)
+        if args.output == "json":
+            document = plan.to_json()
+            document["registry_state"] = _states_json(states)
+            document["registry_note"] = note
+            print(json.dumps(document, indent=2))
+        else:
+            print(plan_table(plan) + "\n\n" + state_table(states, note))
         return 0
     from publisher.publish import Options, publish
     from publisher.report import summary
@@ -95,6 +106,12 @@ def _publish(args) -> int:
     counts = publish(plan, options, log=lambda line: print(line, flush=True))
     print(summary(plan, counts))
     return 0
+
+
+def _states_json(states: dict | None) -> dict | None:
+    if states is None:
+        return None
+    return {repo: {tag: vars(state) for tag, state in tags.items()} for repo, tags in states.items()}
 
 
 def _default_cache() -> Path:

@@ -61,3 +61,20 @@ def parse_repository(ref: str) -> Reference:
     if parsed.tag or parsed.digest:
         raise ValueError("a repository takes no tag or digest")
     return parsed
+
+
+DOCKER_HUB_API = "registry-1.docker.io"
+
+
+def endpoint(host: str) -> tuple[str, str, int]:
+    """Scheme, host name and port of a registry's API: plain HTTP on loopback only."""
+    import ipaddress
+
+    api = DOCKER_HUB_API if host == DOCKER_HUB else host
+    name, _, port = api.rpartition(":") if api.count(":") == 1 else (api, "", "")
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    scheme = "http" if loopback else "https"
+    return scheme, name, int(port) if port else (80 if loopback else 443)

@@ -31,3 +31,17 @@ def summary(plan: Plan, counts) -> str:
     changed = counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
     verdict = "published" if changed else "nothing to do: no blob uploaded, no tag moved"
     return f"{plan.release.text}: {verdict}; {done}."
+
+
+def state_table(states: dict | None, note: str | None) -> str:
+    """For every tag of every repository: new, moves (from what) or stays."""
+    if states is None:
+        return note or ""
+    lines = []
+    for repo, tags in states.items():
+        counts = {s: sum(1 for t in tags.values() if t.status == s) for s in ("new", "moves", "stays")}
+        lines.append(f"{repo}: {counts['new']} new, {counts['moves']} move, {counts['stays']} stay")
+        for tag, state in tags.items():
+            was = f"  from {state.version or 'unknown version'} ({state.digest[:19]})" if state.digest else ""
+            lines.append(f"  {state.status:<5}  {tag}{was}")
+    return "\n".join(lines)

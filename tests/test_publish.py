@@ -93,6 +93,18 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
                               capture_output=True, text=True).stdout.strip()
         assert arch == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[platform]
 
+    # The dry-run reads the repositories: the same release stays; the next one moves floating tags.
+    same = json.loads(publish(cli, matrix, mirror, cache, *repos, extra=["--dry-run", "--output", "json"]).out)
+    assert same["registry_note"] is None
+    assert {s["status"] for tags in same["registry_state"].values() for s in tags.values()} == {"stays"}
+    nxt = publish(cli, matrix, mirror, cache, repos[0], extra=["--dry-run", "--output", "json", "--version", "0.5.32"])
+    state = json.loads(nxt.out)["registry_state"][repos[0]]
+    assert state["0.5.32-alpine"] == {"status": "new", "digest": None, "version": None}
+    assert state["alpine"]["status"] == "moves" and state["alpine"]["version"] == "0.5.31"
+    assert sorted(t for t, s in state.items() if s["status"] == "moves") == sorted(
+        ["latest", "0.5", "0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine",
+         "0.5-bookworm-slim", "bookworm-slim", "0.5-debian-slim", "debian-slim"])
+
     again = publish(cli, matrix, mirror, cache, *repos)
     assert again.code == 0, again.err
     last = again.out.rstrip().splitlines()[-1]

@@ -39,7 +39,7 @@ def small(tmp_path):
 
 
 def refused(cli, matrix: str, *extra: str):
-    run = cli("publish", "--dry-run", "--version", "0.5.31", "--matrix", matrix, *extra)
+    run = cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--matrix", matrix, *extra)
     assert run.code == 2, run.out
     assert run.out == ""
     assert "Traceback" not in run.err
@@ -47,7 +47,7 @@ def refused(cli, matrix: str, *extra: str):
 
 
 def test_small_matrix_is_accepted(cli, small):
-    run = cli("publish", "--dry-run", "--version", "0.5.31", "--matrix", small())
+    run = cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--matrix", small())
     assert run.code == 0, run.err
     assert "2 variants, 4 images, 9 tags per repository" in run.out
 
@@ -189,7 +189,7 @@ def test_missing_matrix_file(cli, tmp_path):
 
 
 def test_version_is_required(cli, small):
-    run = cli("publish", "--dry-run", "--matrix", small())
+    run = cli("publish", "--dry-run", "--offline", "--matrix", small())
     assert (run.code, run.err) == (2, "publisher publish: --version is required: the release to publish, e.g. --version 0.5.31\n")
 
 

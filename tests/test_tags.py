@@ -44,7 +44,7 @@ BASES = {
 def test_shipped_matrix_gives_uv_0_5_31_tag_set_tag_by_tag(cli):
     import json
 
-    run = cli("publish", "--dry-run", "--version", "0.5.31", "--output", "json")
+    run = cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--output", "json")
     assert run.code == 0, run.err
     plan = json.loads(run.out)
     got = {v["name"]: " ".join(v["tags"]) for v in plan["variants"]}
