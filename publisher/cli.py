@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
     publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
     publish.add_argument("--output", choices=["table", "json"], default="table", help="plan format (default: table)")
+    publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
     publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
     publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
@@ -101,6 +102,7 @@ def _publish(args) -> int:
         cache=Path(args.cache) if args.cache else _default_cache(),
         artifacts=Path(args.artifacts) if args.artifacts else None,
         base_mirror=args.base_mirror,
+        push=not args.no_push,
     )
     print(plan_table(plan), flush=True)
     counts = publish(plan, options, log=lambda line: print(line, flush=True))

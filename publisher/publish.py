@@ -28,6 +28,7 @@ class Options:
     cache: Path  # wheels, binaries, compressed layers
     artifacts: Path | None = None  # --artifacts DIR instead of the uv wheels
     base_mirror: str | None = None
+    push: bool = True  # False: stop once every image is built and smoke-tested
 
 
 def publish(plan: Plan, options: Options, log=print) -> Counter:
@@ -39,6 +40,8 @@ def publish(plan: Plan, options: Options, log=print) -> Counter:
     built = build_all(engine, plan, options.root, binaries, options.base_mirror)
     counts["images built"] = len(built)
     _smoke_all(engine, plan, built, counts)
+    if not options.push:
+        return counts
     publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
     registries: dict[str, Registry] = {}
     repositories = [Repository(ref, _registry(registries, ref), counts) for ref in plan.repositories]

@@ -29,7 +29,12 @@ def summary(plan: Plan, counts) -> str:
     """The last lines of a publish: what it did, and plainly whether anything changed."""
     done = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n)
     changed = counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
-    verdict = "published" if changed else "nothing to do: no blob uploaded, no tag moved"
+    if not counts["tags verified"]:
+        verdict = "built and smoke-tested, not pushed"
+    elif changed:
+        verdict = "published"
+    else:
+        verdict = "nothing to do: no blob uploaded, no tag moved"
     return f"{plan.release.text}: {verdict}; {done}."
 
 
