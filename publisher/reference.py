@@ -67,14 +67,26 @@ DOCKER_HUB_API = "registry-1.docker.io"
 
 
 def endpoint(host: str) -> tuple[str, str, int]:
-    """Scheme, host name and port of a registry's API: plain HTTP on loopback only."""
+    """Scheme, bare host name and port of a registry's API: plain HTTP on loopback only."""
     import ipaddress
 
     api = DOCKER_HUB_API if host == DOCKER_HUB else host
-    name, _, port = api.rpartition(":") if api.count(":") == 1 else (api, "", "")
+    if api.startswith("["):
+        name, _, rest = api[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        name, _, port = api.partition(":")
     try:
-        loopback = name == "localhost" or ipaddress.ip_address(name.strip("[]")).is_loopback
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
     except ValueError:
         loopback = False
     scheme = "http" if loopback else "https"
     return scheme, name, int(port) if port else (80 if loopback else 443)
+
+
+def api_url(host: str) -> str:
+    """The base URL of a registry's API, with the port only where it is not the default."""
+    scheme, name, port = endpoint(host)
+    name = f"[{name}]" if ":" in name else name
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{name}" + ("" if port == default else f":{port}")
