@@ -69,6 +69,7 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
     run = publish(cli, matrix, mirror, cache, *repos)
     assert run.code == 0, run.err
     assert "builder: " in run.out
+    assert auth_registry.password not in run.out + run.err
     assert run.out.rstrip().splitlines()[-1].startswith("0.5.31: published;")
 
     expected = {tag for tags in REDUCED_TAGS.values() for tag in tags}

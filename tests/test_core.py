@@ -1,0 +1,68 @@
+"""Pure pieces of publishing: base mirrors, smoke-test verdicts, config checks, OCI values."""
+
+import gzip
+import json
+
+import pytest
+
+from publisher import oci
+from publisher.build import mirrored
+from publisher.matrix import SmokeTest, Variant
+from publisher.smoke import check_config, judge
+
+
+@pytest.mark.parametrize(
+    "base, mirror, expected",
+    [
+        ("alpine:3.20", "127.0.0.1:5000", "127.0.0.1:5000/library/alpine:3.20"),
+        ("buildpack-deps:bookworm", "mirror.corp:8443/hub", "mirror.corp:8443/hub/library/buildpack-deps:bookworm"),
+        ("ghcr.io/org/img:t", "127.0.0.1:5000/", "127.0.0.1:5000/org/img:t"),
+        ("alpine:3.20", None, None),
+    ],
+)
+def test_base_mirror_is_laid_out_like_docker_hub(base, mirror, expected):
+    assert mirrored(base, mirror) == expected
+
+
+def test_judge_names_expected_and_actual():
+    test = SmokeTest(("uv", "--version"), "^uv {version}( |$)")
+    assert judge(test, "0.5.31", 0, "uv 0.5.31 (abc 2025-01-01)\n", "") is None
+    assert judge(test, "0.5.31", 0, "uv 0.5.310\n", "") == "expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got 'uv 0.5.310'"
+    assert judge(test, "0.5.31", 139, "", "Segmentation fault\n") == "expected exit code 0, got 139: 'Segmentation fault'"
+
+
+def variant(config: dict) -> Variant:
+    return Variant("alpine3.20", "alpine:3.20", "alpine", ("alpine3.20",), ("linux/arm64",), (), config, 1, (1,))
+
+
+def test_config_check_compares_config_labels_and_platform():
+    attrs = {"Os": "linux", "Architecture": "arm64",
+             "Config": {"Entrypoint": None, "Cmd": ["/usr/local/bin/uv"], "Env": ["PATH=/bin"], "Labels": {"a": "1"}}}
+    ok = variant({"entrypoint": None, "cmd": ["/usr/local/bin/uv"], "env": {"PATH": "/bin"}})
+    assert check_config(ok, "linux/arm64", attrs, {"a": "1"}) == []
+    wrong = variant({"entrypoint": ["/uv"], "cmd": ["/usr/local/bin/uv"]})
+    assert check_config(wrong, "linux/amd64", attrs, {"a": "2"}) == [
+        "alpine3.20 linux/amd64: image config entrypoint: expected ['/uv'], got None",
+        "alpine3.20 linux/amd64: label a: expected '2', got '1'",
+        "alpine3.20 linux/amd64: image platform: expected linux/amd64, got linux/arm64",
+    ]
+
+
+def test_layers_compress_reproducibly_and_once(tmp_path):
+    layer = tmp_path / "layer.tar"
+    layer.write_bytes(b"uv" * 10000)
+    first = oci.compress_layer(layer, tmp_path)
+    first.path.unlink()
+    second = oci.compress_layer(layer, tmp_path)
+    assert first == second  # same bytes: same digest on any machine, any run
+    assert gzip.decompress(second.path.read_bytes()) == layer.read_bytes()
+
+
+def test_index_lists_platforms_and_carries_annotations(tmp_path):
+    blob = oci.Blob("sha256:" + "a" * 64, 10, tmp_path / "x")
+    images = [oci.Image(p, b"{}", (blob,)) for p in ("linux/amd64", "linux/arm64/v8")]
+    index = json.loads(oci.index(images, {"org.opencontainers.image.version": "0.5.31"}))
+    assert [m["platform"] for m in index["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
+    assert index["manifests"][0]["digest"] == images[0].digest == oci.digest(images[0].manifest)
+    assert index["annotations"] == {"org.opencontainers.image.version": "0.5.31"}
