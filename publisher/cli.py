@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
     publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
     publish.add_argument("--output", choices=["table", "json"], default="table", help="plan format (default: table)")
+    publish.add_argument("--force", action="store_true", help="overwrite exact tags (X.Y.Z, X.Y.Z-T) that hold other content")
+    publish.add_argument("--allow-downgrade", action="store_true", help="move floating tags even where they point at a newer release")
+    publish.add_argument("--retries", type=int, default=6, metavar="N", help="tries of one registry call, the first included (default: 6)")
+    publish.add_argument("--retry-time", type=float, default=300, metavar="S", help="seconds one registry call may take with its retries (default: 300)")
+    publish.add_argument("--retry-delay", type=float, default=0.5, metavar="S", help="first wait before a retry, doubling with jitter (default: 0.5)")
+    publish.add_argument("--timeout", type=float, default=60, metavar="S", help="seconds without an answer before a request fails (default: 60)")
     publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
     publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
@@ -85,7 +91,7 @@ def _publish(args) -> int:
         from publisher.compare import compare
         from publisher.report import state_table
 
-        states, note = (None, "not compared with the repositories: --offline") if args.offline else compare(plan)
+        states, note = (None, "not compared with the repositories: --offline") if args.offline else compare(plan, args.force, args.allow_downgrade)
         if args.output == "json":
             document = plan.to_json()
             document["registry_state"] = _states_json(states)
@@ -96,6 +102,7 @@ def _publish(args) -> int:
         return 0
     from publisher.publish import Options, publish
     from publisher.report import summary
+    from publisher.retry import Policy
 
     options = Options(
         root=Path(args.matrix).resolve().parent,
@@ -103,6 +110,10 @@ def _publish(args) -> int:
         artifacts=Path(args.artifacts) if args.artifacts else None,
         base_mirror=args.base_mirror,
         push=not args.no_push,
+        force=args.force,
+        downgrade=args.allow_downgrade,
+        policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
+        timeout=args.timeout,
     )
     print(plan_table(plan), flush=True)
     counts = publish(plan, options, log=lambda line: print(line, flush=True))
@@ -113,7 +124,11 @@ def _publish(args) -> int:
 def _states_json(states: dict | None) -> dict | None:
     if states is None:
         return None
-    return {repo: {tag: vars(state) for tag, state in tags.items()} for repo, tags in states.items()}
+    return {
+        repo: {tag: {"status": d.status, "digest": d.current.digest, "version": d.current.version, "why": d.why}
+               for tag, d in tags.items()}
+        for repo, tags in states.items()
+    }
 
 
 def _default_cache() -> Path:

@@ -1,24 +1,22 @@
-"""What the repositories hold now, for the dry-run: each planned tag is new, moves, or stays."""
+"""What the repositories hold now, for the dry-run: each planned tag new, stays, moves, held or conflict.
+
+The same reading and the same rules as a publish; only "same content" is judged by the release and
+revision a tag carries, since the dry-run builds nothing.
+"""
 
 from __future__ import annotations
 
-import json
 import socket
-from dataclasses import dataclass
+from collections import Counter
 
 from publisher.errors import PublisherError
 from publisher.plan import Plan
 from publisher.reference import endpoint, parse_repository
+from publisher.retry import Policy
+from publisher.tagging import decide
+from publisher.tags import is_floating
 
-VERSION = "org.opencontainers.image.version"
 REVISION = "org.opencontainers.image.revision"
-
-
-@dataclass(frozen=True)
-class TagState:
-    status: str  # "new", "moves" or "stays"
-    digest: str | None = None  # what the tag points at now
-    version: str | None = None  # the release it points at now, from the index's annotations
 
 
 def reachable(host: str, timeout: float = 2.0) -> bool:
@@ -31,20 +29,24 @@ def reachable(host: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def compare(plan: Plan) -> tuple[dict | None, str | None]:
-    """repository → tag → TagState; or None and why the comparison could not be made."""
+def compare(plan: Plan, force: bool = False, downgrade: bool = False) -> tuple[dict | None, str | None]:
+    """repository → tag → Decision; or None and why the comparison could not be made."""
     hosts = {parse_repository(r).host for r in plan.repositories}
     unreachable = sorted(h for h in hosts if not reachable(h))
     if unreachable:
         return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
-    from publisher.credentials import lookup
-    from publisher.registry import Registry
+    from publisher.push import Repository, connect
 
-    states, registries = {}, {h: Registry(h, lookup(h), timeout=10) for h in hosts}
+    registries = connect(plan.repositories, Policy(attempts=2), timeout=10)
     try:
+        states = {}
         for ref in plan.repositories:
-            parsed = parse_repository(ref)
-            states[ref] = _states(registries[parsed.host], parsed.path, plan)
+            current = Repository(ref, registries[parse_repository(ref).host], Counter()).read(plan.tags)
+            states[ref] = {
+                tag: decide(is_floating(tag, plan.release), current[tag], _same(current[tag], plan, v.labels),
+                            plan.release, force, downgrade)
+                for v in plan.variants for tag in v.tags
+            }
     except PublisherError as e:
         return None, f"could not compare with the registries: {e.lines[0]}"
     finally:
@@ -53,21 +55,5 @@ def compare(plan: Plan) -> tuple[dict | None, str | None]:
     return states, None
 
 
-def _states(registry, path: str, plan: Plan) -> dict[str, TagState]:
-    existing = set(registry.list_tags(path))
-    annotations: dict[str, dict] = {}
-    states = {}
-    for v in plan.variants:
-        revision = v.labels.get(REVISION)
-        for tag in v.tags:
-            if tag not in existing:
-                states[tag] = TagState("new")
-                continue
-            digest = registry.head_manifest(path, tag)
-            if digest not in annotations:
-                found = registry.get_manifest(path, digest) if digest else None
-                annotations[digest] = json.loads(found[1]).get("annotations", {}) if found else {}
-            now = annotations[digest]
-            same = now.get(VERSION) == plan.release.text and now.get(REVISION) == revision
-            states[tag] = TagState("stays" if same else "moves", digest, now.get(VERSION))
-    return states
+def _same(current, plan: Plan, labels: dict) -> bool:
+    return current.version == plan.release.text and current.revision == labels.get(REVISION)

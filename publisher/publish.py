@@ -6,19 +6,19 @@ import json
 import shlex
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from publisher import artifacts, oci, smoke
 from publisher.build import build_all
-from publisher.credentials import lookup
 from publisher.engine import Engine
 from publisher.errors import PublishFailed
 from publisher.oci import Blob, Image
 from publisher.plan import Plan
-from publisher.push import Publication, Repository, push
+from publisher.push import Publication, Repository, connect, push, refuse_conflicts
 from publisher.reference import parse_repository
-from publisher.registry import Registry
+from publisher.retry import Policy
+from publisher.tagging import HELD, decide
 from publisher.tags import is_floating
 
 
@@ -29,6 +29,10 @@ class Options:
     artifacts: Path | None = None  # --artifacts DIR instead of the uv wheels
     base_mirror: str | None = None
     push: bool = True  # False: stop once every image is built and smoke-tested
+    force: bool = False  # overwrite exact tags holding other content
+    downgrade: bool = False  # move floating tags that point at a newer release
+    policy: Policy = field(default_factory=Policy)
+    timeout: float = 60.0
 
 
 def publish(plan: Plan, options: Options, log=print) -> Counter:
@@ -36,21 +40,39 @@ def publish(plan: Plan, options: Options, log=print) -> Counter:
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
     binaries = _binaries(plan.release.text, platforms, options)
     engine = Engine(log)
-    log(f"builder: {engine.builder.name}")
-    built = build_all(engine, plan, options.root, binaries, options.base_mirror)
-    counts["images built"] = len(built)
-    _smoke_all(engine, plan, built, counts)
-    if not options.push:
-        return counts
-    publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
-    registries: dict[str, Registry] = {}
-    repositories = [Repository(ref, _registry(registries, ref), counts) for ref in plan.repositories]
+    registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
     try:
-        push(repositories, publications, lambda tag: is_floating(tag, plan.release))
+        repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
+        # Read before building: an unreachable or refusing registry fails in seconds, not after the builds.
+        states = {repo.ref: repo.read(plan.tags) for repo in repositories}
+        log(f"builder: {engine.builder.name}")
+        built = build_all(engine, plan, options.root, binaries, options.base_mirror)
+        counts["images built"] = len(built)
+        _smoke_all(engine, plan, built, counts)
+        if not options.push:
+            return counts
+        publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
+        decisions = _decide(plan, publications, states, options)
+        refuse_conflicts(decisions, publications)
+        for (ref, tag), d in decisions.items():
+            if d.status == HELD or d.why:
+                log(f"{ref}:{tag}: {d.status}: {d.why}")
+        push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release))
     finally:
         for registry in registries.values():
             registry.close()
     return counts
+
+
+def _decide(plan: Plan, publications: list[Publication], states: dict, options: Options) -> dict:
+    decisions = {}
+    for ref, current in states.items():
+        for p in publications:
+            for tag in p.tags:
+                now = current[tag]
+                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, now.digest == p.digest,
+                                             plan.release, options.force, options.downgrade)
+    return decisions
 
 
 def _binaries(version: str, platforms: list[str], options: Options) -> dict[str, Path]:
@@ -60,13 +82,6 @@ def _binaries(version: str, platforms: list[str], options: Options) -> dict[str,
         binaries = artifacts.fetch_wheels(version, platforms, options.cache)
     artifacts.check_runs(binaries, version)
     return binaries
-
-
-def _registry(registries: dict[str, Registry], ref: str) -> Registry:
-    host = parse_repository(ref).host
-    if host not in registries:
-        registries[host] = Registry(host, lookup(host))
-    return registries[host]
 
 
 def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter) -> None:

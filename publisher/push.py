@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 
 from publisher import oci
-from publisher.errors import PublishFailed
+from publisher.credentials import lookup
+from publisher.errors import PublisherError, PublishFailed
 from publisher.oci import Image
 from publisher.reference import parse_repository
 from publisher.registry import Registry
+from publisher.retry import Policy
+from publisher.tagging import CONFLICT, HELD, MOVES, NEW, Current, Decision
+
+VERSION = "org.opencontainers.image.version"
+REVISION = "org.opencontainers.image.revision"
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,12 @@ class Publication:
         return oci.digest(self.index)
 
 
+def connect(refs, policy: Policy | None = None, timeout: float = 60.0) -> dict[str, Registry]:
+    """One client per registry host, with its credentials."""
+    hosts = dict.fromkeys(parse_repository(ref).host for ref in refs)
+    return {host: Registry(host, lookup(host), timeout=timeout, policy=policy) for host in hosts}
+
+
 class Repository:
     """One target repository, with what we already know it holds (no repeated round-trips)."""
 
@@ -34,6 +47,36 @@ class Repository:
         self.ref, self.path, self.registry, self.counts = ref, parsed.path, registry, counts
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
+        self._releases: dict[str, tuple] = {}
+
+    # What it holds now
+
+    def read(self, tags: list[str]) -> dict[str, Current]:
+        existing = set(self.registry.list_tags(self.path))
+        return {tag: self._current(tag) if tag in existing else Current() for tag in tags}
+
+    def _current(self, tag: str) -> Current:
+        digest = self.registry.head_manifest(self.path, tag)
+        return Current(digest, *self._release_of(digest)) if digest else Current()
+
+    def _release_of(self, digest: str) -> tuple[str | None, str | None]:
+        """(version, revision) from the index's annotations, else from the first image's labels."""
+        if digest not in self._releases:
+            document = self._json_manifest(digest)
+            found = document.get("annotations") or {}
+            if VERSION not in found and document.get("manifests"):
+                document = self._json_manifest(document["manifests"][0]["digest"])
+            if VERSION not in found and "config" in document:
+                config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
+                found = (config.get("config") or {}).get("Labels") or {}
+            self._releases[digest] = (found.get(VERSION), found.get(REVISION))
+        return self._releases[digest]
+
+    def _json_manifest(self, digest: str) -> dict:
+        found = self.registry.get_manifest(self.path, digest)
+        return json.loads(found[1]) if found else {}
+
+    # Content, by digest
 
     def push_content(self, publication: Publication, mount_from: str | None) -> None:
         for image in publication.images:
@@ -66,26 +109,39 @@ class Repository:
             self.counts["manifests pushed"] += 1
         self.manifests.add(digest)
 
-    def move_tag(self, tag: str, publication: Publication) -> None:
-        current = self.registry.head_manifest(self.path, tag)
-        if current == publication.digest:
-            self.counts["tags unchanged"] += 1
-            return
-        self.registry.put_manifest(self.path, tag, publication.index, oci.INDEX)
-        self.counts["tags moved" if current else "tags created"] += 1
+    # Tags
 
-    def verify(self, publications: list[Publication]) -> list[str]:
+    def tag(self, tag: str, publication: Publication, decision: Decision) -> None:
+        if decision.status in (NEW, MOVES):
+            self.registry.put_manifest(self.path, tag, publication.index, oci.INDEX)
+        self.counts[{NEW: "tags created", MOVES: "tags moved", HELD: "tags held back"}.get(decision.status, "tags unchanged")] += 1
+
+    def verify(self, publications: list[Publication], decisions: dict) -> list[str]:
         wrong = []
         for publication in publications:
             for tag in publication.tags:
-                found = self.registry.head_manifest(self.path, tag)
+                if decisions[self.ref, tag].status == HELD:
+                    continue
+                found = self.registry.head_manifest(self.path, tag, expect=publication.digest)
                 if found != publication.digest:
                     wrong.append(f"{self.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}")
-        self.counts["tags verified"] += sum(len(r.tags) for r in publications) - len(wrong)
+                else:
+                    self.counts["tags verified"] += 1
         return wrong
 
 
-def push(repositories: list[Repository], publications: list[Publication], is_floating) -> None:
+def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
+    digests = {tag: p.digest for p in publications for tag in p.tags}
+    conflicts = [
+        f"{ref}:{tag}: holds {d.current.digest} ({d.current.version or 'unknown version'}), this build is {digests[tag]}; "
+        "exact tags are immutable: publish a new version, or pass --force to overwrite"
+        for (ref, tag), d in decisions.items() if d.status == CONFLICT
+    ]
+    if conflicts:
+        raise PublisherError(*conflicts)
+
+
+def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating) -> None:
     """Content everywhere first; then exact tags everywhere; floating tags last; then verify."""
     seen_on: dict[str, str] = {}  # registry host → a repository there that holds our blobs
     for repo in repositories:
@@ -98,7 +154,7 @@ def push(repositories: list[Repository], publications: list[Publication], is_flo
             for publication in publications:
                 for tag in publication.tags:
                     if is_floating(tag) == floating:
-                        repo.move_tag(tag, publication)
-    wrong = [line for repo in repositories for line in repo.verify(publications)]
+                        repo.tag(tag, publication, decisions[repo.ref, tag])
+    wrong = [line for repo in repositories for line in repo.verify(publications, decisions)]
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)

@@ -13,6 +13,7 @@ import httpx
 from publisher.credentials import Credentials, env_name
 from publisher.errors import PublisherError
 from publisher.reference import api_url
+from publisher.retry import TRANSIENT, Policy, retry_after
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -30,8 +31,9 @@ class RegistryError(PublisherError):
     """The registry refused a request, or could not be reached."""
 
     def __init__(self, host: str, repo: str, method: str, what: str, message: str,
-                 status: int | None = None, code: str | None = None):
+                 status: int | None = None, code: str | None = None, retry_after: float | None = None):
         self.host, self.repo, self.status, self.code = host, repo, status, code
+        self.retry_after = retry_after  # what the registry asked us to wait, if it did
         message = " ".join(message.split())[:300]
         if status is not None:
             message = f"HTTP {status}{f' {code}' if code else ''}: {message}"
@@ -53,10 +55,12 @@ def sha256_digest(data: bytes) -> str:
 class Registry:
     """One registry host; every request goes through `_send`."""
 
-    chunk_size = 8 * 1024 * 1024
+    chunk_size = 128 * 1024 * 1024  # larger files go in PATCHes of this size
 
-    def __init__(self, host: str, credentials: Credentials | None = None, timeout: float = 60.0):
+    def __init__(self, host: str, credentials: Credentials | None = None, timeout: float = 60.0,
+                 policy: Policy | None = None):
         self.host = host
+        self.policy = policy or Policy()
         self.credentials = credentials
         self.url = api_url(host)
         self._origin = _origin(httpx.URL(self.url))
@@ -89,21 +93,42 @@ class Registry:
         return response.status_code == 201
 
     def upload_blob(self, repo: str, digest: str, data: bytes | pathlib.Path) -> bool:
-        """Upload unless the registry has the blob already; True if bytes were sent."""
+        """Upload unless the registry has the blob already; True if bytes were sent.
+
+        A failed session is never resumed through an old Location: the blob is looked up (the
+        commit may have landed before the failure) and, if absent, sent again in a new session.
+        """
         if self.blob_exists(repo, digest):
             return False
-        what = f"upload of blob {digest}"
-        started = self._send("POST", repo, "/blobs/uploads/", what, ok=(202,), push=True)
-        location = self._location(started, repo, what)
-        if isinstance(data, bytes):
-            self._put_upload(repo, location, digest, data, what)
-            size = len(data)
-        else:
-            location, size = self._upload_chunks(repo, location, pathlib.Path(data), what)
-            self._put_upload(repo, location, digest, b"", what)
+        attempts = self.policy.attempt()
+        while True:
+            try:
+                size = self._upload_session(repo, digest, data)
+                break
+            except RegistryError as error:
+                if not _session_fault(error) or not attempts.again(error.retry_after):
+                    raise
+                if self.blob_exists(repo, digest):
+                    size = data.stat().st_size if isinstance(data, pathlib.Path) else len(data)
+                    break
         self.stats["blob_uploads"] += 1
         self.stats["bytes_uploaded"] += size
         return True
+
+    def _upload_session(self, repo: str, digest: str, data: bytes | pathlib.Path) -> int:
+        what = f"upload of blob {digest}"
+        started = self._send("POST", repo, "/blobs/uploads/", what, ok=(202,), push=True, retry=False)
+        location = self._location(started, repo, what)
+        if isinstance(data, bytes):
+            self._put_upload(repo, location, digest, data, what)
+            return len(data)
+        size = data.stat().st_size
+        if size <= self.chunk_size:  # fewer requests in a session: fewer chances to lose it
+            self._put_upload(repo, location, digest, _stream(data), what, size)
+            return size
+        location, size = self._upload_chunks(repo, location, data, what)
+        self._put_upload(repo, location, digest, b"", what)
+        return size
 
     def _upload_chunks(self, repo: str, location: str, path: pathlib.Path, what: str) -> tuple[str, int]:
         offset = 0
@@ -114,15 +139,17 @@ class Registry:
                     "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
                 }
                 response = self._send("PATCH", repo, location, what, ok=(202,), push=True,
-                                      headers=headers, content=chunk)
+                                      headers=headers, content=chunk, retry=False)
                 location = self._location(response, repo, what)
                 offset += len(chunk)
         return location, offset
 
-    def _put_upload(self, repo: str, location: str, digest: str, body: bytes, what: str) -> None:
+    def _put_upload(self, repo: str, location: str, digest: str, body, what: str, size: int | None = None) -> None:
         url = httpx.URL(location).copy_merge_params({"digest": digest})
         headers = {"Content-Type": "application/octet-stream"}
-        self._send("PUT", repo, str(url), what, ok=(201,), push=True, headers=headers, content=body)
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        self._send("PUT", repo, str(url), what, ok=(201,), push=True, headers=headers, content=body, retry=False)
 
     def get_blob(self, repo: str, digest: str) -> bytes:
         response = self._send("GET", repo, f"/blobs/{digest}", f"blob {digest}", ok=(200,))
@@ -158,8 +185,19 @@ class Registry:
         media_type = response.headers.get("Content-Type", "").partition(";")[0].strip()
         return media_type or _body_media_type(body), body, digest
 
-    def head_manifest(self, repo: str, ref: str) -> str | None:
-        """The manifest's digest, or None if the registry has no such manifest."""
+    def head_manifest(self, repo: str, ref: str, expect: str | None = None) -> str | None:
+        """The manifest's digest, or None if the registry has no such manifest.
+
+        With `expect`, an answer that differs is asked again within the retry budget: right after
+        a push, registries may answer from a replica that has not seen it yet.
+        """
+        attempts = self.policy.attempt()
+        while True:
+            found = self._head_manifest(repo, ref)
+            if expect is None or found == expect or not attempts.again():
+                return found
+
+    def _head_manifest(self, repo: str, ref: str) -> str | None:
         response = self._send("HEAD", repo, f"/manifests/{ref}", f"manifest {ref}", ok=(200, 404),
                               headers={"Accept": ACCEPT})
         if response.status_code == 404:
@@ -190,8 +228,9 @@ class Registry:
 
     def _send(self, method: str, repo: str, path: str, what: str, *, ok: tuple[int, ...],
               push: bool = False, mount_from: str | None = None, headers: dict[str, str] | None = None,
-              content: bytes | None = None, params: dict[str, str] | None = None) -> httpx.Response:
-        """One registry call: auth, redirects, and refusals as RegistryError.
+              content: bytes | None = None, params: dict[str, str] | None = None,
+              retry: bool = True) -> httpx.Response:
+        """One registry call: auth, redirects, retries of transient faults, refusals as RegistryError.
 
         `path` is under /v2/<repo>, or an absolute URL the registry gave (an upload's Location).
         """
@@ -201,15 +240,24 @@ class Registry:
         scopes = [f"repository:{repo}:{'pull,push' if push else 'pull'}"]
         if mount_from:
             scopes.append(f"repository:{mount_from}:pull")
-        try:
-            response = self._exchange(method, url, tuple(scopes), headers or {}, content)
-        except _Refused as refused:
-            raise RegistryError(self.host, repo, method, what, refused.message, refused.status, refused.code) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise RegistryError(self.host, repo, method, what, _transport_message(exc)) from None
-        if response.status_code not in ok:
-            raise self._error(response, repo, method, what)
-        return response
+        attempts = self.policy.attempt()
+        while True:
+            try:
+                response = self._exchange(method, url, tuple(scopes), headers or {}, content)
+            except _Refused as refused:
+                raise RegistryError(self.host, repo, method, what, refused.message, refused.status, refused.code) from None
+            except httpx.TransportError as exc:
+                if retry and attempts.again():
+                    continue
+                raise RegistryError(self.host, repo, method, what, _transport_message(exc)) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise RegistryError(self.host, repo, method, what, _transport_message(exc)) from None
+            wait = retry_after(response.headers.get("Retry-After"))
+            if retry and response.status_code in TRANSIENT and attempts.again(wait):
+                continue
+            if response.status_code not in ok:
+                raise self._error(response, repo, method, what)
+            return response
 
     def _exchange(self, method: str, url: httpx.URL, scopes: tuple[str, ...], headers: dict[str, str],
                   content: bytes | None) -> httpx.Response:
@@ -305,7 +353,23 @@ class Registry:
         message = "; ".join(text for _, text in errors if text) or response.reason_phrase or "refused"
         if response.status_code in (401, 403) and self.credentials is None:
             message += f" ({self._how_to_log_in()})"
-        return RegistryError(self.host, repo, method, what, message, response.status_code, code)
+        wait = retry_after(response.headers.get("Retry-After"))
+        return RegistryError(self.host, repo, method, what, message, response.status_code, code, wait)
+
+
+# Faults of an upload session after which the blob is looked up and sent again in a new session.
+SESSION_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
+
+
+def _session_fault(error: RegistryError) -> bool:
+    return error.status is None or error.status in TRANSIENT or error.code in SESSION_CODES
+
+
+def _stream(path: pathlib.Path, block: int = 1 << 20):
+    """A file's bytes in blocks: the upload body without holding the file in memory."""
+    with path.open("rb") as file:
+        while chunk := file.read(block):
+            yield chunk
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from publisher.plan import Plan
 
 
@@ -39,14 +41,14 @@ def summary(plan: Plan, counts) -> str:
 
 
 def state_table(states: dict | None, note: str | None) -> str:
-    """For every tag of every repository: new, moves (from what) or stays."""
+    """For every tag of every repository: new, stays, moves, held or conflict, and from what."""
     if states is None:
         return note or ""
     lines = []
     for repo, tags in states.items():
-        counts = {s: sum(1 for t in tags.values() if t.status == s) for s in ("new", "moves", "stays")}
-        lines.append(f"{repo}: {counts['new']} new, {counts['moves']} move, {counts['stays']} stay")
-        for tag, state in tags.items():
-            was = f"  from {state.version or 'unknown version'} ({state.digest[:19]})" if state.digest else ""
-            lines.append(f"  {state.status:<5}  {tag}{was}")
+        counts = Counter(d.status for d in tags.values())
+        lines.append(f"{repo}: " + ", ".join(f"{counts[s]} {s}" for s in ("new", "stays", "moves", "held", "conflict")))
+        for tag, d in tags.items():
+            was = f"  from {d.current.version or 'unknown version'} ({d.current.digest[:19]})" if d.current.digest else ""
+            lines.append(f"  {d.status:<8}  {tag}{was}{'  ' + d.why if d.why else ''}")
     return "\n".join(lines)

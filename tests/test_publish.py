@@ -100,7 +100,7 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
     assert {s["status"] for tags in same["registry_state"].values() for s in tags.values()} == {"stays"}
     nxt = publish(cli, matrix, mirror, cache, repos[0], extra=["--dry-run", "--output", "json", "--version", "0.5.32"])
     state = json.loads(nxt.out)["registry_state"][repos[0]]
-    assert state["0.5.32-alpine"] == {"status": "new", "digest": None, "version": None}
+    assert state["0.5.32-alpine"] == {"status": "new", "digest": None, "version": None, "why": ""}
     assert state["alpine"]["status"] == "moves" and state["alpine"]["version"] == "0.5.31"
     assert sorted(t for t, s in state.items() if s["status"] == "moves") == sorted(
         ["latest", "0.5", "0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine",

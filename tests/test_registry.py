@@ -16,6 +16,7 @@ import pytest
 
 from publisher.credentials import Credentials, env_name, lookup
 from publisher.errors import PublisherError
+from publisher.retry import Policy
 from publisher.registry import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -202,9 +203,10 @@ def test_an_unreachable_registry_is_a_one_line_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with Registry(f"127.0.0.1:{port}", Credentials("me", CANARY), timeout=2) as reg:
+    with Registry(f"127.0.0.1:{port}", Credentials("me", CANARY), timeout=2, policy=Policy(attempts=3, delay=0.001)) as reg:
         with pytest.raises(RegistryError) as caught:
             reg.blob_exists("a/b", sha256_digest(b""))
+    assert reg.stats["requests"] == 3  # a refused connection is tried again, within the bound
     error = caught.value
     assert error.status is None and error.code is None
     assert "cannot talk to the registry" in str(error)

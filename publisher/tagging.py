@@ -1,0 +1,56 @@
+"""What to do with each tag, given what the repository holds now: the rules, as a pure function.
+
+Exact tags (X.Y.Z, X.Y.Z-T) are immutable: other content there is a conflict unless forced.
+Floating tags never move backwards: one pointing at a newer release is held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from publisher.errors import PublisherError
+from publisher.version import Release, parse_release
+
+NEW, STAYS, MOVES, HELD, CONFLICT = "new", "stays", "moves", "held", "conflict"
+
+
+@dataclass(frozen=True)
+class Current:
+    """What a tag points at now."""
+
+    digest: str | None = None
+    version: str | None = None  # its release, from the index's annotations or the image's labels
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # new, stays, moves, held or conflict
+    current: Current
+    why: str = ""
+
+
+def decide(floating: bool, current: Current, same: bool, release: Release, force: bool = False,
+           downgrade: bool = False) -> Decision:
+    """`same`: the tag already holds this release's content for it."""
+    if current.digest is None:
+        return Decision(NEW, current)
+    if same:
+        return Decision(STAYS, current)
+    if not floating:
+        if force:
+            return Decision(MOVES, current, "overwritten: --force")
+        return Decision(CONFLICT, current, "exact tags are immutable")
+    newer = _newer(current.version, release)
+    if newer and not downgrade:
+        return Decision(HELD, current, f"points at {current.version}, newer than {release.text}")
+    return Decision(MOVES, current, f"over newer {current.version}: --allow-downgrade" if newer else "")
+
+
+def _newer(version: str | None, release: Release) -> bool:
+    if not version:
+        return False
+    try:
+        return parse_release(version).key > release.key
+    except PublisherError:
+        return False

@@ -1,0 +1,141 @@
+"""A proxy in front of a real registry that fails a seeded fraction of requests, in chosen ways.
+
+It also records every tag written (to check what the registry showed at each moment) and can
+call a hook before forwarding a request (to kill a publish at an exact point of the protocol).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import re
+import socket
+import struct
+import threading
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATUS_FAULTS = ("408", "429", "429-seconds", "429-date", "500", "502", "503", "504")
+ANY_FAULTS = STATUS_FAULTS + ("reset", "timeout")
+ALL_FAULTS = ANY_FAULTS + ("upload-unknown-after-commit", "manifest-lag")
+# Refusals: never to be retried.
+REFUSALS = {"DENIED": 403, "UNAUTHORIZED": 401, "NAME_INVALID": 400, "MANIFEST_INVALID": 400, "DIGEST_INVALID": 400}
+MANIFEST = re.compile(r"^/v2/(?P<repo>.+)/manifests/(?P<ref>[^/?]+)$")
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, fraction: float = 0.0, kinds=ALL_FAULTS, seed: int = 1, hang: float = 3.0):
+        self.upstream, self.fraction, self.kinds = upstream, fraction, tuple(kinds)
+        self.rng, self.lock, self.hang = random.Random(seed), threading.Lock(), hang
+        self.faults: list[tuple[str, str, str]] = []  # (fault, method, path)
+        self.tag_writes: list[tuple[str, str, str]] = []  # (repository path, tag, digest), in order
+        self.pushed: set[str] = set()  # manifest refs written, for read-after-write lag
+        self.hook = None
+        self.stopping = threading.Event()
+        handler = type("Handler", (_Handler,), {"proxy": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def choose(self, method: str, path: str) -> str | None:
+        applicable = [k for k in self.kinds if _applies(k, method, path, self.pushed)]
+        with self.lock:
+            if not applicable or self.rng.random() >= self.fraction:
+                return None
+            fault = self.rng.choice(applicable)
+            self.faults.append((fault, method, path))
+            return fault
+
+
+def _applies(kind: str, method: str, path: str, pushed: set[str]) -> bool:
+    if kind == "upload-unknown-after-commit":
+        return method == "PUT" and "/blobs/uploads/" in path and "digest=" in path
+    if kind == "manifest-lag":
+        m = MANIFEST.match(path.split("?")[0])
+        return method in ("GET", "HEAD") and bool(m) and m["ref"] in pushed
+    return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    proxy: FaultProxy
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self):
+        self._handle()
+
+    do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+
+    def _handle(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        proxy = self.proxy
+        if proxy.hook:
+            proxy.hook(self.command, self.path)
+        fault = proxy.choose(self.command, self.path)
+        if fault in ANY_FAULTS:
+            return self._fail(fault)
+        if fault in REFUSALS:
+            return self._answer(REFUSALS[fault], {"errors": [{"code": fault, "message": f"injected {fault}"}]})
+        if fault == "manifest-lag":
+            return self._answer(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})
+        status, headers, data = self._forward(body)
+        if fault == "upload-unknown-after-commit":
+            return self._answer(404, {"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "blob upload unknown"}]})
+        self._record(status, headers)
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in HOP:
+                self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _forward(self, body: bytes):
+        connection = http.client.HTTPConnection(self.proxy.upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        connection.request(self.command, self.path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, response.getheaders(), data
+
+    def _record(self, status: int, headers) -> None:
+        m = MANIFEST.match(self.path.split("?")[0])
+        if not m or self.command != "PUT" or status != 201:
+            return
+        digest = dict((k.lower(), v) for k, v in headers).get("docker-content-digest", "")
+        self.proxy.pushed.update({m["ref"], digest})
+        if not m["ref"].startswith("sha256:"):
+            self.proxy.tag_writes.append((m["repo"], m["ref"], digest))
+
+    def _fail(self, fault: str) -> None:
+        if fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if fault == "timeout":
+            self.proxy.stopping.wait(self.proxy.hang)  # longer than the client's timeout
+            self.close_connection = True
+            return
+        extra = {"429-seconds": {"Retry-After": "1"}, "429-date": {"Retry-After": formatdate(usegmt=True)}}
+        self._answer(int(fault[:3]), {"errors": [{"code": "UNAVAILABLE", "message": f"injected {fault}"}]}, extra.get(fault, {}))
+
+    def _answer(self, status: int, document: dict, headers: dict | None = None) -> None:
+        data = json.dumps(document).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
