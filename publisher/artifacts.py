@@ -10,6 +10,7 @@ import io
 import os
 import re
 import subprocess
+import tempfile
 import sys
 import zipfile
 from pathlib import Path
@@ -102,15 +103,20 @@ def is_wheel_for(wheel: Path, version: str, tag: str) -> bool:
 
 def download_wheel(version: str, platform: str, tag: str, cache: Path, python: str) -> Path:
     folder = cache / "wheels" / tag
-    command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
-    command += ["--only-binary=:all:", "--platform", tag, f"uv=={version}", "-d", str(folder)]
+    folder.mkdir(parents=True, exist_ok=True)
     failed = f"cannot download uv {version} for {platform} ({tag})"
-    try:
-        result = subprocess.run(command, capture_output=True, text=True)
-    except OSError as error:
-        raise PublisherError(f"{failed}: cannot run {python}: {error.strerror}") from None
-    if result.returncode != 0:
-        raise PublisherError(f"{failed}: {last_error_line(result.stderr or result.stdout)}")
+    # Into a folder of our own, then renamed: a publish sharing the cache never sees half a wheel.
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as private:
+        command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
+        command += ["--only-binary=:all:", "--platform", tag, f"uv=={version}", "-d", private]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True)
+        except OSError as error:
+            raise PublisherError(f"{failed}: cannot run {python}: {error.strerror}") from None
+        if result.returncode != 0:
+            raise PublisherError(f"{failed}: {last_error_line(result.stderr or result.stdout)}")
+        for wheel in Path(private).glob("*.whl"):
+            os.replace(wheel, folder / wheel.name)
     wheel = cached_wheel(version, tag, cache)
     if wheel is None:
         raise PublisherError(f"{failed}: pip reported success but no matching wheel is in {folder}")
@@ -163,7 +169,8 @@ def record_digest(content: bytes) -> str:
 
 
 def write_executable(path: Path, content: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
+    # A name of this process's own: publishes sharing a cache may extract at the same time.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_bytes(content)
     partial.chmod(0o755)
     os.replace(partial, path)

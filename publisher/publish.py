@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import tempfile
 from collections import Counter
@@ -38,13 +39,13 @@ class Options:
 def publish(plan: Plan, options: Options, log=print) -> Counter:
     counts: Counter = Counter()
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
-    binaries = _binaries(plan.release.text, platforms, options)
-    engine = Engine(log)
     registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
     try:
         repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
-        # Read before building: an unreachable or refusing registry fails in seconds, not after the builds.
+        # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
         states = {repo.ref: repo.read(plan.tags) for repo in repositories}
+        binaries = _binaries(plan.release.text, platforms, options)
+        engine = Engine(log)
         log(f"builder: {engine.builder.name}")
         built = build_all(engine, plan, options.root, binaries, options.base_mirror)
         counts["images built"] = len(built)
@@ -52,6 +53,8 @@ def publish(plan: Plan, options: Options, log=print) -> Counter:
         if not options.push:
             return counts
         publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
+        for p in publications:
+            log(f"{p.name}: {p.digest}")
         decisions = _decide(plan, publications, states, options)
         refuse_conflicts(decisions, publications)
         for (ref, tag), d in decisions.items():
@@ -119,5 +122,7 @@ def _image(engine: Engine, image_id: str, platform: str, cache: Path) -> Image:
         layers = tuple(oci.compress_layer(tar, cache / "blobs") for tar in layer_tars)
     record.parent.mkdir(parents=True, exist_ok=True)
     saved = {"config": config.hex(), "layers": [{"digest": b.digest, "size": b.size, "path": str(b.path)} for b in layers]}
-    record.write_text(json.dumps(saved))
+    partial = record.with_name(f"{record.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(saved))
+    os.replace(partial, record)  # a publish killed here leaves no half-written record
     return Image(platform, config, layers)
