@@ -188,13 +188,14 @@ class Registry:
     def head_manifest(self, repo: str, ref: str, expect: str | None = None) -> str | None:
         """The manifest's digest, or None if the registry has no such manifest.
 
-        With `expect`, an answer that differs is asked again within the retry budget: right after
-        a push, registries may answer from a replica that has not seen it yet.
+        With `expect`, "unknown" is asked again within the retry budget: right after a push,
+        registries may answer from a replica that has not seen it yet. Another digest is an
+        answer, not lag: someone else wrote the tag.
         """
         attempts = self.policy.attempt()
         while True:
             found = self._head_manifest(repo, ref)
-            if expect is None or found == expect or not attempts.again():
+            if expect is None or found is not None or not attempts.again():
                 return found
 
     def _head_manifest(self, repo: str, ref: str) -> str | None:
