@@ -158,10 +158,20 @@ def build_plan(args):
             reference.parse_repository(ref)
         except ValueError as e:
             raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
+    if args.base_mirror:
+        _check_mirror(args.base_mirror)
     plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
     if args.repository:
         plan = replace(plan, repositories=tuple(dict.fromkeys(args.repository)))
     return select(plan, args.only, args.platform)
+
+
+def _check_mirror(mirror: str) -> None:
+    from publisher import reference
+
+    host, _, prefix = mirror.partition("/")
+    if not reference.HOST.fullmatch(host) or (prefix.strip("/") and not reference.PATH.fullmatch(prefix.strip("/"))):
+        raise PublisherError(f"publisher: --base-mirror '{mirror}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
 
 
 def _check_choices(flag: str, given: list[str], known: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from publisher.source import Source, Where, describe
+from publisher.source import MISSING, Source, Where, describe
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\}")
 EXPANDED_FIELDS = ("name", "base", "family", "tags", "platforms", "smoke")
@@ -44,12 +44,15 @@ def _fill(src: Source, where: Where, value: object, point: dict) -> object:
     if not isinstance(value, str):
         return value
 
+    failed = []
+
     def one(m: re.Match) -> str:
         axis, key = m.group(1), m.group(2)
         if axis == RUN_TIME and axis not in point:
             return m.group(0)
         if axis not in point:
             src.error(where, f"'{m.group(0)}' in {describe(where)} names no axis; axes: {', '.join(point)}")
+            failed.append(m)
             return m.group(0)
         chosen = point[axis]
         if key is None and not isinstance(chosen, dict):
@@ -57,6 +60,8 @@ def _fill(src: Source, where: Where, value: object, point: dict) -> object:
         if isinstance(chosen, dict) and key in chosen:
             return str(chosen[key])
         src.error(where, f"'{m.group(0)}' in {describe(where)}: axis '{axis}' value {chosen!r} has no such field")
+        failed.append(m)
         return m.group(0)
 
-    return PLACEHOLDER.sub(one, value)
+    filled = PLACEHOLDER.sub(one, value)
+    return MISSING if failed else filled  # reported once here, not again as an invalid value

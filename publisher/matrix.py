@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher import reference, source
+from publisher.errors import PublisherError
 from publisher.expand import expand
 from publisher.source import MISSING, Source, Where, describe, mapping, string, string_list
 from publisher.tags import RESERVED, TAG
@@ -62,6 +63,10 @@ TOP_KEYS = {"repositories", "platforms", "labels", "families", "primary", "varia
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
     """Read and check a matrix file; every problem found is reported at once (exit code 2)."""
     src = source.load(path, name)
+    if not src.data:
+        raise PublisherError(f"{src.name}:1: the matrix is empty; see docs/matrix.md for its keys")
+    if not isinstance(src.data, dict):
+        raise PublisherError(f"{src.name}:1: the matrix must be a mapping of keys (repositories, platforms, ...), not a list or a value")
     doc = mapping(src, (), src.data, required=TOP_KEYS - {"template"}, optional={"template"})
     repositories = _repositories(src, doc.get("repositories", MISSING))
     platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")

@@ -1,6 +1,9 @@
 """Bad input is refused before anything happens: one line naming file, line and fix; exit 2."""
 
+import json
 import shutil
+import socket
+import urllib.request
 
 import pytest
 
@@ -38,12 +41,20 @@ def small(tmp_path):
     return write
 
 
-def refused(cli, matrix: str, *extra: str):
-    run = cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--matrix", matrix, *extra)
-    assert run.code == 2, run.out
-    assert run.out == ""
-    assert "Traceback" not in run.err
-    return run.err.replace(matrix, "matrix.yaml").splitlines()
+@pytest.fixture
+def refused(cli, registry):
+    """Run a real publish (not a dry-run) at a loopback registry; it must refuse and push nothing."""
+
+    def run(matrix: str, *extra: str) -> list[str]:
+        result = cli("publish", "--version", "0.5.31", "--matrix", matrix, "--repository", f"{registry.host}/corpus/uv",
+                     "--retries", "1", *extra)
+        assert result.code == 2, result.out + result.err
+        assert "Traceback" not in result.err
+        with urllib.request.urlopen(f"http://{registry.host}/v2/_catalog") as response:
+            assert not [r for r in json.load(response)["repositories"] if r.startswith("corpus")]
+        return result.err.replace(matrix, "matrix.yaml").replace(registry.host, "REGISTRY").splitlines()
+
+    return run
 
 
 def test_small_matrix_is_accepted(cli, small):
@@ -147,6 +158,39 @@ CASES = {
         SMALL.replace("  alpine: {}", "  alpine:\n    smoke:\n      - run: [uv]\n        stdout: '(unclosed'"),
         ["matrix.yaml:10: families.alpine.smoke[0].stdout is not a valid regular expression: missing ), unterminated subpattern at position 0"],
     ),
+    "empty file": ("", ["matrix.yaml:1: the matrix is empty; see docs/matrix.md for its keys"]),
+    "a list, not a mapping": (
+        "- repositories: [ghcr.io/acme/tool]\n",
+        ["matrix.yaml:1: the matrix must be a mapping of keys (repositories, platforms, ...), not a list or a value"],
+    ),
+    "variant entry that is a string": (
+        SMALL + "  - alpine:3.21\n",
+        ["matrix.yaml:15: variants[1] must be a mapping with base, family and tags"],
+    ),
+    "smoke exit code out of range": (
+        SMALL.replace("  alpine: {}", "  alpine:\n    smoke:\n      - run: [uv]\n        exit: 300"),
+        ["matrix.yaml:10: families.alpine.smoke[0].exit must be an exit code, 0 to 255"],
+    ),
+    "misspelt label": (
+        SMALL.replace("  title: tool", "  title: tool\n  licence: MIT"),
+        ["matrix.yaml:5: unknown key 'licence' in labels; did you mean 'licenses'?"],
+    ),
+    "bad per-variant platform": (
+        SMALL.replace("    tags: [alpine3.20, alpine]", "    tags: [alpine3.20, alpine]\n    platforms: [linux]"),
+        ["matrix.yaml:15: variants[0].platforms[0] 'linux' is not valid: write os/arch, e.g. linux/arm64"],
+    ),
+    "axis that is not a list": (
+        SMALL + '  - expand:\n      py: "3.12"\n    base: "python:{py}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n',
+        ["matrix.yaml:16: variants[1].expand must map each axis name to a non-empty list"],
+    ),
+    "axis field that does not exist": (
+        SMALL + '  - expand:\n      f: [{os: alpine}]\n    base: "python:3.12-{f.os}"\n    family: alpine\n    tags: ["py-{f.tag}"]\n',
+        ["matrix.yaml:19: '{f.tag}' in variants[1].tags[0]: axis 'f' value {'os': 'alpine'} has no such field"],
+    ),
+    "two variants named alike": (
+        SMALL + "  - base: alpine:3.21\n    family: alpine\n    name: alpine3.20\n    tags: [alpine3.21]\n",
+        ["matrix.yaml:15: variant name 'alpine3.20' is already used at line 12; give one a 'name:'"],
+    ),
     "missing primary": (
         SMALL.replace("primary:\n  name: distroless\n  family: scratch\n", ""),
         ["matrix.yaml:1: the document is missing required key 'primary'"],
@@ -155,37 +199,82 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_bad_matrix_is_refused_with_one_line_each(cli, small, name):
+def test_bad_matrix_is_refused_with_one_line_each(refused, small, name):
     text, expected = CASES[name]
-    assert refused(cli, small(text)) == expected
+    assert refused(small(text)) == expected
 
 
-def test_template_syntax_error_names_template_and_line(cli, small):
+def test_template_syntax_error_names_template_and_line(refused, small):
     matrix = small(template="FROM scratch\n\nLABEL x={{ variant.name | shout }}\n")
-    assert refused(cli, matrix) == ["variants/Dockerfile.j2:3: template error: No filter named 'shout'."]
+    assert refused(matrix) == ["variants/Dockerfile.j2:3: template error: No filter named 'shout'."]
 
 
-def test_template_undefined_name_names_template_and_line(cli, small):
+def test_template_undefined_name_names_template_and_line(refused, small):
     matrix = small(template="FROM scratch\n\nLABEL x={{ variant.colour }}\n")
-    assert refused(cli, matrix) == ["variants/Dockerfile.j2:3: template error while rendering 'distroless': 'publisher.matrix.Variant object' has no attribute 'colour'"]
+    assert refused(matrix) == ["variants/Dockerfile.j2:3: template error while rendering 'distroless': 'publisher.matrix.Variant object' has no attribute 'colour'"]
 
 
-def test_missing_template_is_refused(cli, small):
+def test_missing_template_is_refused(refused, small):
     matrix = small(SMALL.replace("repositories:", "template: variants/nope.j2\nrepositories:"))
-    assert refused(cli, matrix) == ["matrix.yaml:1: template 'variants/nope.j2' not found next to matrix.yaml; create it or fix 'template:'"]
+    assert refused(matrix) == ["matrix.yaml:1: template 'variants/nope.j2' not found next to matrix.yaml; create it or fix 'template:'"]
 
 
-def test_unknown_variant_on_the_command_line(cli, small):
-    assert refused(cli, small(), "--only", "alpine3.2") == ["publisher: --only 'alpine3.2' is not in the matrix; did you mean 'alpine3.20'?"]
+def test_unknown_variant_on_the_command_line(refused, small):
+    assert refused(small(), "--only", "alpine3.2") == ["publisher: --only 'alpine3.2' is not in the matrix; did you mean 'alpine3.20'?"]
 
 
-def test_unknown_platform_on_the_command_line(cli, small):
-    assert refused(cli, small(), "--platform", "linux/s390x") == ["publisher: --platform 'linux/s390x' is not in the matrix; known: linux/amd64, linux/arm64"]
+def test_unknown_platform_on_the_command_line(refused, small):
+    assert refused(small(), "--platform", "linux/s390x") == ["publisher: --platform 'linux/s390x' is not in the matrix; known: linux/amd64, linux/arm64"]
 
 
-def test_missing_matrix_file(cli, tmp_path):
+def test_missing_matrix_file(refused, tmp_path):
     missing = str(tmp_path / "nope.yaml")
-    assert refused(cli, missing) == ["matrix.yaml: cannot read: No such file or directory; pass the matrix with --matrix PATH"]
+    assert refused(missing) == ["matrix.yaml: cannot read: No such file or directory; pass the matrix with --matrix PATH"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+FLAG_CASES = {
+    "bad version": (["--version", "0.5"], ["publisher: --version '0.5': a release needs exactly three numbers; give X.Y.Z, e.g. 0.5.31"]),
+    "build metadata": (["--version", "0.5.31+7"], ["publisher: --version '0.5.31+7': build metadata '+7' cannot appear in a tag; drop it"]),
+    "bad created": (["--created", "yesterday"], ["publisher: --created/SOURCE_DATE_EPOCH 'yesterday' is neither seconds since 1970 nor an RFC 3339 time; e.g. 1732100000 or 2024-11-20T10:53:20Z"]),
+    "uppercase repository": (["--repository", "ghcr.io/Acme/uv"], ["publisher: --repository 'ghcr.io/Acme/uv': repository path 'Acme/uv' must be lowercase; write host/path, e.g. ghcr.io/org/image"]),
+    "bad base mirror": (["--base-mirror", "http://mirror"], ["publisher: --base-mirror 'http://mirror' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub"]),
+    "bad output format": (["--output", "yaml"], ["publisher publish: argument --output: invalid choice: 'yaml' (choose from 'table', 'json'); see 'publisher publish --help'"]),
+    "missing artifacts": (["--artifacts", "/nonexistent", "--platform", "linux/amd64"], ["--artifacts: no folder for linux/amd64: expected /nonexistent/linux-amd64"]),
+}
+
+
+@pytest.mark.parametrize("name", FLAG_CASES)
+def test_bad_flag_is_refused_with_one_line(refused, small, name):
+    extra, expected = FLAG_CASES[name]
+    assert refused(small(), *extra) == expected
+
+
+def test_unreachable_registry(refused, small):
+    port = free_port()
+    lines = refused(small(), "--repository", f"127.0.0.1:{port}/uv")
+    assert len(lines) == 1
+    assert lines[0].startswith(f"127.0.0.1:{port}/uv: GET tags: cannot talk to the registry: ")
+
+
+def test_registry_refusing_us(refused, small, auth_registry, monkeypatch):
+    monkeypatch.delenv("PUBLISHER_AUTH_" + auth_registry.host.replace(".", "_").replace(":", "_"), raising=False)
+    lines = refused(small(), "--repository", f"{auth_registry.host}/corpus/uv")
+    key = "PUBLISHER_AUTH_" + auth_registry.host.replace(".", "_").replace(":", "_")
+    assert lines == [f"{auth_registry.host}/corpus/uv: GET tags: HTTP 401 UNAUTHORIZED: this registry needs credentials: "
+                     f"set {key}=username:secret or run 'docker login {auth_registry.host}'"]
+
+
+def test_corpus_has_at_least_forty_bad_inputs():
+    others = [n for n in globals() if n.startswith("test_") and n not in (
+        "test_small_matrix_is_accepted", "test_bad_matrix_is_refused_with_one_line_each",
+        "test_bad_flag_is_refused_with_one_line", "test_corpus_has_at_least_forty_bad_inputs")]
+    assert len(CASES) + len(FLAG_CASES) + len(others) >= 40
 
 
 def test_version_is_required(cli, small):
