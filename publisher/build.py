@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from publisher import reference
@@ -24,26 +25,29 @@ def mirrored(base: str, mirror: str | None) -> str | None:
     return name + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
 
 
-def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path], base_mirror: str | None) -> dict:
+def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path], base_mirror: str | None,
+              jobs: int = 1) -> dict:
     """(variant name, platform) → image ID, for the primary and every selected variant."""
-    built = {}
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})  # each needs the primary
-    with tempfile.TemporaryDirectory(prefix="publisher-") as tmp:
-        for platform in platforms:
-            context = _stage(binaries[platform], Path(tmp) / platform.replace("/", "-"))
-            built[plan.primary.variant.name, platform] = engine.build(_build(root, plan.primary, context, platform, {}))
+    primary = plan.primary.variant.name
+    with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(jobs) as pool:
+        contexts = [_stage(binaries[p], Path(tmp) / p.replace("/", "-")) for p in platforms]
+        builds = [_build(root, plan.primary, c, p, {}) for c, p in zip(contexts, platforms)]
+        built = {(primary, p): image for p, image in zip(platforms, pool.map(engine.build, builds))}
         empty = Path(tmp) / "empty"
         empty.mkdir()
-        for v in plan.variants:
-            if v.variant.primary:
-                continue
-            for platform in v.variant.platforms:
-                args = {"UV_IMAGE": engine.local_name(built[plan.primary.variant.name, platform])}
-                base = mirrored(v.variant.base, base_mirror)
-                if base:
-                    args["BASE_IMAGE"] = base
-                built[v.variant.name, platform] = engine.build(_build(root, v, empty, platform, args))
+        derived = [(v, p) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
+        builds = [_build(root, v, empty, p, _args(engine, built[primary, p], v, base_mirror)) for v, p in derived]
+        built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(engine.build, builds))})
     return built
+
+
+def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str | None) -> dict:
+    args = {"UV_IMAGE": engine.local_name(primary_image)}
+    base = mirrored(v.variant.base, base_mirror)
+    if base:
+        args["BASE_IMAGE"] = base
+    return args
 
 
 def _build(root: Path, v: VariantPlan, context: Path, platform: str, args: dict) -> Build:

@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--retry-time", type=float, default=300, metavar="S", help="seconds one registry call may take with its retries (default: 300)")
     publish.add_argument("--retry-delay", type=float, default=0.5, metavar="S", help="first wait before a retry, doubling with jitter (default: 0.5)")
     publish.add_argument("--timeout", type=float, default=60, metavar="S", help="seconds without an answer before a request fails (default: 60)")
+    publish.add_argument("--jobs", type=int, metavar="N", help="builds, smoke tests and exports at once (default: the CPU count)")
     publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
     publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
@@ -114,6 +115,7 @@ def _publish(args) -> int:
         downgrade=args.allow_downgrade,
         policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
         timeout=args.timeout,
+        **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     )
     print(plan_table(plan), flush=True)
     counts = publish(plan, options, log=lambda line: print(line, flush=True))

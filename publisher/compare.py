@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from publisher.errors import PublisherError
 from publisher.plan import Plan
@@ -41,7 +42,8 @@ def compare(plan: Plan, force: bool = False, downgrade: bool = False) -> tuple[d
     try:
         states = {}
         for ref in plan.repositories:
-            current = Repository(ref, registries[parse_repository(ref).host], Counter()).read(plan.tags)
+            with ThreadPoolExecutor(8) as pool:
+                current = Repository(ref, registries[parse_repository(ref).host], Counter()).read(plan.tags, pool)
             states[ref] = {
                 tag: decide(is_floating(tag, plan.release), current[tag], _same(current[tag], plan, v.labels),
                             plan.release, force, downgrade)

@@ -7,6 +7,7 @@ import os
 import shlex
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from publisher.tagging import HELD, decide
 from publisher.tags import is_floating
 
 
+NETWORK_JOBS = 8
+
+
 @dataclass(frozen=True)
 class Options:
     root: Path  # the matrix's folder: Dockerfiles are read from here
@@ -34,25 +38,27 @@ class Options:
     downgrade: bool = False  # move floating tags that point at a newer release
     policy: Policy = field(default_factory=Policy)
     timeout: float = 60.0
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
 
 
 def publish(plan: Plan, options: Options, log=print) -> Counter:
     counts: Counter = Counter()
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
     registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
+    network = ThreadPoolExecutor(NETWORK_JOBS)  # registry round-trips wait on the network, not the CPU
     try:
         repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
         # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
-        states = {repo.ref: repo.read(plan.tags) for repo in repositories}
+        states = {repo.ref: repo.read(plan.tags, network) for repo in repositories}
         binaries = _binaries(plan.release.text, platforms, options)
         engine = Engine(log)
         log(f"builder: {engine.builder.name}")
-        built = build_all(engine, plan, options.root, binaries, options.base_mirror)
+        built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs)
         counts["images built"] = len(built)
-        _smoke_all(engine, plan, built, counts)
+        _smoke_all(engine, plan, built, counts, options.jobs)
         if not options.push:
             return counts
-        publications = [_publication(engine, v, built, options.cache) for v in plan.variants]
+        publications = _publications(engine, plan, built, options)
         for p in publications:
             log(f"{p.name}: {p.digest}")
         decisions = _decide(plan, publications, states, options)
@@ -60,8 +66,9 @@ def publish(plan: Plan, options: Options, log=print) -> Counter:
         for (ref, tag), d in decisions.items():
             if d.status == HELD or d.why:
                 log(f"{ref}:{tag}: {d.status}: {d.why}")
-        push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release))
+        push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release), network)
     finally:
+        network.shutdown(cancel_futures=True)
         for registry in registries.values():
             registry.close()
     return counts
@@ -87,25 +94,39 @@ def _binaries(version: str, platforms: list[str], options: Options) -> dict[str,
     return binaries
 
 
-def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter) -> None:
-    failures = []
+def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter, jobs: int) -> None:
     variants = {v.variant.name: v for v in (plan.primary, *plan.variants)}
-    for (name, platform), image_id in built.items():
-        v = variants[name]
-        failures += smoke.check_config(v.variant, platform, engine.inspect(image_id), v.labels)
-        for test in v.variant.smoke:
-            result = engine.run(image_id, list(test.run))
-            why = smoke.judge(test, plan.release.text, result.exit_code, result.stdout, result.stderr)
-            if why:
-                failures.append(f"{name} {platform}: {shlex.join(test.run)}: {why}")
-            counts["smoke tests run"] += 1
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(pool.map(lambda item: _smoke(engine, variants[item[0][0]], item[0][1], item[1], plan.release.text),
+                                built.items()))
+    failures = [line for lines, _ in results for line in lines]
+    counts["smoke tests run"] += sum(n for _, n in results)
     if failures:
         raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
 
 
-def _publication(engine: Engine, v, built: dict, cache: Path) -> Publication:
-    images = tuple(_image(engine, built[v.variant.name, p], p, cache) for p in v.variant.platforms)
-    return Publication(v.variant.name, images, oci.index(list(images), v.labels), v.tags)
+def _smoke(engine: Engine, v, platform: str, image_id: str, version: str) -> tuple[list[str], int]:
+    """One image's config check and smoke tests: the failures, and how many tests ran."""
+    failures = smoke.check_config(v.variant, platform, engine.inspect(image_id), v.labels)
+    for test in v.variant.smoke:
+        result = engine.run(image_id, list(test.run))
+        why = smoke.judge(test, version, result.exit_code, result.stdout, result.stderr)
+        if why:
+            failures.append(f"{v.variant.name} {platform}: {shlex.join(test.run)}: {why}")
+    return failures, len(v.variant.smoke)
+
+
+def _publications(engine: Engine, plan: Plan, built: dict, options: Options) -> list[Publication]:
+    wanted = [(v, p) for v in plan.variants for p in v.variant.platforms]
+    with ThreadPoolExecutor(options.jobs) as pool:
+        exported = list(pool.map(lambda vp: _image(engine, built[vp[0].variant.name, vp[1]], vp[1], options.cache), wanted))
+    images = dict(zip(((v.variant.name, p) for v, p in wanted), exported))
+    return [_publication(v, images) for v in plan.variants]
+
+
+def _publication(v, images: dict) -> Publication:
+    mine = tuple(images[v.variant.name, p] for p in v.variant.platforms)
+    return Publication(v.variant.name, mine, oci.index(list(mine), v.labels), v.tags)
 
 
 def _image(engine: Engine, image_id: str, platform: str, cache: Path) -> Image:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from publisher import oci
@@ -51,9 +52,11 @@ class Repository:
 
     # What it holds now
 
-    def read(self, tags: list[str]) -> dict[str, Current]:
+    def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         existing = set(self.registry.list_tags(self.path))
-        return {tag: self._current(tag) if tag in existing else Current() for tag in tags}
+        present = [tag for tag in tags if tag in existing]
+        found = dict(zip(present, pool.map(self._current, present)))
+        return {tag: found.get(tag, Current()) for tag in tags}
 
     def _current(self, tag: str) -> Current:
         digest = self.registry.head_manifest(self.path, tag)
@@ -78,56 +81,50 @@ class Repository:
 
     # Content, by digest
 
-    def push_content(self, publication: Publication, mount_from: str | None) -> None:
-        for image in publication.images:
-            self._blob(oci.digest(image.config), image.config, mount_from)
-            for layer in image.layers:
-                self._blob(layer.digest, layer.path, mount_from)
-            self._manifest(image.digest, image.manifest, oci.MANIFEST)
-        self._manifest(publication.digest, publication.index, oci.INDEX)
+    def push_content(self, publications: list[Publication], mount_from: str | None, pool: Executor) -> None:
+        """Blobs, then platform manifests, then indexes: each stage at once, each only when all before it landed."""
+        blobs = {}
+        for p in publications:
+            for image in p.images:
+                blobs.setdefault(oci.digest(image.config), image.config)
+                blobs.update((layer.digest, layer.path) for layer in image.layers if layer.digest not in blobs)
+        todo = [(d, data) for d, data in blobs.items() if d not in self.blobs]
+        self.counts.update(pool.map(lambda item: self._blob(*item, mount_from), todo))
+        self.blobs.update(blobs)
+        images = {image.digest: image.manifest for p in publications for image in p.images}
+        self._manifests(images, oci.MANIFEST, pool)
+        self._manifests({p.digest: p.index for p in publications}, oci.INDEX, pool)
 
-    def _blob(self, digest: str, data, mount_from: str | None) -> None:
-        if digest in self.blobs:
-            return
+    def _blob(self, digest: str, data, mount_from: str | None) -> str:
         # upload_blob asks the registry first; a mount must not be tried for a blob already there.
-        present = mount_from is not None and self.registry.blob_exists(self.path, digest)
-        if present:
-            self.counts["blobs already there"] += 1
-        elif mount_from and self.registry.mount_blob(self.path, digest, mount_from):
-            self.counts["blobs mounted"] += 1
-        elif self.registry.upload_blob(self.path, digest, data):
-            self.counts["blobs uploaded"] += 1
-        else:
-            self.counts["blobs already there"] += 1
-        self.blobs.add(digest)
+        if mount_from is not None and self.registry.blob_exists(self.path, digest):
+            return "blobs already there"
+        if mount_from and self.registry.mount_blob(self.path, digest, mount_from):
+            return "blobs mounted"
+        return "blobs uploaded" if self.registry.upload_blob(self.path, digest, data) else "blobs already there"
 
-    def _manifest(self, digest: str, body: bytes, media_type: str) -> None:
-        if digest in self.manifests:
-            return
-        if self.registry.head_manifest(self.path, digest) != digest:
-            self.registry.put_manifest(self.path, digest, body, media_type)
-            self.counts["manifests pushed"] += 1
-        self.manifests.add(digest)
+    def _manifests(self, bodies: dict[str, bytes], media_type: str, pool: Executor) -> None:
+        todo = {d: body for d, body in bodies.items() if d not in self.manifests}
+        self.counts.update(pool.map(lambda item: self._manifest(*item, media_type), todo.items()))
+        self.manifests.update(todo)
+
+    def _manifest(self, digest: str, body: bytes, media_type: str) -> str:
+        if self.registry.head_manifest(self.path, digest) == digest:
+            return "manifests already there"
+        self.registry.put_manifest(self.path, digest, body, media_type)
+        return "manifests pushed"
 
     # Tags
 
-    def tag(self, tag: str, publication: Publication, decision: Decision) -> None:
+    def tag(self, tag: str, publication: Publication, decision: Decision) -> str:
         if decision.status in (NEW, MOVES):
             self.registry.put_manifest(self.path, tag, publication.index, oci.INDEX)
-        self.counts[{NEW: "tags created", MOVES: "tags moved", HELD: "tags held back"}.get(decision.status, "tags unchanged")] += 1
+        return {NEW: "tags created", MOVES: "tags moved", HELD: "tags held back"}.get(decision.status, "tags unchanged")
 
-    def verify(self, publications: list[Publication], decisions: dict) -> list[str]:
-        wrong = []
-        for publication in publications:
-            for tag in publication.tags:
-                if decisions[self.ref, tag].status == HELD:
-                    continue
-                found = self.registry.head_manifest(self.path, tag, expect=publication.digest)
-                if found != publication.digest:
-                    wrong.append(f"{self.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}")
-                else:
-                    self.counts["tags verified"] += 1
-        return wrong
+    def check(self, tag: str, publication: Publication) -> str | None:
+        """None if the tag holds the publication, else what is wrong."""
+        found = self.registry.head_manifest(self.path, tag, expect=publication.digest)
+        return None if found == publication.digest else f"{self.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
 
 
 def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
@@ -141,20 +138,19 @@ def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
         raise PublisherError(*conflicts)
 
 
-def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating) -> None:
+def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating, pool: Executor) -> None:
     """Content everywhere first; then exact tags everywhere; floating tags last; then verify."""
     seen_on: dict[str, str] = {}  # registry host → a repository there that holds our blobs
     for repo in repositories:
-        host = repo.registry.host
-        for publication in publications:
-            repo.push_content(publication, seen_on.get(host))
-        seen_on.setdefault(host, repo.path)
+        repo.push_content(publications, seen_on.get(repo.registry.host), pool)
+        seen_on.setdefault(repo.registry.host, repo.path)
+    counts = repositories[0].counts if repositories else Counter()
+    every = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags]
     for floating in (False, True):
-        for repo in repositories:
-            for publication in publications:
-                for tag in publication.tags:
-                    if is_floating(tag) == floating:
-                        repo.tag(tag, publication, decisions[repo.ref, tag])
-    wrong = [line for repo in repositories for line in repo.verify(publications, decisions)]
+        phase = [(repo, p, tag) for repo, p, tag in every if is_floating(tag) == floating]
+        counts.update(pool.map(lambda item: item[0].tag(item[2], item[1], decisions[item[0].ref, item[2]]), phase))
+    checked = [(repo, p, tag) for repo, p, tag in every if decisions[repo.ref, tag].status != HELD]
+    wrong = [line for line in pool.map(lambda item: item[0].check(item[2], item[1]), checked) if line]
+    counts["tags verified"] += len(checked) - len(wrong)
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)

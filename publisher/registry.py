@@ -7,6 +7,7 @@ import hashlib
 import json
 import pathlib
 import re
+import threading
 
 import httpx
 
@@ -69,6 +70,11 @@ class Registry:
         self._bearer: dict[str, str] | None = None
         self._tokens: dict[tuple[str, ...], str] = {}
         self.stats = {"requests": 0, "blob_uploads": 0, "bytes_uploaded": 0, "manifest_puts": 0}
+        self._stats_lock = threading.Lock()  # calls come from several threads at once
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[key] += n
 
     def close(self) -> None:
         self._client.close()
@@ -111,8 +117,8 @@ class Registry:
                 if self.blob_exists(repo, digest):
                     size = data.stat().st_size if isinstance(data, pathlib.Path) else len(data)
                     break
-        self.stats["blob_uploads"] += 1
-        self.stats["bytes_uploaded"] += size
+        self._count("blob_uploads", 1)
+        self._count("bytes_uploaded", size)
         return True
 
     def _upload_session(self, repo: str, digest: str, data: bytes | pathlib.Path) -> int:
@@ -168,7 +174,7 @@ class Registry:
         if reported and reported != digest:
             raise RegistryError(self.host, repo, "PUT", what,
                                 f"registry stored {reported}, the body's digest is {digest}")
-        self.stats["manifest_puts"] += 1
+        self._count("manifest_puts", 1)
         return digest
 
     def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
@@ -283,7 +289,7 @@ class Registry:
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def _request(self, method: str, url: httpx.URL | str, **kwargs) -> httpx.Response:
-        self.stats["requests"] += 1
+        self._count("requests", 1)
         return self._client.request(method, url, **kwargs)
 
     # Auth
