@@ -102,7 +102,8 @@ def _publish(args) -> int:
             print(plan_table(plan) + "\n\n" + state_table(states, note))
         return 0
     from publisher.publish import Options, publish
-    from publisher.report import summary
+    from publisher.progress import Progress
+    from publisher.report import summary, write_step_summary
     from publisher.retry import Policy
 
     options = Options(
@@ -117,9 +118,11 @@ def _publish(args) -> int:
         timeout=args.timeout,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     )
-    print(plan_table(plan), flush=True)
-    counts = publish(plan, options, log=lambda line: print(line, flush=True))
-    print(summary(plan, counts))
+    progress = Progress()
+    progress.log(plan_table(plan))
+    result = publish(plan, options, progress)
+    print(summary(plan, result.counts))
+    write_step_summary(plan, result)
     return 0
 
 

@@ -17,6 +17,7 @@ from publisher.engine import Engine
 from publisher.errors import PublishFailed
 from publisher.oci import Blob, Image
 from publisher.plan import Plan
+from publisher.progress import Progress
 from publisher.push import Publication, Repository, connect, push, refuse_conflicts
 from publisher.reference import parse_repository
 from publisher.retry import Policy
@@ -41,24 +42,37 @@ class Options:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
 
 
-def publish(plan: Plan, options: Options, log=print) -> Counter:
+@dataclass
+class Result:
+    counts: Counter
+    digests: dict[str, str]  # variant → index digest; empty when nothing was pushed
+
+
+def publish(plan: Plan, options: Options, progress: Progress) -> Result:
     counts: Counter = Counter()
+    digests: dict[str, str] = {}
+    log = progress.log
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
     registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
     network = ThreadPoolExecutor(NETWORK_JOBS)  # registry round-trips wait on the network, not the CPU
     try:
         repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
         # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
-        states = {repo.ref: repo.read(plan.tags, network) for repo in repositories}
+        with progress.phase("read", len(repositories)) as tick:
+            states = {repo.ref: _read(repo, plan, network, tick) for repo in repositories}
         binaries = _binaries(plan.release.text, platforms, options)
         engine = Engine(log)
         log(f"builder: {engine.builder.name}")
-        built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs)
+        total = len(platforms) + sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary)
+        with progress.phase("build", total) as tick:
+            built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick)
         counts["images built"] = len(built)
-        _smoke_all(engine, plan, built, counts, options.jobs)
+        with progress.phase("smoke-test", len(built)) as tick:
+            _smoke_all(engine, plan, built, counts, options.jobs, tick)
         if not options.push:
-            return counts
-        publications = _publications(engine, plan, built, options)
+            return Result(counts, digests)
+        with progress.phase("export", plan.images) as tick:
+            publications = _publications(engine, plan, built, options, tick)
         for p in publications:
             log(f"{p.name}: {p.digest}")
         decisions = _decide(plan, publications, states, options)
@@ -66,12 +80,21 @@ def publish(plan: Plan, options: Options, log=print) -> Counter:
         for (ref, tag), d in decisions.items():
             if d.status == HELD or d.why:
                 log(f"{ref}:{tag}: {d.status}: {d.why}")
-        push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release), network)
+        with progress.phase("push", 1) as tick:
+            push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release), network)
+            tick("content, tags, verification")
+        digests = {p.name: p.digest for p in publications}
     finally:
         network.shutdown(cancel_futures=True)
         for registry in registries.values():
             registry.close()
-    return counts
+    return Result(counts, digests)
+
+
+def _read(repo: Repository, plan: Plan, network, tick) -> dict:
+    state = repo.read(plan.tags, network)
+    tick(repo.ref)
+    return state
 
 
 def _decide(plan: Plan, publications: list[Publication], states: dict, options: Options) -> dict:
@@ -94,11 +117,17 @@ def _binaries(version: str, platforms: list[str], options: Options) -> dict[str,
     return binaries
 
 
-def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter, jobs: int) -> None:
+def _smoke_all(engine: Engine, plan: Plan, built: dict, counts: Counter, jobs: int, tick) -> None:
     variants = {v.variant.name: v for v in (plan.primary, *plan.variants)}
+
+    def one(item):
+        (name, platform), image_id = item
+        result = _smoke(engine, variants[name], platform, image_id, plan.release.text)
+        tick(f"{name} {platform}")
+        return result
+
     with ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(lambda item: _smoke(engine, variants[item[0][0]], item[0][1], item[1], plan.release.text),
-                                built.items()))
+        results = list(pool.map(one, built.items()))
     failures = [line for lines, _ in results for line in lines]
     counts["smoke tests run"] += sum(n for _, n in results)
     if failures:
@@ -116,10 +145,16 @@ def _smoke(engine: Engine, v, platform: str, image_id: str, version: str) -> tup
     return failures, len(v.variant.smoke)
 
 
-def _publications(engine: Engine, plan: Plan, built: dict, options: Options) -> list[Publication]:
+def _publications(engine: Engine, plan: Plan, built: dict, options: Options, tick) -> list[Publication]:
     wanted = [(v, p) for v in plan.variants for p in v.variant.platforms]
+
+    def one(vp):
+        image = _image(engine, built[vp[0].variant.name, vp[1]], vp[1], options.cache)
+        tick(f"{vp[0].variant.name} {vp[1]}")
+        return image
+
     with ThreadPoolExecutor(options.jobs) as pool:
-        exported = list(pool.map(lambda vp: _image(engine, built[vp[0].variant.name, vp[1]], vp[1], options.cache), wanted))
+        exported = list(pool.map(one, wanted))
     images = dict(zip(((v.variant.name, p) for v, p in wanted), exported))
     return [_publication(v, images) for v in plan.variants]
 

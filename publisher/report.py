@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from publisher.plan import Plan
@@ -52,3 +53,21 @@ def state_table(states: dict | None, note: str | None) -> str:
             was = f"  from {d.current.version or 'unknown version'} ({d.current.digest[:19]})" if d.current.digest else ""
             lines.append(f"  {d.status:<8}  {tag}{was}{'  ' + d.why if d.why else ''}")
     return "\n".join(lines)
+
+
+def step_summary(plan: Plan, result) -> str:
+    """Markdown for a CI run's page: what was published, where, under which digest."""
+    lines = [f"### publisher: {summary(plan, result.counts)}", "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
+    for v in plan.variants:
+        digest = result.digests.get(v.variant.name, "not pushed")
+        lines.append(f"| {v.variant.name} | {', '.join(v.variant.platforms)} | `{digest}` | {' '.join(v.tags)} |")
+    lines += ["", "Repositories: " + ", ".join(plan.repositories)]
+    return "\n".join(lines) + "\n"
+
+
+def write_step_summary(plan: Plan, result) -> None:
+    """Appended to $GITHUB_STEP_SUMMARY when set, as GitHub Actions asks."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(step_summary(plan, result))

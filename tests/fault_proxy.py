@@ -2,6 +2,10 @@
 
 It also records every tag written (to check what the registry showed at each moment) and can
 call a hook before forwarding a request (to kill a publish at an exact point of the protocol).
+It counts what it receives (`counts()`: requests by method, blob uploads, manifest PUTs, bytes of
+request bodies), which is how bench/publish.py measures a publish. Chunked request bodies (as
+`docker push` sends them) are read whole and forwarded with a Content-Length; a TLS handshake is
+answered as a plain-HTTP server written in Go answers it, so `docker manifest --insecure` works.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 import socket
 import struct
 import threading
+from collections import Counter
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +38,10 @@ class FaultProxy:
         self.tag_writes: list[tuple[str, str, str]] = []  # (repository path, tag, digest), in order
         self.pushed: set[str] = set()  # manifest refs written, for read-after-write lag
         self.hook = None
+        self.requests: Counter = Counter()  # requests received, by method
+        self.blob_uploads = 0  # PUT .../blobs/uploads/...?digest=: one per blob committed
+        self.manifest_puts = 0  # PUT .../manifests/<ref>: by digest or by tag
+        self.bytes_received = 0  # bytes of request bodies: blobs, chunks, manifests
         self.stopping = threading.Event()
         handler = type("Handler", (_Handler,), {"proxy": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -44,6 +53,21 @@ class FaultProxy:
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def count(self, method: str, path: str, body: bytes) -> None:
+        with self.lock:
+            self.requests[method] += 1
+            self.bytes_received += len(body)
+            if method == "PUT" and "/blobs/uploads/" in path and "digest=" in path:
+                self.blob_uploads += 1
+            elif method == "PUT" and MANIFEST.match(path.split("?")[0]):
+                self.manifest_puts += 1
+
+    def counts(self) -> dict:
+        """A snapshot of the counters: subtract two snapshots to measure one run."""
+        with self.lock:
+            return {"requests": dict(self.requests), "blob_uploads": self.blob_uploads,
+                    "manifest_puts": self.manifest_puts, "bytes_received": self.bytes_received}
 
     def choose(self, method: str, path: str) -> str | None:
         applicable = [k for k in self.kinds if _applies(k, method, path, self.pushed)]
@@ -71,14 +95,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
+    def handle(self) -> None:
+        # A TLS handshake (the docker CLI tries https first) gets the answer Go servers give, which
+        # makes `docker manifest --insecure` fall back to plain HTTP.
+        if self.rfile.peek(1)[:1] == b"\x16":
+            self.wfile.write(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+            self.close_connection = True
+            return
+        super().handle()
+
     def do_GET(self):
         self._handle()
 
     do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
 
     def _handle(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._read_body()
         proxy = self.proxy
+        proxy.count(self.command, self.path, body)
         if proxy.hook:
             proxy.hook(self.command, self.path)
         fault = proxy.choose(self.command, self.path)
@@ -100,9 +134,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _read_body(self) -> bytes:
+        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers, up to the blank line
+            pass
+        return b"".join(parts)
+
     def _forward(self, body: bytes):
         connection = http.client.HTTPConnection(self.proxy.upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        headers: dict[str, str] = {}
+        for k, v in self.headers.items():  # a repeated header (Go clients send several Accept) is joined
+            if k.lower() not in HOP:
+                headers[k] = f"{headers[k]}, {v}" if k in headers else v
         connection.request(self.command, self.path, body=body or None, headers=headers)
         response = connection.getresponse()
         data = response.read()

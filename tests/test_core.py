@@ -66,3 +66,21 @@ def test_index_lists_platforms_and_carries_annotations(tmp_path):
         {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
     assert index["manifests"][0]["digest"] == images[0].digest == oci.digest(images[0].manifest)
     assert index["annotations"] == {"org.opencontainers.image.version": "0.5.31"}
+
+
+def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere():
+    import io
+
+    from publisher.progress import Progress
+
+    plain, live = io.StringIO(), io.StringIO()
+    for stream, is_live in ((plain, False), (live, True)):
+        progress = Progress(stream, live=is_live)
+        with progress.phase("build", 2) as tick:
+            tick("alpine3.20 linux/amd64")
+            progress.log("builder: x")
+            tick("alpine3.20 linux/arm64")
+    assert plain.getvalue().splitlines()[:3] == ["build 1/2: alpine3.20 linux/amd64", "builder: x", "build 2/2: alpine3.20 linux/arm64"]
+    assert plain.getvalue().splitlines()[3].startswith("build: 2 in ")
+    assert "\r\033[K[build 2/2] alpine3.20 linux/arm64" in live.getvalue()
+    assert "build 1/2:" not in live.getvalue()

@@ -65,9 +65,17 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
     creds = f"{auth_registry.username}:{auth_registry.password}"
     repos = [f"{registry.host}/acme/uv", f"{registry.host}/mirror/uv", f"{auth_registry.host}/acme/uv"]
     matrix = reduced_matrix(tmp_path, cli)
+    step_summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
 
     run = publish(cli, matrix, mirror, cache, *repos)
     assert run.code == 0, run.err
+    for phase in ("read: 3 in", "build: 6 in", "smoke-test: 6 in", "export: 6 in", "push: 1 in"):
+        assert phase in run.out
+    digests = dict(line.split(": ", 1) for line in run.out.splitlines() if line.split(": ")[0] in REDUCED_TAGS)
+    table = step_summary.read_text()
+    assert table.startswith("### publisher: 0.5.31: published;")
+    assert f"| alpine3.20 | linux/amd64, linux/arm64 | `{digests['alpine3.20']}` | {' '.join(REDUCED_TAGS['alpine3.20'])} |" in table
     assert "builder: " in run.out
     assert auth_registry.password not in run.out + run.err
     assert run.out.rstrip().splitlines()[-1].startswith("0.5.31: published;")

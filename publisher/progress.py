@@ -1,0 +1,49 @@
+"""Where a publish is: a live status line on a terminal, plain log lines in CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+
+class Progress:
+    def __init__(self, stream=None, live: bool | None = None):
+        self.stream = stream = stream or sys.stdout
+        self.live = stream.isatty() and os.environ.get("CI") != "true" if live is None else live
+        self.lock = threading.Lock()
+        self.status = ""
+
+    def log(self, line: str) -> None:
+        with self.lock:
+            if self.live and self.status:
+                self.stream.write("\r\033[K")
+            self.stream.write(line + "\n")
+            if self.live and self.status:
+                self.stream.write(self.status)
+            self.stream.flush()
+
+    @contextmanager
+    def phase(self, name: str, total: int):
+        """A step of the publish; yields tick(item) to call as each of its `total` items is done."""
+        started, done = time.monotonic(), [0]
+
+        def tick(item: str) -> None:
+            with self.lock:
+                done[0] += 1
+                line = f"{name} {done[0]}/{total}: {item}"
+                if self.live:
+                    self.status = f"[{name} {done[0]}/{total}] {item}"[:150]
+                    self.stream.write("\r\033[K" + self.status)
+                else:
+                    self.stream.write(line + "\n")
+                self.stream.flush()
+
+        yield tick
+        with self.lock:
+            if self.live and self.status:
+                self.stream.write("\r\033[K")
+            self.status = ""
+        self.log(f"{name}: {total} in {time.monotonic() - started:.1f} s")
