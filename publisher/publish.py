@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import artifacts, oci, smoke
+from publisher import artifacts, oci, smoke, uvlayer
 from publisher.build import build_all
 from publisher.engine import Engine
 from publisher.errors import PublishFailed
@@ -26,6 +26,7 @@ from publisher.tags import is_floating
 
 
 NETWORK_JOBS = 8
+RECORD_FORMAT = 2  # bump when what an image record holds changes, so old records are not reused
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
         if not options.push:
             return Result(counts, digests)
         with progress.phase("export", plan.images) as tick:
-            publications = _publications(engine, plan, built, options, tick)
+            publications = _publications(engine, plan, built, binaries, options, tick)
         for p in publications:
             log(f"{p.name}: {p.digest}")
         decisions = _decide(plan, publications, states, options)
@@ -145,12 +146,14 @@ def _smoke(engine: Engine, v, platform: str, image_id: str, version: str) -> tup
     return failures, len(v.variant.smoke)
 
 
-def _publications(engine: Engine, plan: Plan, built: dict, options: Options, tick) -> list[Publication]:
+def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, options: Options, tick) -> list[Publication]:
     wanted = [(v, p) for v in plan.variants for p in v.variant.platforms]
 
     def one(vp):
-        image = _image(engine, built[vp[0].variant.name, vp[1]], vp[1], options.cache)
-        tick(f"{vp[0].variant.name} {vp[1]}")
+        v, platform = vp
+        uv = None if v.variant.primary else binaries[platform]
+        image = _image(engine, built[v.variant.name, platform], platform, options.cache, uv)
+        tick(f"{v.variant.name} {platform}")
         return image
 
     with ThreadPoolExecutor(options.jobs) as pool:
@@ -164,9 +167,13 @@ def _publication(v, images: dict) -> Publication:
     return Publication(v.variant.name, mine, oci.index(list(mine), v.labels), v.tags)
 
 
-def _image(engine: Engine, image_id: str, platform: str, cache: Path) -> Image:
-    """The pushable form of a built image; exported and compressed once per image ID."""
-    record = cache / "images" / f"{image_id.split(':')[1]}.json"
+def _image(engine: Engine, image_id: str, platform: str, cache: Path, uv: Path | None) -> Image:
+    """The pushable form of a built image; exported and compressed once per image ID.
+
+    `uv`: for a derived image, the folder of the binaries its last layer must hold; that layer is
+    then replaced by the platform's one canonical uv layer (see uvlayer).
+    """
+    record = cache / "images" / f"{image_id.split(':')[1]}.{RECORD_FORMAT}.json"
     if record.exists():
         saved = json.loads(record.read_text())
         layers = tuple(Blob(b["digest"], b["size"], Path(b["path"])) for b in saved["layers"])
@@ -175,6 +182,9 @@ def _image(engine: Engine, image_id: str, platform: str, cache: Path) -> Image:
     (cache / "blobs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
         config, layer_tars = engine.save(image_id, Path(tmp))
+        if uv is not None and layer_tars and uvlayer.only_uv(layer_tars[-1], uv):
+            layer_tars[-1] = uvlayer.canonical_tar(uv, cache / "blobs")
+            config = uvlayer.swap_last_layer(config, layer_tars[-1])
         layers = tuple(oci.compress_layer(tar, cache / "blobs") for tar in layer_tars)
     record.parent.mkdir(parents=True, exist_ok=True)
     saved = {"config": config.hex(), "layers": [{"digest": b.digest, "size": b.size, "path": str(b.path)} for b in layers]}

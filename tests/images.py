@@ -31,13 +31,13 @@ def need_busybox(platform: str) -> Path:
     return path
 
 
-def _tar(entries: list[tuple[str, bytes | None, str | None, int]]) -> bytes:
-    """(name, content or None for a directory, symlink target, mode) → a reproducible tar."""
+def _tar(entries: list[tuple]) -> bytes:
+    """(name, content or None for a directory, symlink target, mode[, mtime]) → a reproducible tar."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, content, link, mode in entries:
+        for name, content, link, mode, *when in entries:
             info = tarfile.TarInfo(name)
-            info.mtime, info.mode = 0, mode
+            info.mtime, info.mode = (when or [0])[0], mode
             if link:
                 info.type, info.linkname = tarfile.SYMTYPE, link
             elif content is None:
@@ -56,11 +56,15 @@ def _busybox_layer(platform: str) -> bytes:
 
 
 def _identity_layer(name: str, python: str | None) -> bytes:
+    # Like real bases, each has its own /usr/local/bin metadata (here its time), which a COPY
+    # into that folder carries into its layer.
+    when = int(hashlib.sha256(name.encode()).hexdigest()[:7], 16)
+    dirs = [(d, None, None, 0o755, when) for d in ("usr", "usr/local", "usr/local/bin")]
     entries = [("etc/os-release", f'ID=standin\nPRETTY_NAME="stand-in for {name}"\n'.encode(), None, 0o644)]
     if python:
         script = f'#!/bin/sh\necho "Python {python}.0"\n'.encode()
         entries.append(("usr/local/bin/python", script, None, 0o755))
-    return _tar(entries)
+    return _tar(dirs + [(*e, 0) for e in entries])
 
 
 class Layout:

@@ -147,3 +147,65 @@ def test_shipped_matrix_on_both_platforms(cli, engine, registry, mirror, cache):
     index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5-python3.12-bookworm-slim"))
     assert index["annotations"]["org.opencontainers.image.base.name"] == "docker.io/library/python:3.12-slim-bookworm"
     assert len(index["manifests"]) == 2
+
+
+def tree(image: str, platform: str) -> dict:
+    """An image's files as (type, mode, owner, size, content hash, link): all but times."""
+    import hashlib
+    import io
+    import tarfile
+
+    container = subprocess.run(["docker", "create", "--platform", platform, image, "x"], check=True,
+                               capture_output=True, text=True).stdout.strip()
+    try:
+        exported = subprocess.run(["docker", "export", container], check=True, capture_output=True).stdout
+    finally:
+        subprocess.run(["docker", "rm", container], capture_output=True)
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+        for m in tar:
+            if m.name.rstrip("/") in (".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf", "dev", "proc", "sys"):
+                continue
+            content = tar.extractfile(m).read() if m.isfile() else b""
+            files[m.name.rstrip("/")] = (m.type, m.mode, m.uid, m.gid, m.size, hashlib.sha256(content).hexdigest(), m.linkname)
+    return files
+
+
+def config_of(image: str) -> dict:
+    attrs = json.loads(subprocess.run(["docker", "image", "inspect", image], check=True, capture_output=True, text=True).stdout)[0]
+    return {k: attrs["Config"].get(k) or None for k in ("Entrypoint", "Cmd", "Env", "WorkingDir")}
+
+
+def test_derived_images_share_one_uv_layer_with_the_tree_their_dockerfile_builds(cli, tmp_path, engine, registry, mirror, cache):
+    from publisher.engine import find_builder
+
+    matrix = reduced_matrix(tmp_path, cli)
+    repo = f"{registry.host}/shared/uv"
+    run = publish(cli, matrix, mirror, cache, repo)
+    assert run.code == 0, run.err
+
+    for arch in ("amd64", "arm64"):
+        last = {}
+        for variant, tags in REDUCED_TAGS.items():
+            index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:{tags[0]}"))
+            child = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == arch)
+            last[variant] = json.loads(skopeo("inspect", "--raw", f"docker://{repo}@{child}"))["layers"][-1]["digest"]
+        # One uv layer for every derived image of the platform (the stand-in bases differ in
+        # /usr/local/bin's metadata, as real bases do), and another for the primary.
+        assert last["alpine3.20"] == last["bookworm-slim"] != last["distroless"]
+
+    # The pushed image has the file tree and config its committed Dockerfile builds.
+    index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5.31"))
+    primary = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "amd64")
+    builder = find_builder()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run([*builder.argv, "--platform", "linux/amd64", "-f", str(tmp_path / "variants/alpine3.20/Dockerfile"),
+                    "--build-arg", f"UV_IMAGE={repo}@{primary}", "--build-arg", f"BASE_IMAGE={mirror}/library/alpine:3.20",
+                    "-t", "publisher-test/dockerfile-build:alpine", str(empty)],
+                   check=True, capture_output=True, env={**__import__("os").environ, **builder.env})
+    pushed = f"{repo}:0.5.31-alpine3.20"
+    subprocess.run(["docker", "pull", "--platform", "linux/amd64", pushed], check=True, capture_output=True)
+    built = "publisher-test/dockerfile-build:alpine"
+    assert tree(pushed, "linux/amd64") == tree(built, "linux/amd64")
+    assert config_of(pushed) == config_of(built)
