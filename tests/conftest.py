@@ -77,3 +77,19 @@ def mirror(engine, registry, tmp_path_factory) -> str:
         python = v.base.split(":")[1].split("-")[0] if v.base.startswith("python:") else None
         push_base(work, registry.host, v.base, list(v.platforms), python)
     return registry.host
+
+
+@pytest.fixture
+def proxies(registry):
+    """Make fault-injecting proxies in front of the test registry; stopped after the test."""
+    from tests.fault_proxy import FaultProxy
+
+    made = []
+
+    def make(**kwargs) -> FaultProxy:
+        made.append(FaultProxy(registry.host, **kwargs))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.stop()

@@ -9,20 +9,7 @@ import pytest
 from publisher import oci
 from publisher.registry import Registry, RegistryError
 from publisher.retry import Policy
-from tests.fault_proxy import ALL_FAULTS, REFUSALS, FaultProxy
-
-
-@pytest.fixture
-def proxies(registry):
-    made = []
-
-    def make(**kwargs) -> FaultProxy:
-        made.append(FaultProxy(registry.host, **kwargs))
-        return made[-1]
-
-    yield make
-    for proxy in made:
-        proxy.stop()
+from tests.fault_proxy import ALL_FAULTS, REFUSALS
 
 
 def fast(attempts: int = 20) -> Policy:

@@ -13,7 +13,7 @@ import pytest
 
 from publisher.tags import is_floating
 from publisher.version import parse_release
-from tests.fault_proxy import ALL_FAULTS, FaultProxy
+from tests.fault_proxy import ALL_FAULTS
 from tests.test_publish import REDUCED_TAGS, reduced_matrix, skopeo, tags_in
 
 pytestmark = pytest.mark.docker
@@ -34,21 +34,8 @@ def digests(repo: str, tags) -> dict[str, str]:
             for t in tags}
 
 
-@pytest.fixture
-def proxy(registry):
-    made = []
-
-    def make(**kwargs) -> FaultProxy:
-        made.append(FaultProxy(registry.host, **kwargs))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.stop()
-
-
-def test_publish_through_twenty_percent_faults(cli, tmp_path, engine, registry, mirror, cache, proxy):
-    faulty = proxy(fraction=0.2, kinds=ALL_FAULTS, seed=1, hang=3.0)
+def test_publish_through_twenty_percent_faults(cli, tmp_path, engine, registry, mirror, cache, proxies):
+    faulty = proxies(fraction=0.2, kinds=ALL_FAULTS, seed=1, hang=3.0)
     matrix = reduced_matrix(tmp_path, cli)
     run = cli(*args(matrix, mirror, cache, f"{faulty.host}/faulty/uv"))
     assert run.code == 0, run.err
@@ -108,8 +95,8 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
-def test_killed_publish_completes_when_run_again(point, cli, tmp_path, engine, registry, mirror, cache, proxy):
-    watcher = proxy()
+def test_killed_publish_completes_when_run_again(point, cli, tmp_path, engine, registry, mirror, cache, proxies):
+    watcher = proxies()
     matrix = reduced_matrix(tmp_path, cli)
     repo = f"{watcher.host}/crash/{point.replace(' ', '-')}"
     command = [sys.executable, "-m", "publisher", *args(matrix, mirror, cache, repo, "0.5.31", "0123abc", "--platform", "linux/amd64")]
