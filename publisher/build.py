@@ -26,18 +26,18 @@ def mirrored(base: str, mirror: str | None) -> str | None:
 
 
 def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path], base_mirror: str | None,
-              jobs: int = 1, tick=lambda item: None) -> dict:
+              jobs: int = 1, tick=lambda item: None, cache: bool = True) -> dict:
     """(variant name, platform) → image ID, for the primary and every selected variant."""
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})  # each needs the primary
     primary = plan.primary.variant.name
     with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(jobs) as pool:
         contexts = [_stage(binaries[p], Path(tmp) / p.replace("/", "-")) for p in platforms]
-        builds = [_build(root, plan.primary, c, p, {}) for c, p in zip(contexts, platforms)]
+        builds = [_build(root, plan.primary, c, p, {}, cache) for c, p in zip(contexts, platforms)]
         built = {(primary, p): image for p, image in zip(platforms, pool.map(_ticking(engine, tick), builds))}
         empty = Path(tmp) / "empty"
         empty.mkdir()
         derived = [(v, p) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
-        builds = [_build(root, v, empty, p, _args(engine, built[primary, p], v, base_mirror)) for v, p in derived]
+        builds = [_build(root, v, empty, p, _args(engine, built[primary, p], v, base_mirror), cache) for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})
     return built
 
@@ -59,8 +59,8 @@ def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str |
     return args
 
 
-def _build(root: Path, v: VariantPlan, context: Path, platform: str, args: dict) -> Build:
-    return Build(root / v.dockerfile, context, platform, args, v.labels)
+def _build(root: Path, v: VariantPlan, context: Path, platform: str, args: dict, cache: bool) -> Build:
+    return Build(root / v.dockerfile, context, platform, args, v.labels, cache)
 
 
 def _stage(folder: Path, context: Path) -> Path:

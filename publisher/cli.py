@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--retry-delay", type=float, default=0.5, metavar="S", help="first wait before a retry, doubling with jitter (default: 0.5)")
     publish.add_argument("--timeout", type=float, default=60, metavar="S", help="seconds without an answer before a request fails (default: 60)")
     publish.add_argument("--jobs", type=int, metavar="N", help="builds, smoke tests and exports at once (default: the CPU count)")
+    publish.add_argument("--no-build-cache", action="store_true", help="build every image again, trusting no build cache")
     publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
     publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
@@ -112,6 +113,7 @@ def _publish(args) -> int:
         artifacts=Path(args.artifacts) if args.artifacts else None,
         base_mirror=args.base_mirror,
         push=not args.no_push,
+        build_cache=not args.no_build_cache,
         force=args.force,
         downgrade=args.allow_downgrade,
         policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),

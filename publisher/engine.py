@@ -52,6 +52,7 @@ class Build:
     platform: str
     build_args: dict
     labels: dict
+    cache: bool = True  # False: --no-cache
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Engine:
             argv = [*self.builder.argv, "--platform", build.platform, "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
             argv += [f"--build-arg={k}={v}" for k, v in build.build_args.items()]
             argv += [f"--label={k}={v}" for k, v in build.labels.items()]
+            argv += [] if build.cache else ["--no-cache"]
             argv.append(str(build.context))
             self.log(f"$ {self.builder.name} --platform {build.platform} -f {build.dockerfile}")
             result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.builder.env})

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import artifacts, oci, smoke, uvlayer
+from publisher import artifacts, canonical, oci, smoke
 from publisher.build import build_all
 from publisher.engine import Engine
 from publisher.errors import PublishFailed
@@ -26,7 +26,7 @@ from publisher.tags import is_floating
 
 
 NETWORK_JOBS = 8
-RECORD_FORMAT = 2  # bump when what an image record holds changes, so old records are not reused
+RECORD_FORMAT = 3  # bump when what an image record holds changes, so old records are not reused
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Options:
     downgrade: bool = False  # move floating tags that point at a newer release
     policy: Policy = field(default_factory=Policy)
     timeout: float = 60.0
+    build_cache: bool = True  # False: BuildKit builds everything again
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
 
 
@@ -66,7 +67,8 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
         log(f"builder: {engine.builder.name}")
         total = len(platforms) + sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary)
         with progress.phase("build", total) as tick:
-            built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick)
+            built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick,
+                              options.build_cache)
         counts["images built"] = len(built)
         with progress.phase("smoke-test", len(built)) as tick:
             _smoke_all(engine, plan, built, counts, options.jobs, tick)
@@ -152,7 +154,9 @@ def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, optio
     def one(vp):
         v, platform = vp
         uv = None if v.variant.primary else binaries[platform]
-        image = _image(engine, built[v.variant.name, platform], platform, options.cache, uv)
+        workdir = (v.variant.config.get("workdir") or "").strip("/") or None
+        created = v.labels.get("org.opencontainers.image.created")
+        image = _image(engine, built[v.variant.name, platform], platform, options.cache, uv, workdir, created)
         tick(f"{v.variant.name} {platform}")
         return image
 
@@ -167,11 +171,11 @@ def _publication(v, images: dict) -> Publication:
     return Publication(v.variant.name, mine, oci.index(list(mine), v.labels), v.tags)
 
 
-def _image(engine: Engine, image_id: str, platform: str, cache: Path, uv: Path | None) -> Image:
-    """The pushable form of a built image; exported and compressed once per image ID.
+def _image(engine: Engine, image_id: str, platform: str, cache: Path, uv: Path | None, workdir: str | None,
+           created: str | None) -> Image:
+    """The pushable form of a built image, made canonical (see canonical); once per image ID.
 
-    `uv`: for a derived image, the folder of the binaries its last layer must hold; that layer is
-    then replaced by the platform's one canonical uv layer (see uvlayer).
+    `uv`: for a derived image, the binaries its last layer holds; `workdir`: the primary's folder.
     """
     record = cache / "images" / f"{image_id.split(':')[1]}.{RECORD_FORMAT}.json"
     if record.exists():
@@ -182,9 +186,7 @@ def _image(engine: Engine, image_id: str, platform: str, cache: Path, uv: Path |
     (cache / "blobs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
         config, layer_tars = engine.save(image_id, Path(tmp))
-        if uv is not None and layer_tars and uvlayer.only_uv(layer_tars[-1], uv):
-            layer_tars[-1] = uvlayer.canonical_tar(uv, cache / "blobs")
-            config = uvlayer.swap_last_layer(config, layer_tars[-1])
+        config, layer_tars = canonical.canonicalize(config, layer_tars, uv, workdir, cache / "blobs", created)
         layers = tuple(oci.compress_layer(tar, cache / "blobs") for tar in layer_tars)
     record.parent.mkdir(parents=True, exist_ok=True)
     saved = {"config": config.hex(), "layers": [{"digest": b.digest, "size": b.size, "path": str(b.path)} for b in layers]}

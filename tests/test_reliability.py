@@ -184,3 +184,16 @@ def test_racing_publishes_leave_every_tag_at_one_of_them(cli, tmp_path, engine, 
     for variant, tags in REDUCED_TAGS.items():
         for tag in tags:
             assert final[tag] in (a[variant], b[variant]), tag
+
+
+def test_cold_rebuild_gives_the_same_digests(cli, tmp_path, engine, registry, mirror, cache):
+    """A retried job on a fresh machine (no build cache, no publisher cache) publishes the same bytes."""
+    matrix = reduced_matrix(tmp_path, cli)
+    repo = f"{registry.host}/cold/uv"
+    first = cli(*args(matrix, mirror, cache, repo))
+    assert first.code == 0, first.err
+    before = digests(repo, EXPECTED)
+    again = cli(*args(matrix, mirror, tmp_path / "fresh-cache", repo, "0.5.31", "0123abc", "--no-build-cache"))
+    assert again.code == 0, again.err
+    assert again.out.rstrip().splitlines()[-1].startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;")
+    assert digests(repo, EXPECTED) == before
