@@ -11,15 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import artifacts, canonical, oci, smoke
-from publisher.build import build_all
+from publisher import artifacts, canonical, inputs, oci, smoke
+from publisher.build import build_all, mirrored
+from publisher.credentials import lookup
 from publisher.engine import Engine
-from publisher.errors import PublishFailed
+from publisher.errors import PublisherError, PublishFailed
 from publisher.oci import Blob, Image
 from publisher.plan import Plan
 from publisher.progress import Progress
 from publisher.push import Publication, Repository, connect, push, refuse_conflicts
-from publisher.reference import parse_repository
+from publisher.reference import parse, parse_repository
+from publisher.registry import Registry
 from publisher.retry import Policy
 from publisher.tagging import HELD, decide
 from publisher.tags import is_floating
@@ -63,6 +65,12 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
         with progress.phase("read", len(repositories)) as tick:
             states = {repo.ref: _read(repo, plan, network, tick) for repo in repositories}
         binaries = _binaries(plan.release.text, platforms, options)
+        notes = _annotations(plan, binaries, options) if options.push else {}
+        if notes and options.build_cache and _up_to_date(plan, states, notes):
+            log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
+            counts["tags unchanged"] = counts["tags verified"] = len(plan.tags) * len(repositories)
+            first = states[repositories[0].ref]
+            return Result(counts, {v.variant.name: first[v.tags[0]].digest for v in plan.variants})
         engine = Engine(log)
         log(f"builder: {engine.builder.name}")
         total = len(platforms) + sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary)
@@ -75,7 +83,7 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
         if not options.push:
             return Result(counts, digests)
         with progress.phase("export", plan.images) as tick:
-            publications = _publications(engine, plan, built, binaries, options, tick)
+            publications = _publications(engine, plan, built, binaries, notes, options, tick)
         for p in publications:
             log(f"{p.name}: {p.digest}")
         decisions = _decide(plan, publications, states, options)
@@ -148,7 +156,8 @@ def _smoke(engine: Engine, v, platform: str, image_id: str, version: str) -> tup
     return failures, len(v.variant.smoke)
 
 
-def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, options: Options, tick) -> list[Publication]:
+def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, notes: dict, options: Options,
+                  tick) -> list[Publication]:
     wanted = [(v, p) for v in plan.variants for p in v.variant.platforms]
 
     def one(vp):
@@ -163,12 +172,40 @@ def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, optio
     with ThreadPoolExecutor(options.jobs) as pool:
         exported = list(pool.map(one, wanted))
     images = dict(zip(((v.variant.name, p) for v, p in wanted), exported))
-    return [_publication(v, images) for v in plan.variants]
+    return [_publication(v, images, notes.get(v.variant.name, v.labels)) for v in plan.variants]
 
 
-def _publication(v, images: dict) -> Publication:
+def _publication(v, images: dict, annotations: dict) -> Publication:
     mine = tuple(images[v.variant.name, p] for p in v.variant.platforms)
-    return Publication(v.variant.name, mine, oci.index(list(mine), v.labels), v.tags)
+    return Publication(v.variant.name, mine, oci.index(list(mine), annotations), v.tags)
+
+
+def _annotations(plan: Plan, binaries: dict[str, Path], options: Options) -> dict[str, dict]:
+    """Each variant's index annotations: its labels, its base's digest, the digest of its inputs."""
+    uv = {p: oci.digest("".join(oci.file_digest(folder / n) for n in ("uv", "uvx")).encode()) for p, folder in binaries.items()}
+    bases = {v.variant.base for v in plan.variants if v.variant.base}
+    resolved = {base: _base_digest(base, options) for base in sorted(bases)}
+    return {v.variant.name: inputs.annotations(v, resolved.get(v.variant.base), uv) for v in plan.variants}
+
+
+def _base_digest(base: str, options: Options) -> str:
+    ref = parse(mirrored(base, options.base_mirror) or base)
+    with Registry(ref.host, lookup(ref.host), options.timeout, options.policy) as registry:
+        found = registry.head_manifest(ref.path, ref.digest or ref.tag or "latest")
+    if found is None:
+        raise PublisherError(f"publisher: base image {base} not found at {ref.repository}; check the matrix or --base-mirror")
+    return found
+
+
+def _up_to_date(plan: Plan, states: dict, notes: dict) -> bool:
+    """Every tag of every repository holds one index per variant, made from the inputs it would be now."""
+    for current in states.values():
+        for v in plan.variants:
+            want = notes[v.variant.name][inputs.INPUTS]
+            held = [current[tag] for tag in v.tags]
+            if held[0].digest is None or any(c.digest != held[0].digest or c.inputs != want for c in held):
+                return False
+    return True
 
 
 def _image(engine: Engine, image_id: str, platform: str, cache: Path, uv: Path | None, workdir: str | None,

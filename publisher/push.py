@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from publisher import oci
 from publisher.credentials import lookup
 from publisher.errors import PublisherError, PublishFailed
+from publisher.inputs import INPUTS
 from publisher.oci import Image
 from publisher.reference import parse_repository
 from publisher.registry import Registry
@@ -62,17 +63,18 @@ class Repository:
         digest = self.registry.head_manifest(self.path, tag)
         return Current(digest, *self._release_of(digest)) if digest else Current()
 
-    def _release_of(self, digest: str) -> tuple[str | None, str | None]:
-        """(version, revision) from the index's annotations, else from the first image's labels."""
+    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None]:
+        """(version, revision, inputs) from the index's annotations, else from the first image's labels."""
         if digest not in self._releases:
             document = self._json_manifest(digest)
             found = document.get("annotations") or {}
+            inputs = found.get(INPUTS)
             if VERSION not in found and document.get("manifests"):
                 document = self._json_manifest(document["manifests"][0]["digest"])
             if VERSION not in found and "config" in document:
                 config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
                 found = (config.get("config") or {}).get("Labels") or {}
-            self._releases[digest] = (found.get(VERSION), found.get(REVISION))
+            self._releases[digest] = (found.get(VERSION), found.get(REVISION), inputs)
         return self._releases[digest]
 
     def _json_manifest(self, digest: str) -> dict:

@@ -21,6 +21,7 @@ class Current:
     digest: str | None = None
     version: str | None = None  # its release, from the index's annotations or the image's labels
     revision: str | None = None
+    inputs: str | None = None  # what its content was made from (see inputs.py), when publisher made it
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
             assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
             assert index["annotations"]["org.opencontainers.image.version"] == "0.5.31"
             assert index["annotations"]["org.opencontainers.image.revision"] == "0123abc"
+            assert index["annotations"]["dev.publisher.inputs"].startswith("sha256:")
+            base_digest = index["annotations"].get("org.opencontainers.image.base.digest")
+            assert (base_digest is None) == (variant == "distroless")
 
     # The pushed images run, on both platforms, pulled back from the registry.
     for platform in PLATFORMS:
@@ -119,6 +122,7 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
     last = again.out.rstrip().splitlines()[-1]
     assert last.startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;"), last
     assert "tags unchanged" in last and "blobs uploaded" not in last and "tags moved" not in last
+    assert "nothing to build" in again.out and "build: " not in again.out  # no build, no smoke test
 
 
 def test_failing_smoke_test_pushes_nothing(cli, tmp_path, engine, registry, mirror, cache):

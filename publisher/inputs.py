@@ -1,0 +1,33 @@
+"""What a variant's published content depends on, as one digest stored in its index's annotations.
+
+A rerun whose every tag already holds an index with the same inputs has nothing to build: the
+run that pushed it built, smoke-tested and verified exactly that content.
+"""
+
+from __future__ import annotations
+
+from publisher import oci
+from publisher.plan import VariantPlan
+
+INPUTS = "dev.publisher.inputs"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+FORMAT = 1  # bump when what publisher makes of the same inputs changes
+
+
+def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:
+    """Dockerfile, labels, platforms, the base as resolved now, and the uv binaries' digests."""
+    return oci.digest(oci.canonical({
+        "format": FORMAT,
+        "dockerfile": v.dockerfile_text,
+        "labels": v.labels,
+        "platforms": list(v.variant.platforms),
+        "base": base_digest,
+        "binaries": {p: binaries[p] for p in v.variant.platforms},
+    }))
+
+
+def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> dict[str, str]:
+    extra = {INPUTS: inputs_digest(v, base_digest, binaries)}
+    if base_digest:
+        extra[BASE_DIGEST] = base_digest
+    return {**v.labels, **extra}
