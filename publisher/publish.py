@@ -53,53 +53,65 @@ class Result:
 
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Result:
-    counts: Counter = Counter()
-    digests: dict[str, str] = {}
-    log = progress.log
-    platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
     registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
     network = ThreadPoolExecutor(NETWORK_JOBS)  # registry round-trips wait on the network, not the CPU
     try:
-        repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
-        # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
-        with progress.phase("read", len(repositories)) as tick:
-            states = {repo.ref: _read(repo, plan, network, tick) for repo in repositories}
-        binaries = _binaries(plan.release.text, platforms, options)
-        notes = _annotations(plan, binaries, options) if options.push else {}
-        if notes and options.build_cache and _up_to_date(plan, states, notes):
-            log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
-            counts["tags unchanged"] = counts["tags verified"] = len(plan.tags) * len(repositories)
-            first = states[repositories[0].ref]
-            return Result(counts, {v.variant.name: first[v.tags[0]].digest for v in plan.variants})
-        engine = Engine(log)
-        log(f"builder: {engine.builder.name}")
-        total = len(platforms) + sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary)
-        with progress.phase("build", total) as tick:
-            built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick,
-                              options.build_cache)
-        counts["images built"] = len(built)
-        with progress.phase("smoke-test", len(built)) as tick:
-            _smoke_all(engine, plan, built, counts, options.jobs, tick)
-        if not options.push:
-            return Result(counts, digests)
-        with progress.phase("export", plan.images) as tick:
-            publications = _publications(engine, plan, built, binaries, notes, options, tick)
-        for p in publications:
-            log(f"{p.name}: {p.digest}")
-        decisions = _decide(plan, publications, states, options)
-        refuse_conflicts(decisions, publications)
-        for (ref, tag), d in decisions.items():
-            if d.status == HELD or d.why:
-                log(f"{ref}:{tag}: {d.status}: {d.why}")
-        with progress.phase("push", 1) as tick:
-            push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release), network)
-            tick("content, tags, verification")
-        digests = {p.name: p.digest for p in publications}
+        return _publish(plan, options, progress, registries, network)
     finally:
         network.shutdown(cancel_futures=True)
         for registry in registries.values():
             registry.close()
-    return Result(counts, digests)
+
+
+def _publish(plan: Plan, options: Options, progress: Progress, registries: dict, network) -> Result:
+    counts: Counter = Counter()
+    repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
+    # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
+    with progress.phase("read", len(repositories)) as tick:
+        states = {repo.ref: _read(repo, plan, network, tick) for repo in repositories}
+    platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
+    binaries = _binaries(plan.release.text, platforms, options)
+    notes = _annotations(plan, binaries, options) if options.push else {}
+    if notes and options.build_cache and _up_to_date(plan, states, notes):
+        progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
+        counts["tags unchanged"] = counts["tags verified"] = len(plan.tags) * len(repositories)
+        first = states[repositories[0].ref]
+        return Result(counts, {v.variant.name: first[v.tags[0]].digest for v in plan.variants})
+    engine, built = _prove(plan, options, progress, binaries, counts)
+    if not options.push:
+        return Result(counts, {})
+    with progress.phase("export", plan.images) as tick:
+        publications = _publications(engine, plan, built, binaries, notes, options, tick)
+    _release(plan, options, progress, repositories, publications, states, network)
+    return Result(counts, {p.name: p.digest for p in publications})
+
+
+def _prove(plan: Plan, options: Options, progress: Progress, binaries: dict, counts: Counter) -> tuple[Engine, dict]:
+    """Build every image and smoke-test it: nothing leaves this machine unless all of it passes."""
+    engine = Engine(progress.log)
+    progress.log(f"builder: {engine.builder.name}")
+    total = sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary) + len(binaries)
+    with progress.phase("build", total) as tick:
+        built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick, options.build_cache)
+    counts["images built"] = len(built)
+    with progress.phase("smoke-test", len(built)) as tick:
+        _smoke_all(engine, plan, built, counts, options.jobs, tick)
+    return engine, built
+
+
+def _release(plan: Plan, options: Options, progress: Progress, repositories: list[Repository],
+             publications: list[Publication], states: dict, network) -> None:
+    """Decide every tag, refuse conflicts, then push content, tags and verify."""
+    for p in publications:
+        progress.log(f"{p.name}: {p.digest}")
+    decisions = _decide(plan, publications, states, options)
+    refuse_conflicts(decisions, publications)
+    for (ref, tag), d in decisions.items():
+        if d.status == HELD or d.why:
+            progress.log(f"{ref}:{tag}: {d.status}: {d.why}")
+    with progress.phase("push", 1) as tick:
+        push(repositories, publications, decisions, lambda tag: is_floating(tag, plan.release), network)
+        tick("content, tags, verification")
 
 
 def _read(repo: Repository, plan: Plan, network, tick) -> dict:
