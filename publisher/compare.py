@@ -11,13 +11,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from publisher.errors import PublisherError
-from publisher.plan import Plan
+from publisher.plan import REVISION, Plan
 from publisher.reference import endpoint, parse_repository
 from publisher.retry import Policy
 from publisher.tagging import decide
 from publisher.tags import is_floating
-
-REVISION = "org.opencontainers.image.revision"
 
 
 def reachable(host: str, timeout: float = 2.0) -> bool:

@@ -11,6 +11,7 @@ from publisher.tags import TAG, tags_for
 from publisher.version import Release
 
 OCI = "org.opencontainers.image."
+VERSION, CREATED, REVISION = OCI + "version", OCI + "created", OCI + "revision"
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,11 @@ def _line_of(variant: Variant, tag: str) -> int:
 
 def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Provenance) -> dict[str, str]:
     result = {OCI + key: value for key, value in matrix.labels.items()}
-    result[OCI + "version"] = release.text
+    result[VERSION] = release.text
     if provenance.created:
-        result[OCI + "created"] = provenance.created
+        result[CREATED] = provenance.created
     if provenance.revision:
-        result[OCI + "revision"] = provenance.revision
+        result[REVISION] = provenance.revision
     if variant.base:
         result[OCI + "base.name"] = str(reference.parse(variant.base))
     return dict(sorted(result.items()))

@@ -17,7 +17,7 @@ from publisher.credentials import lookup
 from publisher.engine import Engine
 from publisher.errors import PublisherError, PublishFailed
 from publisher.oci import Blob, Image
-from publisher.plan import Plan
+from publisher.plan import CREATED, Plan
 from publisher.progress import Progress
 from publisher.push import Publication, Repository, connect, push, refuse_conflicts
 from publisher.reference import parse, parse_repository
@@ -176,7 +176,7 @@ def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, notes
         v, platform = vp
         uv = None if v.variant.primary else binaries[platform]
         workdir = (v.variant.config.get("workdir") or "").strip("/") or None
-        created = v.labels.get("org.opencontainers.image.created")
+        created = v.labels.get(CREATED)
         image = _image(engine, built[v.variant.name, platform], platform, options.cache, uv, workdir, created)
         tick(f"{v.variant.name} {platform}")
         return image
@@ -195,18 +195,28 @@ def _publication(v, images: dict, annotations: dict) -> Publication:
 def _annotations(plan: Plan, binaries: dict[str, Path], options: Options) -> dict[str, dict]:
     """Each variant's index annotations: its labels, its base's digest, the digest of its inputs."""
     uv = {p: oci.digest("".join(oci.file_digest(folder / n) for n in ("uv", "uvx")).encode()) for p, folder in binaries.items()}
-    bases = {v.variant.base for v in plan.variants if v.variant.base}
-    resolved = {base: _base_digest(base, options) for base in sorted(bases)}
+    resolved = _base_digests(sorted({v.variant.base for v in plan.variants if v.variant.base}), options)
     return {v.variant.name: inputs.annotations(v, resolved.get(v.variant.base), uv) for v in plan.variants}
 
 
-def _base_digest(base: str, options: Options) -> str:
-    ref = parse(mirrored(base, options.base_mirror) or base)
-    with Registry(ref.host, lookup(ref.host), options.timeout, options.policy) as registry:
-        found = registry.head_manifest(ref.path, ref.digest or ref.tag or "latest")
-    if found is None:
-        raise PublisherError(f"publisher: base image {base} not found at {ref.repository}; check the matrix or --base-mirror")
+def _base_digests(bases: list[str], options: Options) -> dict[str, str]:
+    """Each base's manifest digest as its registry (or the mirror) holds it now; one client per host."""
+    refs = {base: parse(mirrored(base, options.base_mirror) or base) for base in bases}
+    registries = {ref.host: Registry(ref.host, lookup(ref.host), options.timeout, options.policy) for ref in refs.values()}
+    try:
+        with ThreadPoolExecutor(NETWORK_JOBS) as pool:
+            found = dict(zip(bases, pool.map(lambda b: _head(registries[refs[b].host], refs[b]), bases)))
+    finally:
+        for registry in registries.values():
+            registry.close()
+    for base, digest in found.items():
+        if digest is None:
+            raise PublisherError(f"publisher: base image {base} not found at {refs[base].repository}; check the matrix or --base-mirror")
     return found
+
+
+def _head(registry: Registry, ref) -> str | None:
+    return registry.head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
 
 def _up_to_date(plan: Plan, states: dict, notes: dict) -> bool:

@@ -12,13 +12,12 @@ from publisher.credentials import lookup
 from publisher.errors import PublisherError, PublishFailed
 from publisher.inputs import INPUTS
 from publisher.oci import Image
+from publisher.plan import REVISION, VERSION
 from publisher.reference import parse_repository
 from publisher.registry import Registry
 from publisher.retry import Policy
 from publisher.tagging import CONFLICT, HELD, MOVES, NEW, Current, Decision
 
-VERSION = "org.opencontainers.image.version"
-REVISION = "org.opencontainers.image.revision"
 
 
 @dataclass(frozen=True)
@@ -49,33 +48,29 @@ class Repository:
         self.ref, self.path, self.registry, self.counts = ref, parsed.path, registry, counts
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
-        self._releases: dict[str, tuple] = {}
 
     # What it holds now
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
+        """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
         existing = set(self.registry.list_tags(self.path))
         present = [tag for tag in tags if tag in existing]
-        found = dict(zip(present, pool.map(self._current, present)))
-        return {tag: found.get(tag, Current()) for tag in tags}
-
-    def _current(self, tag: str) -> Current:
-        digest = self.registry.head_manifest(self.path, tag)
-        return Current(digest, *self._release_of(digest)) if digest else Current()
+        digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.path, tag), present)))
+        distinct = sorted({d for d in digests.values() if d})
+        releases = dict(zip(distinct, pool.map(self._release_of, distinct)))
+        return {tag: Current(digests[tag], *releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
 
     def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None]:
         """(version, revision, inputs) from the index's annotations, else from the first image's labels."""
-        if digest not in self._releases:
-            document = self._json_manifest(digest)
-            found = document.get("annotations") or {}
-            inputs = found.get(INPUTS)
-            if VERSION not in found and document.get("manifests"):
-                document = self._json_manifest(document["manifests"][0]["digest"])
-            if VERSION not in found and "config" in document:
-                config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
-                found = (config.get("config") or {}).get("Labels") or {}
-            self._releases[digest] = (found.get(VERSION), found.get(REVISION), inputs)
-        return self._releases[digest]
+        document = self._json_manifest(digest)
+        found = document.get("annotations") or {}
+        inputs = found.get(INPUTS)
+        if VERSION not in found and document.get("manifests"):
+            document = self._json_manifest(document["manifests"][0]["digest"])
+        if VERSION not in found and "config" in document:
+            config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
+            found = (config.get("config") or {}).get("Labels") or {}
+        return found.get(VERSION), found.get(REVISION), inputs
 
     def _json_manifest(self, digest: str) -> dict:
         found = self.registry.get_manifest(self.path, digest)
