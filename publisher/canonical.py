@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import json
 import tarfile
 from pathlib import Path
@@ -35,7 +36,7 @@ def canonical_tar(binaries: Path, into: Path) -> Path:
             for name in BINARIES:
                 data = (binaries / name).read_bytes()
                 tar.addfile(_info(f"{TARGET}/{name}", tarfile.REGTYPE, 0o755, len(data)), io.BytesIO(data))
-        partial = path.with_suffix(f".{id(buffer)}.partial")
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # publishes may share the cache
         partial.write_bytes(buffer.getvalue())
         partial.replace(path)
     return path
@@ -69,7 +70,7 @@ def workdir_tar(name: str, into: Path) -> Path:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
             tar.addfile(_info(name + "/", tarfile.DIRTYPE, 0o755))
-        partial = path.with_suffix(f".{id(buffer)}.partial")
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # publishes may share the cache
         partial.write_bytes(buffer.getvalue())
         partial.replace(path)
     return path

@@ -112,11 +112,13 @@ class Registry:
                 size = self._upload_session(repo, digest, data)
                 break
             except RegistryError as error:
-                if not _session_fault(error) or not attempts.again(error.retry_after):
-                    raise
+                # Content-addressed: a blob present now is exactly these bytes, whoever committed it
+                # (our lost answer, or a publish racing us that the registry let win).
                 if self.blob_exists(repo, digest):
                     size = data.stat().st_size if isinstance(data, pathlib.Path) else len(data)
                     break
+                if not _session_fault(error) or not attempts.again(error.retry_after):
+                    raise
         self._count("blob_uploads", 1)
         self._count("bytes_uploaded", size)
         return True
@@ -168,8 +170,13 @@ class Registry:
     def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
         digest = sha256_digest(body)
         what = f"manifest {ref}"
-        response = self._send("PUT", repo, f"/manifests/{ref}", what, ok=(201,), push=True,
-                              headers={"Content-Type": media_type}, content=body)
+        try:
+            response = self._send("PUT", repo, f"/manifests/{ref}", what, ok=(201,), push=True,
+                                  headers={"Content-Type": media_type}, content=body)
+        except RegistryError:
+            if ref == digest and self._head_manifest(repo, digest) == digest:
+                return digest  # by digest: already there is exactly this body, whoever put it
+            raise
         reported = response.headers.get("Docker-Content-Digest")
         if reported and reported != digest:
             raise RegistryError(self.host, repo, "PUT", what,

@@ -162,7 +162,7 @@ def race(matrix, mirror, cache, repo, revisions) -> list[tuple[int, dict]]:
         out, err = proc.communicate(timeout=600)
         assert "Traceback" not in err, err
         built = dict(line.split(": ", 1) for line in out.splitlines() if line.split(": ")[0] in REDUCED_TAGS)
-        results.append((proc.returncode, built))
+        results.append((proc.returncode, built, err))
     return results
 
 
@@ -170,14 +170,14 @@ def test_racing_publishes_leave_every_tag_at_one_of_them(cli, tmp_path, engine, 
     matrix = reduced_matrix(tmp_path, cli)
     # A retried job racing itself: same content, both succeed.
     same = race(matrix, mirror, cache, f"{registry.host}/race-same/uv", ["aaaa111", "aaaa111"])
-    assert [code for code, _ in same] == [0, 0]
+    assert [code for code, _, _ in same] == [0, 0], [err for _, _, err in same]
     assert same[0][1] == same[1][1]
     final = digests(f"{registry.host}/race-same/uv", EXPECTED)
     assert all(final[t] == same[0][1][v] for v, tags in REDUCED_TAGS.items() for t in tags)
 
     # Two different builds racing: every tag ends at one of them; a loser says so (exit 1 or 2).
     repo = f"{registry.host}/race-different/uv"
-    (code_a, a), (code_b, b) = race(matrix, mirror, cache, repo, ["aaaa111", "bbbb222"])
+    (code_a, a, _), (code_b, b, _) = race(matrix, mirror, cache, repo, ["aaaa111", "bbbb222"])
     assert {code_a, code_b} <= {0, 1, 2}
     assert set(a) == set(b) == set(REDUCED_TAGS) and all(a[v] != b[v] for v in a)
     final = digests(repo, EXPECTED)
