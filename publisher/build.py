@@ -26,8 +26,8 @@ def mirrored(base: str, mirror: str | None) -> str | None:
 
 
 def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path], base_mirror: str | None,
-              jobs: int = 1, tick=lambda item: None, cache: bool = True) -> dict:
-    """(variant name, platform) → image ID, for the primary and every selected variant."""
+              derived: list[tuple[VariantPlan, str]], jobs: int = 1, tick=lambda item: None, cache: bool = True) -> dict:
+    """(variant name, platform) → image ID, for the primary on every platform and each of `derived`."""
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})  # each needs the primary
     primary = plan.primary.variant.name
     with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(jobs) as pool:
@@ -36,7 +36,6 @@ def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path],
         built = {(primary, p): image for p, image in zip(platforms, pool.map(_ticking(engine, tick), builds))}
         empty = Path(tmp) / "empty"
         empty.mkdir()
-        derived = [(v, p) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
         builds = [_build(root, v, empty, p, _args(engine, built[primary, p], v, base_mirror), cache) for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})
     return built

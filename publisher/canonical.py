@@ -24,18 +24,19 @@ TARGET = "usr/local/bin"
 BINARIES = ("uv", "uvx")
 
 
-def canonical_tar(binaries: Path, into: Path) -> Path:
-    """The canonical layer's uncompressed tar, written once per set of binaries."""
-    key = hashlib.sha256(b"".join(_sha(binaries / name).encode() for name in BINARIES)).hexdigest()
+def canonical_tar(binaries: Path, into: Path, target: str = TARGET) -> Path:
+    """The canonical layer's uncompressed tar (uv and uvx in folder `target`), written once per set of binaries."""
+    key = hashlib.sha256(b"".join(_sha(binaries / name).encode() for name in BINARIES) + target.encode()).hexdigest()
     path = into / f"uv-layer-{key}.tar"
     if not path.exists():
+        parts = target.split("/")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name in DIRS:
-                tar.addfile(_info(name + "/", tarfile.DIRTYPE, 0o755))
+            for depth in range(1, len(parts) + 1):
+                tar.addfile(_info("/".join(parts[:depth]) + "/", tarfile.DIRTYPE, 0o755))
             for name in BINARIES:
                 data = (binaries / name).read_bytes()
-                tar.addfile(_info(f"{TARGET}/{name}", tarfile.REGTYPE, 0o755, len(data)), io.BytesIO(data))
+                tar.addfile(_info(f"{target}/{name}", tarfile.REGTYPE, 0o755, len(data)), io.BytesIO(data))
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # publishes may share the cache
         partial.write_bytes(buffer.getvalue())
         partial.replace(path)

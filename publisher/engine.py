@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -114,6 +115,37 @@ class Engine:
         finally:
             container.remove(force=True)
 
+    def has(self, name: str) -> bool:
+        try:
+            self.client.images.get(name)
+            return True
+        except self._docker_errors.ImageNotFound:
+            return False
+
+    def load(self, name: str, config: bytes, layers: list[Path], held: int = 0) -> None:
+        """Load an image from its config and layer files (plain or gzip tars) under `name`.
+
+        `held`: how many of the first layers the engine should have already (a base loaded
+        before); they are not sent. An engine that wants them anyway gets every layer.
+        """
+        if held:
+            try:
+                return self._load(name, config, layers, held)
+            except self._docker_errors.DockerException:
+                pass  # an engine that keeps images by content (containerd) needs every layer in the archive
+        self._load(name, config, layers, 0)
+
+    def _load(self, name: str, config: bytes, layers: list[Path], held: int) -> None:
+        names = [f"{i}/layer.tar" for i in range(len(layers))]
+        with tempfile.TemporaryFile() as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                _add(tar, "config.json", config)
+                _add(tar, "manifest.json", json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode())
+                for arcname, path in list(zip(names, layers))[held:]:
+                    tar.add(path, arcname=arcname)
+            archive.seek(0)
+            self.client.images.load(archive)
+
     def save(self, image_id: str, into: Path) -> tuple[bytes, list[Path]]:
         """Export an image: its config bytes and its uncompressed layer tars, in order."""
         archive = into / "image.tar"
@@ -125,6 +157,12 @@ class Engine:
         archive.unlink()
         (entry,) = json.loads((into / "manifest.json").read_text())
         return (into / entry["Config"]).read_bytes(), [into / layer for layer in entry["Layers"]]
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
 
 
 def _first_line(error: Exception) -> str:

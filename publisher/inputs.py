@@ -11,7 +11,7 @@ from publisher.plan import VariantPlan
 
 INPUTS = "dev.publisher.inputs"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
-FORMAT = 1  # bump when what publisher makes of the same inputs changes
+FORMAT = 2  # bump when what publisher makes of the same inputs changes
 
 
 def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:

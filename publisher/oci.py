@@ -15,6 +15,7 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"  # the same bytes as LAYER
 
 
 def digest(data: bytes) -> str:
@@ -39,6 +40,7 @@ class Blob:
     digest: str
     size: int
     path: Path  # where its bytes are, for upload
+    media_type: str = LAYER
 
 
 def compress_layer(layer_tar: Path, cache: Path) -> Blob:
@@ -68,7 +70,7 @@ class Image:
             "schemaVersion": 2,
             "mediaType": MANIFEST,
             "config": {"mediaType": CONFIG, "digest": digest(self.config), "size": len(self.config)},
-            "layers": [{"mediaType": LAYER, "digest": b.digest, "size": b.size} for b in self.layers],
+            "layers": [{"mediaType": b.media_type, "digest": b.digest, "size": b.size} for b in self.layers],
         })
 
     @property

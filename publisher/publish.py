@@ -11,17 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import artifacts, canonical, inputs, oci, smoke
+from publisher import artifacts, canonical, inputs, oci, recipe, smoke
+from publisher.assemble import assemble_all
+from publisher.bases import Bases
 from publisher.build import build_all, mirrored
-from publisher.credentials import lookup
 from publisher.engine import Engine
-from publisher.errors import PublisherError, PublishFailed
+from publisher.errors import PublishFailed
 from publisher.oci import Blob, Image
 from publisher.plan import CREATED, Plan
 from publisher.progress import Progress
 from publisher.push import Publication, Repository, connect, push, refuse_conflicts
-from publisher.reference import parse, parse_repository
-from publisher.registry import Registry
+from publisher.reference import parse_repository
 from publisher.retry import Policy
 from publisher.tagging import HELD, decide
 from publisher.tags import is_floating
@@ -54,16 +54,19 @@ class Result:
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Result:
     registries = connect(plan.repositories, options.policy, options.timeout) if options.push else {}
+    refs = {v.variant.base: mirrored(v.variant.base, options.base_mirror) or v.variant.base for v in plan.variants if v.variant.base}
+    bases = Bases(refs, options.cache, options.timeout, options.policy)
     network = ThreadPoolExecutor(NETWORK_JOBS)  # registry round-trips wait on the network, not the CPU
     try:
-        return _publish(plan, options, progress, registries, network)
+        return _publish(plan, options, progress, registries, bases, network)
     finally:
         network.shutdown(cancel_futures=True)
+        bases.close()
         for registry in registries.values():
             registry.close()
 
 
-def _publish(plan: Plan, options: Options, progress: Progress, registries: dict, network) -> Result:
+def _publish(plan: Plan, options: Options, progress: Progress, registries: dict, bases: Bases, network) -> Result:
     counts: Counter = Counter()
     repositories = [Repository(ref, registries[parse_repository(ref).host], counts) for ref in plan.repositories]
     # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
@@ -71,32 +74,47 @@ def _publish(plan: Plan, options: Options, progress: Progress, registries: dict,
         states = {repo.ref: _read(repo, plan, network, tick) for repo in repositories}
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
     binaries = _binaries(plan.release.text, platforms, options)
-    notes = _annotations(plan, binaries, options) if options.push else {}
+    resolved = bases.resolve(network)
+    notes = _annotations(plan, binaries, resolved) if options.push else {}
     if notes and options.build_cache and _up_to_date(plan, states, notes):
         progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
         counts["tags unchanged"] = counts["tags verified"] = len(plan.tags) * len(repositories)
         first = states[repositories[0].ref]
         return Result(counts, {v.variant.name: first[v.tags[0]].digest for v in plan.variants})
-    engine, built = _prove(plan, options, progress, binaries, counts)
+    engine, built, images = _prove(plan, options, progress, binaries, bases, counts, network)
     if not options.push:
         return Result(counts, {})
-    with progress.phase("export", plan.images) as tick:
-        publications = _publications(engine, plan, built, binaries, notes, options, tick)
+    exported = [(v, p) for v in plan.variants for p in v.variant.platforms if (v.variant.name, p) in built]
+    with progress.phase("export", len(exported)) as tick:
+        images.update(_export(engine, exported, built, binaries, options, tick))
+    publications = [_publication(v, images, notes.get(v.variant.name, v.labels)) for v in plan.variants]
     _release(plan, options, progress, repositories, publications, states, network)
     return Result(counts, {p.name: p.digest for p in publications})
 
 
-def _prove(plan: Plan, options: Options, progress: Progress, binaries: dict, counts: Counter) -> tuple[Engine, dict]:
-    """Build every image and smoke-test it: nothing leaves this machine unless all of it passes."""
+def _prove(plan: Plan, options: Options, progress: Progress, binaries: dict, bases: Bases, counts: Counter,
+           network) -> tuple[Engine, dict, dict]:
+    """Make every image and smoke-test it: nothing leaves this machine unless all of it passes.
+
+    Returns the engine, (variant, platform) → image ID of what BuildKit built (to export), and
+    (variant, platform) → Image of what was assembled (ready to push).
+    """
     engine = Engine(progress.log)
     progress.log(f"builder: {engine.builder.name}")
-    total = sum(len(v.variant.platforms) for v in plan.variants if not v.variant.primary) + len(binaries)
-    with progress.phase("build", total) as tick:
-        built = build_all(engine, plan, options.root, binaries, options.base_mirror, options.jobs, tick, options.build_cache)
-    counts["images built"] = len(built)
-    with progress.phase("smoke-test", len(built)) as tick:
-        _smoke_all(engine, plan, built, counts, options.jobs, tick)
-    return engine, built
+    derived = [(v, p, recipe.read(v.dockerfile_text)) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
+    assembled = [(v, p, r) for v, p, r in derived if r is not None and r.base == v.variant.base]
+    to_build = [(v, p) for v, p, r in derived if (v, p, r) not in assembled]
+    with progress.phase("build", len(to_build) + len(binaries)) as tick:
+        built = build_all(engine, plan, options.root, binaries, options.base_mirror, to_build, options.jobs, tick,
+                          options.build_cache)
+    made = {}
+    if assembled:
+        with progress.phase("assemble", len(assembled)) as tick:
+            made = assemble_all(engine, bases, assembled, binaries, options.cache, options.jobs, network, tick)
+    counts["images built"], counts["images assembled"] = len(built), len(made)
+    with progress.phase("smoke-test", len(built) + len(made)) as tick:
+        _smoke_all(engine, plan, {**built, **{key: name for key, (_, name) in made.items()}}, counts, options.jobs, tick)
+    return engine, built, {key: image for key, (image, _) in made.items()}
 
 
 def _release(plan: Plan, options: Options, progress: Progress, repositories: list[Repository],
@@ -168,9 +186,8 @@ def _smoke(engine: Engine, v, platform: str, image_id: str, version: str) -> tup
     return failures, len(v.variant.smoke)
 
 
-def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, notes: dict, options: Options,
-                  tick) -> list[Publication]:
-    wanted = [(v, p) for v in plan.variants for p in v.variant.platforms]
+def _export(engine: Engine, wanted: list, built: dict, binaries: dict, options: Options, tick) -> dict:
+    """(variant, platform) → the pushable Image of each image BuildKit built."""
 
     def one(vp):
         v, platform = vp
@@ -183,8 +200,7 @@ def _publications(engine: Engine, plan: Plan, built: dict, binaries: dict, notes
 
     with ThreadPoolExecutor(options.jobs) as pool:
         exported = list(pool.map(one, wanted))
-    images = dict(zip(((v.variant.name, p) for v, p in wanted), exported))
-    return [_publication(v, images, notes.get(v.variant.name, v.labels)) for v in plan.variants]
+    return dict(zip(((v.variant.name, p) for v, p in wanted), exported))
 
 
 def _publication(v, images: dict, annotations: dict) -> Publication:
@@ -192,31 +208,10 @@ def _publication(v, images: dict, annotations: dict) -> Publication:
     return Publication(v.variant.name, mine, oci.index(list(mine), annotations), v.tags)
 
 
-def _annotations(plan: Plan, binaries: dict[str, Path], options: Options) -> dict[str, dict]:
+def _annotations(plan: Plan, binaries: dict[str, Path], resolved: dict[str, str]) -> dict[str, dict]:
     """Each variant's index annotations: its labels, its base's digest, the digest of its inputs."""
     uv = {p: oci.digest("".join(oci.file_digest(folder / n) for n in ("uv", "uvx")).encode()) for p, folder in binaries.items()}
-    resolved = _base_digests(sorted({v.variant.base for v in plan.variants if v.variant.base}), options)
     return {v.variant.name: inputs.annotations(v, resolved.get(v.variant.base), uv) for v in plan.variants}
-
-
-def _base_digests(bases: list[str], options: Options) -> dict[str, str]:
-    """Each base's manifest digest as its registry (or the mirror) holds it now; one client per host."""
-    refs = {base: parse(mirrored(base, options.base_mirror) or base) for base in bases}
-    registries = {ref.host: Registry(ref.host, lookup(ref.host), options.timeout, options.policy) for ref in refs.values()}
-    try:
-        with ThreadPoolExecutor(NETWORK_JOBS) as pool:
-            found = dict(zip(bases, pool.map(lambda b: _head(registries[refs[b].host], refs[b]), bases)))
-    finally:
-        for registry in registries.values():
-            registry.close()
-    for base, digest in found.items():
-        if digest is None:
-            raise PublisherError(f"publisher: base image {base} not found at {refs[base].repository}; check the matrix or --base-mirror")
-    return found
-
-
-def _head(registry: Registry, ref) -> str | None:
-    return registry.head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
 
 def _up_to_date(plan: Plan, states: dict, notes: dict) -> bool:

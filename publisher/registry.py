@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import pathlib
 import re
 import threading
@@ -165,6 +166,32 @@ class Registry:
             raise RegistryError(self.host, repo, "GET", f"blob {digest}", "content does not match its digest")
         return response.content
 
+    def download_blob(self, repo: str, digest: str, target: pathlib.Path) -> None:
+        """Stream a blob into `target` (atomically), checking its digest; memory stays bounded."""
+        what = f"blob {digest}"
+        attempts = self.policy.attempt()
+        while True:
+            partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
+            response = self._send("GET", repo, f"/blobs/{digest}", what, ok=(200,), stream=True)
+            sha = hashlib.sha256()
+            try:
+                with partial.open("wb") as file:
+                    for chunk in response.iter_bytes(1 << 20):
+                        sha.update(chunk)
+                        file.write(chunk)
+            except httpx.TransportError as exc:
+                partial.unlink(missing_ok=True)
+                if attempts.again():
+                    continue
+                raise RegistryError(self.host, repo, "GET", what, _transport_message(exc)) from None
+            finally:
+                response.close()
+            if "sha256:" + sha.hexdigest() != digest:
+                partial.unlink(missing_ok=True)
+                raise RegistryError(self.host, repo, "GET", what, "content does not match its digest")
+            os.replace(partial, target)
+            return
+
     # Manifests
 
     def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
@@ -243,10 +270,11 @@ class Registry:
     def _send(self, method: str, repo: str, path: str, what: str, *, ok: tuple[int, ...],
               push: bool = False, mount_from: str | None = None, headers: dict[str, str] | None = None,
               content: bytes | None = None, params: dict[str, str] | None = None,
-              retry: bool = True) -> httpx.Response:
+              retry: bool = True, stream: bool = False) -> httpx.Response:
         """One registry call: auth, redirects, retries of transient faults, refusals as RegistryError.
 
         `path` is under /v2/<repo>, or an absolute URL the registry gave (an upload's Location).
+        `stream`: a 200's body is left unread; the caller reads it, then closes the response.
         """
         url = httpx.URL(f"{self.url}/v2/{repo}{path}" if path.startswith("/") else path)
         if params:
@@ -257,7 +285,7 @@ class Registry:
         attempts = self.policy.attempt()
         while True:
             try:
-                response = self._exchange(method, url, tuple(scopes), headers or {}, content)
+                response = self._exchange(method, url, tuple(scopes), headers or {}, content, stream)
             except _Refused as refused:
                 raise RegistryError(self.host, repo, method, what, refused.message, refused.status, refused.code) from None
             except httpx.TransportError as exc:
@@ -274,20 +302,20 @@ class Registry:
             return response
 
     def _exchange(self, method: str, url: httpx.URL, scopes: tuple[str, ...], headers: dict[str, str],
-                  content: bytes | None) -> httpx.Response:
-        response = self._follow(method, url, headers, content, self._known_auth(scopes))
+                  content: bytes | None, stream: bool = False) -> httpx.Response:
+        response = self._follow(method, url, headers, content, self._known_auth(scopes), stream)
         if response.status_code != 401 or _origin(response.url) != self._origin:
             return response
-        return self._follow(method, url, headers, content, self._answer(response, scopes))
+        return self._follow(method, url, headers, content, self._answer(response, scopes), stream)
 
     def _follow(self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None,
-                auth: str | None) -> httpx.Response:
+                auth: str | None, stream: bool = False) -> httpx.Response:
         """Follow redirects by hand so Authorization never leaves the registry's origin."""
         for _ in range(MAX_REDIRECTS + 1):
             sent = dict(headers)
             if auth and _origin(url) == self._origin:
                 sent["Authorization"] = auth
-            response = self._request(method, url, headers=sent, content=content)
+            response = self._request(method, url, headers=sent, content=content, stream=stream)
             if response.status_code not in REDIRECTS or "Location" not in response.headers:
                 return response
             url = response.url.join(response.headers["Location"])
@@ -295,9 +323,14 @@ class Registry:
                 method, content = "GET", None
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
-    def _request(self, method: str, url: httpx.URL | str, **kwargs) -> httpx.Response:
+    def _request(self, method: str, url: httpx.URL | str, stream: bool = False, **kwargs) -> httpx.Response:
         self._count("requests", 1)
-        return self._client.request(method, url, **kwargs)
+        if not stream:
+            return self._client.request(method, url, **kwargs)
+        response = self._client.send(self._client.build_request(method, url, **kwargs), stream=True)
+        if response.status_code != 200:
+            response.read()  # redirects, challenges and refusals are read like any other answer
+        return response
 
     # Auth
 

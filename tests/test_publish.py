@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
 
 import pytest
 
+from publisher.inputs import BASE_DIGEST, INPUTS
+from publisher.plan import VERSION
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -70,7 +73,8 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
 
     run = publish(cli, matrix, mirror, cache, *repos)
     assert run.code == 0, run.err
-    for phase in ("read: 3 in", "build: 6 in", "smoke-test: 6 in", "export: 6 in", "push: 1 in"):
+    # BuildKit builds the primary; the derived images are assembled from base + shared uv layer.
+    for phase in ("read: 3 in", "build: 2 in", "assemble: 4 in", "smoke-test: 6 in", "export: 2 in", "push: 1 in"):
         assert phase in run.out
     digests = dict(line.split(": ", 1) for line in run.out.splitlines() if line.split(": ")[0] in REDUCED_TAGS)
     table = step_summary.read_text()
@@ -176,8 +180,10 @@ def tree(image: str, platform: str) -> dict:
 
 
 def config_of(image: str) -> dict:
+    """What a container of the image starts with, and what the image says it is."""
     attrs = json.loads(subprocess.run(["docker", "image", "inspect", image], check=True, capture_output=True, text=True).stdout)[0]
-    return {k: attrs["Config"].get(k) or None for k in ("Entrypoint", "Cmd", "Env", "WorkingDir")}
+    keys = ("Entrypoint", "Cmd", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal", "Shell")
+    return {**{k: attrs["Config"].get(k) or None for k in keys}, **{k: attrs.get(k) for k in ("Os", "Architecture", "Variant")}}
 
 
 def test_derived_images_share_one_uv_layer_with_the_tree_their_dockerfile_builds(cli, tmp_path, engine, registry, mirror, cache):
@@ -198,18 +204,37 @@ def test_derived_images_share_one_uv_layer_with_the_tree_their_dockerfile_builds
         # /usr/local/bin's metadata, as real bases do), and another for the primary.
         assert last["alpine3.20"] == last["bookworm-slim"] != last["distroless"]
 
-    # The pushed image has the file tree and config its committed Dockerfile builds.
-    index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5.31"))
-    primary = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "amd64")
+    # Each pushed (assembled) image has the file tree and config its committed Dockerfile builds.
     builder = find_builder()
     empty = tmp_path / "empty"
     empty.mkdir()
-    subprocess.run([*builder.argv, "--platform", "linux/amd64", "-f", str(tmp_path / "variants/alpine3.20/Dockerfile"),
-                    "--build-arg", f"UV_IMAGE={repo}@{primary}", "--build-arg", f"BASE_IMAGE={mirror}/library/alpine:3.20",
-                    "-t", "publisher-test/dockerfile-build:alpine", str(empty)],
-                   check=True, capture_output=True, env={**__import__("os").environ, **builder.env})
-    pushed = f"{repo}:0.5.31-alpine3.20"
-    subprocess.run(["docker", "pull", "--platform", "linux/amd64", pushed], check=True, capture_output=True)
-    built = "publisher-test/dockerfile-build:alpine"
-    assert tree(pushed, "linux/amd64") == tree(built, "linux/amd64")
-    assert config_of(pushed) == config_of(built)
+    for variant, platform, base in (("alpine3.20", "linux/amd64", "alpine:3.20"), ("bookworm-slim", "linux/arm64", "debian:bookworm-slim")):
+        arch = platform.split("/")[1]
+        index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5.31"))
+        primary = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == arch)
+        pushed = f"{repo}:0.5.31-{variant}"
+        annotations = json.loads(skopeo("inspect", "--raw", f"docker://{pushed}"))["annotations"]
+        labels = [f"--label={k}={v}" for k, v in annotations.items() if k not in (INPUTS, BASE_DIGEST)]
+        built = f"publisher-test/dockerfile-build:{variant}"
+        subprocess.run([*builder.argv, "--platform", platform, "-f", str(tmp_path / f"variants/{variant}/Dockerfile"),
+                        "--build-arg", f"UV_IMAGE={repo}@{primary}", "--build-arg", f"BASE_IMAGE={mirror}/library/{base}",
+                        *labels, "-t", built, str(empty)],
+                       check=True, capture_output=True, env={**os.environ, **builder.env})
+        subprocess.run(["docker", "pull", "--platform", platform, pushed], check=True, capture_output=True)
+        assert tree(pushed, platform) == tree(built, platform)
+        assert config_of(pushed) == config_of(built)
+        assert config_of(pushed)["Architecture"] == arch and config_of(pushed)["Labels"][VERSION] == "0.5.31"
+
+
+def test_a_dockerfile_that_runs_commands_is_built_by_buildkit(cli, tmp_path, engine, registry, mirror, cache):
+    matrix = reduced_matrix(tmp_path, cli)
+    template = tmp_path / "variants" / "Dockerfile.j2"
+    template.write_text(template.read_text().replace('CMD ["/usr/local/bin/uv"]', 'RUN echo buildkit > /made-by\nCMD ["/usr/local/bin/uv"]'))
+    assert cli("render", "--matrix", matrix).code == 0
+    repo = f"{registry.host}/built/uv"
+    run = publish(cli, matrix, mirror, cache, repo, extra=["--platform", "linux/amd64"])
+    assert run.code == 0, run.err
+    assert "build: 3 in" in run.out and "export: 3 in" in run.out and "assemble:" not in run.out
+    made_by = subprocess.run(["docker", "run", "--rm", "--platform", "linux/amd64", f"{repo}:0.5.31-alpine3.20", "cat", "/made-by"],
+                             capture_output=True, text=True)
+    assert made_by.stdout == "buildkit\n", made_by.stderr

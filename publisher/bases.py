@@ -1,0 +1,112 @@
+"""The bases of a release as their registries hold them now: resolved once, fetched once.
+
+A base is pinned by the digest it has when the publish starts; every image assembled on it, and the
+annotation recording it, use that digest. Layers are kept in the cache by digest, as their registry
+compressed them: those are the bytes pushed, so a registry that has the base already has them too.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher import oci
+from publisher.credentials import lookup
+from publisher.errors import PublisherError
+from publisher.oci import Blob
+from publisher.reference import Reference, parse
+from publisher.registry import DOCKER_LIST, OCI_INDEX, Registry
+from publisher.retry import Policy
+
+LAYER_TYPES = {
+    oci.LAYER: oci.LAYER,
+    oci.DOCKER_LAYER: oci.LAYER,  # the same gzip bytes; the pushed manifest is OCI throughout
+    "application/vnd.oci.image.layer.v1.tar": "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """One platform's base image: its config and its layers, compressed as its registry holds them."""
+
+    config: bytes
+    layers: tuple[Blob, ...]
+
+
+class Bases:
+    """Base references (already mirrored) → their digests and images; one client per registry host."""
+
+    def __init__(self, refs: dict[str, str], cache: Path, timeout: float, policy: Policy):
+        self.refs = {base: parse(ref) for base, ref in refs.items()}
+        self.cache = cache / "bases"
+        hosts = {ref.host for ref in self.refs.values()}
+        self.registries = {host: Registry(host, lookup(host), timeout, policy) for host in hosts}
+        self.digests: dict[str, str] = {}
+
+    def close(self) -> None:
+        for registry in self.registries.values():
+            registry.close()
+
+    def resolve(self, pool: Executor) -> dict[str, str]:
+        """Each base's manifest digest now; a missing base is an error naming it."""
+        bases = sorted(self.refs)
+        found = dict(zip(bases, pool.map(self._head, bases)))
+        for base, digest in found.items():
+            if digest is None:
+                raise PublisherError(f"publisher: base image {base} not found at {self.refs[base].repository}; "
+                                     "check the matrix or --base-mirror")
+        self.digests = found
+        return found
+
+    def _head(self, base: str) -> str | None:
+        ref = self.refs[base]
+        return self.registries[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
+
+    def image(self, base: str, platform: str) -> BaseImage:
+        """The base's image for `platform`, at the digest `resolve` found; its layers downloaded once."""
+        ref, registry = self.refs[base], self.registries[self.refs[base].host]
+        manifest = self._manifest(ref, registry, self.digests[base], platform)
+        config = registry.get_blob(ref.path, manifest["config"]["digest"])
+        document = json.loads(config)
+        found = "/".join(filter(None, (document.get("os"), document.get("architecture"), document.get("variant"))))
+        if not _matches(platform, found):
+            raise PublisherError(f"publisher: base image {base} is {found}, not {platform}; choose a multi-platform base")
+        layers = tuple(self._layer(ref, registry, layer, base) for layer in manifest["layers"])
+        return BaseImage(config, layers)
+
+    def _manifest(self, ref: Reference, registry: Registry, digest: str, platform: str) -> dict:
+        media_type, body, _ = registry.get_manifest(ref.path, digest)
+        document = json.loads(body)
+        if media_type in (OCI_INDEX, DOCKER_LIST) or "manifests" in document:
+            entry = next((m for m in document["manifests"] if _matches(platform, _platform(m))), None)
+            if entry is None:
+                raise PublisherError(f"publisher: base image {ref} has no {platform} image; "
+                                     "remove the platform from the variant or choose another base")
+            media_type, body, _ = registry.get_manifest(ref.path, entry["digest"])
+            document = json.loads(body)
+        return document
+
+    def _layer(self, ref: Reference, registry: Registry, layer: dict, base: str) -> Blob:
+        media_type = LAYER_TYPES.get(layer.get("mediaType", ""))
+        if media_type is None:
+            raise PublisherError(f"publisher: base image {base} has a layer of type {layer.get('mediaType')}, "
+                                 "which publisher cannot republish")
+        path = self.cache / layer["digest"].replace(":", "-")
+        if not path.exists():
+            self.cache.mkdir(parents=True, exist_ok=True)
+            registry.download_blob(ref.path, layer["digest"], path)
+        return Blob(layer["digest"], path.stat().st_size, path, media_type)
+
+
+def _platform(entry: dict) -> str:
+    p = entry.get("platform") or {}
+    return "/".join(filter(None, (p.get("os"), p.get("architecture"), p.get("variant"))))
+
+
+def _matches(wanted: str, found: str) -> bool:
+    """linux/arm64 matches linux/arm64/v8; a variant asked for must be there."""
+    w, f = wanted.split("/"), found.split("/")
+    return w[:2] == f[:2] and (len(w) < 3 or w[2:] == f[2:])

@@ -1,0 +1,118 @@
+"""Reading derived Dockerfiles as recipes, and the configs assembled from them: pure, no engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from publisher import recipe
+from publisher.matrix import load_matrix
+from tests.conftest import ROOT
+
+DERIVED = """\
+# GENERATED: a comment
+ARG UV_IMAGE
+ARG BASE_IMAGE=alpine:3.20
+FROM ${UV_IMAGE} AS uv
+FROM ${BASE_IMAGE}
+COPY --from=uv /uv /uvx /usr/local/bin/
+ENTRYPOINT []
+CMD ["/usr/local/bin/uv"]
+"""
+
+
+def test_every_shipped_derived_dockerfile_is_a_recipe_on_its_own_base():
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    for v in matrix.variants:
+        found = recipe.read((ROOT / "variants" / v.name / "Dockerfile").read_text())
+        if v.primary:
+            assert found is None
+        else:
+            assert found is not None and found.base == v.base and found.target == "usr/local/bin", v.name
+
+
+def test_the_template_dockerfile_reads_as_its_steps():
+    r = recipe.read(DERIVED)
+    assert r.base == "alpine:3.20"
+    assert [(s.kind, s.value) for s in r.steps] == [
+        ("COPY", "usr/local/bin"), ("ENTRYPOINT", []), ("CMD", ["/usr/local/bin/uv"])]
+    assert r.steps[0].line == "COPY --from=uv /uv /uvx /usr/local/bin/"
+
+
+@pytest.mark.parametrize("change", [
+    ("CMD [\"/usr/local/bin/uv\"]", "RUN apk add git\nCMD [\"/usr/local/bin/uv\"]"),  # a command to run: BuildKit
+    ("ENTRYPOINT []", "WORKDIR /io"),  # creates a folder: a layer
+    ("ENTRYPOINT []", "USER 1000"),
+    ("CMD [\"/usr/local/bin/uv\"]", "CMD /usr/local/bin/uv"),  # shell form
+    ("ENTRYPOINT []", "ENV PATH=/opt/bin:$PATH"),  # expansion
+    ("ENTRYPOINT []", "ENV LANG C.UTF-8"),  # legacy form
+    ("# GENERATED: a comment", "# syntax=docker/dockerfile:1"),  # a frontend image
+    ("COPY --from=uv", "COPY --chown=1000 --from=uv"),
+    ("COPY --from=uv /uv /uvx /usr/local/bin/", "COPY --from=uv /uv /usr/local/bin/"),
+    ("COPY --from=uv /uv /uvx /usr/local/bin/", "COPY --from=uv /uv /uvx /usr/local/bin/uv"),  # not a folder
+    ("COPY --from=uv /uv /uvx /usr/local/bin/", "COPY --from=uv /uv /uvx /../"),
+    ("ARG BASE_IMAGE=alpine:3.20", "ARG BASE_IMAGE"),  # no default: nothing to assemble on
+    ("FROM ${BASE_IMAGE}", "FROM --platform=linux/amd64 ${BASE_IMAGE}"),
+    ("FROM ${UV_IMAGE} AS uv", "FROM ghcr.io/astral-sh/uv:latest AS uv"),  # not the primary just built
+    ("CMD [\"/usr/local/bin/uv\"]", "CMD [\"/usr/local/bin/uv\"]\nCOPY --from=uv /uv /uvx /opt/"),  # two layers
+    ("ENTRYPOINT []", "ENTRYPOINT [] \\\n  "),  # a continued line
+])
+def test_anything_else_is_left_to_buildkit(change):
+    old, new = change
+    assert old in DERIVED
+    assert recipe.read(DERIVED.replace(old, new, 1)) is None
+
+
+def test_config_and_label_steps_are_read():
+    text = DERIVED.replace("ENTRYPOINT []", 'ENV LANG=C.UTF-8 UV_LINK_MODE=copy\nLABEL a="b c"\nENTRYPOINT ["/usr/local/bin/uv"]')
+    r = recipe.read(text.replace("COPY --from=uv", "COPY --link --from=uv"))
+    assert [(s.kind, s.value) for s in r.steps][1:] == [
+        ("ENV", {"LANG": "C.UTF-8", "UV_LINK_MODE": "copy"}), ("LABEL", {"a": "b c"}),
+        ("ENTRYPOINT", ["/usr/local/bin/uv"]), ("CMD", ["/usr/local/bin/uv"])]
+
+
+BASE = {
+    "architecture": "arm64", "os": "linux", "variant": "v8",
+    "config": {"Env": ["PATH=/usr/bin", "LANG=C"], "Cmd": ["/bin/sh"], "Labels": {"base": "yes"}},
+    "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) CMD"]},
+    "history": [{"created_by": "ADD rootfs"}, {"created_by": "CMD sh", "empty_layer": True}],
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]},
+}
+
+
+def assembled(text: str, labels=None, created="2024-11-20T10:53:20Z", base=BASE) -> dict:
+    r = recipe.read(text)
+    return json.loads(recipe.config(json.dumps(base).encode(), r, "sha256:" + "c" * 64, labels or {}, created, "alpine:3.20"))
+
+
+def test_assembled_config_follows_dockerfile_semantics():
+    config = assembled(DERIVED, {"org.opencontainers.image.version": "0.5.31"})
+    assert config["config"]["Entrypoint"] is None  # ENTRYPOINT [] clears it...
+    assert config["config"]["Cmd"] == ["/usr/local/bin/uv"]  # ...and the base's CMD; then CMD sets it
+    assert config["config"]["Env"] == ["PATH=/usr/bin", "LANG=C"]
+    assert config["config"]["Labels"] == {"base": "yes", "org.opencontainers.image.version": "0.5.31"}
+    assert (config["architecture"], config["os"], config["variant"]) == ("arm64", "linux", "v8")
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64]
+    assert config["created"] == "2024-11-20T10:53:20Z"
+    assert "container_config" not in config  # it described how the base was built
+    # One history entry per layer: the base accounted for one of its two, so one is added for it.
+    layers = [h for h in config["history"] if not h.get("empty_layer")]
+    assert len(layers) == 3 and layers[0]["created_by"] == "FROM alpine:3.20"
+    assert config["history"][-1] == {"created": "2024-11-20T10:53:20Z", "created_by": 'CMD ["/usr/local/bin/uv"]',
+                                     "comment": recipe.COMMENT, "empty_layer": True}
+
+
+def test_entrypoint_keeps_a_cmd_set_before_it_and_env_replaces_in_place():
+    text = DERIVED.replace("ENTRYPOINT []\nCMD [\"/usr/local/bin/uv\"]",
+                           'CMD ["--help"]\nENV LANG=C.UTF-8 TZ=UTC\nENTRYPOINT ["/usr/local/bin/uv"]\nLABEL base=no')
+    config = assembled(text, {"base": "plan"})["config"]
+    assert config["Cmd"] == ["--help"] and config["Entrypoint"] == ["/usr/local/bin/uv"]
+    assert config["Env"] == ["PATH=/usr/bin", "LANG=C.UTF-8", "TZ=UTC"]
+    assert config["Labels"] == {"base": "plan"}  # the plan's labels come last, as --label does
+
+
+def test_assembled_config_bytes_are_reproducible():
+    first = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED), "sha256:" + "c" * 64, {}, None, "alpine")
+    again = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED), "sha256:" + "c" * 64, {}, None, "alpine")
+    assert first == again
