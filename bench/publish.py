@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -51,6 +52,7 @@ PROVENANCE = ["--created", "1732100000", "--revision", "bench"]  # fixed: a reru
 ACCEPT = ", ".join(f"application/vnd.{t}+json" for t in (
     "oci.image.index.v1", "oci.image.manifest.v1", "docker.distribution.manifest.list.v2", "docker.distribution.manifest.v2"))
 MB = 1e6
+PHASE = re.compile(r"^([a-z-]+): \d+ in ([\d.]+) s$")
 
 
 def sh(*argv: str, env: dict | None = None) -> str:
@@ -144,8 +146,9 @@ def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, art
     if process.returncode != 0:
         raise RuntimeError(f"publisher {version} failed (exit {process.returncode}):\n" + "\n".join(lines[-25:]))
     # ru_maxrss of wait4: the largest of the publisher and every process it waited for (docker CLI, qemu'd uv).
+    phases = {m[1]: float(m[2]) for m in map(PHASE.match, lines) if m}  # where the time went, as publisher logs it
     return {"wall_s": round(wall, 2), **traffic(proxy, before), "peak_rss_mb": round(hwm / 1024, 1),
-            "tree_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "summary": lines[-1] if lines else ""}
+            "tree_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "phases": phases, "summary": lines[-1] if lines else ""}
 
 
 def _vmhwm_kb(pid: int) -> int:
@@ -262,6 +265,8 @@ def report(r: dict) -> None:
         x = r[key]
         print(f"{label:<24}{x['wall_s']:8.1f}{x['bytes_uploaded'] / MB:9.2f}{x['blob_uploads']:11d}{x['manifest_puts']:15d}"
               f"{x['requests']:10d}{cell(x['peak_rss_mb'], 13, '.1f')}")
+    for key in ("cold", "rerun", "next"):
+        print(f"  {key} phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in r[key]["phases"].items()))
     m, t = r["minimum"], r["ratios"]
     print(f"\nphysical minimum {m['total'] / MB:.2f} MB: base layers {m['base_layers'] / MB:.2f}, uv primary {m['uv_primary'] / MB:.2f},"
           f" uv derived {m['uv_derived'] / MB:.2f}, configs+manifests {m['configs_manifests'] / MB:.3f}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from publisher import reference
+from publisher import recipe, reference
 from publisher.errors import Problems
 from publisher.matrix import Matrix, Variant
 from publisher.tags import TAG, tags_for
@@ -27,6 +27,14 @@ class VariantPlan:
     labels: dict[str, str]
     dockerfile: str  # path relative to the matrix's folder
     dockerfile_text: str
+
+    @property
+    def recipe(self) -> recipe.Recipe | None:
+        """How this derived image is assembled from its base without a build; None: BuildKit builds it."""
+        if self.variant.primary:
+            return None
+        found = recipe.read(self.dockerfile_text)
+        return found if found is not None and found.base == self.variant.base else None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Plan:
                     "primary": v.variant.primary,
                     "platforms": list(v.variant.platforms),
                     "dockerfile": v.dockerfile,
+                    "made": "assembled" if v.recipe else "built",
                     "tags": list(v.tags),
                     "labels": v.labels,
                 }

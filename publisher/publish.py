@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import artifacts, canonical, inputs, oci, recipe, smoke
+from publisher import artifacts, canonical, inputs, oci, smoke
 from publisher.assemble import assemble_all
 from publisher.bases import Bases
 from publisher.build import build_all, mirrored
@@ -101,9 +101,9 @@ def _prove(plan: Plan, options: Options, progress: Progress, binaries: dict, bas
     """
     engine = Engine(progress.log)
     progress.log(f"builder: {engine.builder.name}")
-    derived = [(v, p, recipe.read(v.dockerfile_text)) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
-    assembled = [(v, p, r) for v, p, r in derived if r is not None and r.base == v.variant.base]
-    to_build = [(v, p) for v, p, r in derived if (v, p, r) not in assembled]
+    derived = [(v, p) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
+    assembled = [(v, p, v.recipe) for v, p in derived if v.recipe]
+    to_build = [(v, p) for v, p in derived if not v.recipe]
     with progress.phase("build", len(to_build) + len(binaries)) as tick:
         built = build_all(engine, plan, options.root, binaries, options.base_mirror, to_build, options.jobs, tick,
                           options.build_cache)

@@ -347,6 +347,18 @@ def test_bearer_token_and_redirect_keep_authorization_home(fake):
     assert [auth for _, _, auth in front.seen] == [None, bearer, bearer]
 
 
+def test_a_streamed_download_follows_the_redirect_without_authorization(fake, tmp_path):
+    front, other = fake
+    with Registry(f"127.0.0.1:{front.server_address[1]}", Credentials("me", CANARY)) as reg:
+        reg.download_blob("r", sha256_digest(Handler.BLOB), tmp_path / "blob")
+        with pytest.raises(RegistryError, match="does not match its digest"):
+            reg.download_blob("r", sha256_digest(b"other bytes"), tmp_path / "other")
+    assert (tmp_path / "blob").read_bytes() == Handler.BLOB
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blob"]  # no partial file left behind
+    storage = [seen for seen in other.seen if seen[1].startswith("/storage/")]
+    assert len(storage) == 2 and all(auth is None for _, _, auth in storage)
+
+
 def test_anonymous_token_and_mount_scopes(fake):
     front, other = fake
     with Registry(f"127.0.0.1:{front.server_address[1]}") as reg:

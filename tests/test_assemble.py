@@ -1,0 +1,85 @@
+"""Bases read through the registry client, and images loaded into a real engine from their parts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import secrets
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from publisher import oci
+from publisher.bases import Bases
+from publisher.engine import Engine
+from publisher.errors import PublisherError
+from publisher.retry import Policy
+from tests.images import Layout, _busybox_layer, _tar
+
+pytestmark = pytest.mark.docker
+
+
+def test_the_engine_loads_an_image_whose_base_it_does_not_hold(engine, tmp_path):
+    """Told the base is there when it is not, the engine is sent every layer and the image runs."""
+    token = secrets.token_hex(8).encode()
+    tars = [_busybox_layer("linux/amd64"), _tar([("marker", token, None, 0o644)]), _tar([("top", b"top\n", None, 0o644)])]
+    paths = []
+    for i, data in enumerate(tars):
+        paths.append(tmp_path / f"{i}.tar.gz")
+        paths[-1].write_bytes(gzip.compress(data, mtime=0))  # gzip, as a base's registry holds layers
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["cat", "/marker", "/top"],
+                         "Env": ["PATH=/bin"]}, "rootfs": {"type": "layers", "diff_ids": [oci.digest(t) for t in tars]}}).encode()
+    name = Engine.local_name(oci.digest(config))
+    e = Engine(lambda line: None)
+    try:
+        e.load(name, config, paths, held=2)  # the marker layer is new: the engine has no such base
+        assert e.has(name)
+        out = subprocess.run(["docker", "run", "--rm", "--platform", "linux/amd64", name], capture_output=True)
+        assert out.stdout == token + b"top\n", out.stderr
+    finally:
+        subprocess.run(["docker", "rmi", "-f", name], capture_output=True)
+
+
+def push_docker_format(tmp_path, host: str, path: str, platforms: list[str]) -> None:
+    layout = Layout(tmp_path / path.replace("/", "_"))
+    images = [layout.image(p, [_busybox_layer(p)]) for p in platforms]
+    layout.index("1", images)
+    subprocess.run(["skopeo", "copy", "--quiet", "--all", "--format", "v2s2", "--dest-tls-verify=false",
+                    f"oci:{layout.path}:1", f"docker://{host}/{path}:1"], check=True, capture_output=True)
+
+
+def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
+    path = f"bases/docker-{secrets.token_hex(3)}"
+    push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
+    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", 10, Policy())
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            (digest,) = bases.resolve(pool).values()
+        raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{path}:1"],
+                             check=True, capture_output=True, text=True).stdout
+        assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+        arm = bases.image("b:1", "linux/arm64")
+    finally:
+        bases.close()
+    assert digest == oci.digest(raw.encode())
+    assert json.loads(arm.config)["architecture"] == "arm64"
+    (layer,) = arm.layers
+    assert layer.media_type == oci.LAYER  # docker's gzip layer type: the same bytes, named the OCI way
+    assert oci.file_digest(layer.path) == layer.digest and layer.size == layer.path.stat().st_size
+    assert gzip.decompress(layer.path.read_bytes()) == _busybox_layer("linux/arm64")
+
+
+def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_path):
+    path = f"bases/amd64-only-{secrets.token_hex(3)}"
+    push_docker_format(tmp_path, registry.host, path, ["linux/amd64"])
+    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", 10, Policy())
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            bases.resolve(pool)
+        with pytest.raises(PublisherError) as caught:
+            bases.image("b:1", "linux/arm64")
+    finally:
+        bases.close()
+    assert caught.value.lines == [f"publisher: base image {registry.host}/{path}:1 has no linux/arm64 image; "
+                                  "remove the platform from the variant or choose another base"]
