@@ -22,7 +22,8 @@ def assemble_all(engine: Engine, bases: Bases, wanted: list[tuple[VariantPlan, s
     """(variant name, platform) → (the image to push, its name in the engine)."""
     pairs = sorted({(v.variant.base, p) for v, p, _ in wanted})
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
-    layers = {(p, r.target): _uv_layer(binaries[p], cache, r.target) for _, p, r in wanted}
+    keys = sorted({(p, r.target) for _, p, r in wanted})
+    layers = dict(zip(keys, network.map(lambda key: _uv_layer(binaries[key[0]], cache, key[1]), keys)))
 
     def one(item):
         v, platform, r = item

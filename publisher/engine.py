@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -137,14 +136,9 @@ class Engine:
 
     def _load(self, name: str, config: bytes, layers: list[Path], held: int) -> None:
         names = [f"{i}/layer.tar" for i in range(len(layers))]
-        with tempfile.TemporaryFile() as archive:
-            with tarfile.open(fileobj=archive, mode="w") as tar:
-                _add(tar, "config.json", config)
-                _add(tar, "manifest.json", json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode())
-                for arcname, path in list(zip(names, layers))[held:]:
-                    tar.add(path, arcname=arcname)
-            archive.seek(0)
-            self.client.images.load(archive)
+        manifest = json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode()
+        members = [("config.json", config), ("manifest.json", manifest), *list(zip(names, layers))[held:]]
+        self.client.images.load(_archive(members))
 
     def save(self, image_id: str, into: Path) -> tuple[bytes, list[Path]]:
         """Export an image: its config bytes and its uncompressed layer tars, in order."""
@@ -159,10 +153,21 @@ class Engine:
         return (into / entry["Config"]).read_bytes(), [into / layer for layer in entry["Layers"]]
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
+def _archive(members: list[tuple[str, bytes | Path]]):
+    """A tar stream of bytes and files, made as it is sent: no copy of the layers on disk."""
+    for name, content in members:
+        size = len(content) if isinstance(content, bytes) else content.stat().st_size
+        info = tarfile.TarInfo(name)
+        info.size = size
+        yield info.tobuf(format=tarfile.GNU_FORMAT)
+        if isinstance(content, bytes):
+            yield content
+        else:
+            with content.open("rb") as file:
+                while chunk := file.read(1 << 20):
+                    yield chunk
+        yield b"\0" * (-size % tarfile.BLOCKSIZE)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
 def _first_line(error: Exception) -> str:
