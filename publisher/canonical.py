@@ -30,15 +30,14 @@ def canonical_tar(binaries: Path, into: Path, target: str = TARGET) -> Path:
     path = into / f"uv-layer-{key}.tar"
     if not path.exists():
         parts = target.split("/")
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # publishes may share the cache
+        with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for depth in range(1, len(parts) + 1):
                 tar.addfile(_info("/".join(parts[:depth]) + "/", tarfile.DIRTYPE, 0o755))
             for name in BINARIES:
-                data = (binaries / name).read_bytes()
-                tar.addfile(_info(f"{target}/{name}", tarfile.REGTYPE, 0o755, len(data)), io.BytesIO(data))
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # publishes may share the cache
-        partial.write_bytes(buffer.getvalue())
+                with (binaries / name).open("rb") as data:
+                    size = (binaries / name).stat().st_size
+                    tar.addfile(_info(f"{target}/{name}", tarfile.REGTYPE, 0o755, size), data)
         partial.replace(path)
     return path
 

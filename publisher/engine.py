@@ -132,7 +132,10 @@ class Engine:
                 return self._load(name, config, layers, held)
             except self._docker_errors.DockerException:
                 pass  # an engine that keeps images by content (containerd) needs every layer in the archive
-        self._load(name, config, layers, 0)
+        try:
+            self._load(name, config, layers, 0)
+        except self._docker_errors.DockerException as e:
+            raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
 
     def _load(self, name: str, config: bytes, layers: list[Path], held: int) -> None:
         names = [f"{i}/layer.tar" for i in range(len(layers))]
