@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,8 +38,13 @@ def digests(repo: str, tags) -> dict[str, str]:
 def test_publish_through_twenty_percent_faults(cli, tmp_path, engine, registry, mirror, cache, proxies):
     faulty = proxies(fraction=0.2, kinds=ALL_FAULTS, seed=1, hang=3.0)
     matrix = reduced_matrix(tmp_path, cli)
-    run = cli(*args(matrix, mirror, cache, f"{faulty.host}/faulty/uv"))
+    # The bases come through the faults too: a cache without base layers downloads them again.
+    fresh = tmp_path / "cache"
+    for kept in ("wheels", "binaries"):
+        shutil.copytree(cache / kept, fresh / kept)
+    run = cli(*args(matrix, faulty.host, fresh, f"{faulty.host}/faulty/uv"))
     assert run.code == 0, run.err
+    assert any((fresh / "bases").iterdir())
     kinds = {f[0] for f in faulty.faults}
     assert len(faulty.faults) >= 20 and len(kinds) >= 8, faulty.faults
     repo = f"{registry.host}/faulty/uv"  # read back past the proxy
