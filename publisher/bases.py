@@ -45,6 +45,7 @@ class Bases:
         hosts = {ref.host for ref in self.refs.values()}
         self.registries = {host: Registry(host, lookup(host), timeout, policy) for host in hosts}
         self.digests: dict[str, str] = {}
+        self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
 
     def close(self) -> None:
         for registry in self.registries.values():
@@ -78,16 +79,25 @@ class Bases:
         return BaseImage(config, layers)
 
     def _manifest(self, ref: Reference, registry: Registry, digest: str, platform: str) -> dict:
-        media_type, body, _ = registry.get_manifest(ref.path, digest)
+        media_type, body = self._get(ref, registry, digest)
         document = json.loads(body)
         if media_type in (OCI_INDEX, DOCKER_LIST) or "manifests" in document:
             entry = next((m for m in document["manifests"] if _matches(platform, _platform(m))), None)
             if entry is None:
                 raise PublisherError(f"publisher: base image {ref} has no {platform} image; "
                                      "remove the platform from the variant or choose another base")
-            media_type, body, _ = registry.get_manifest(ref.path, entry["digest"])
+            media_type, body = self._get(ref, registry, entry["digest"])
             document = json.loads(body)
         return document
+
+    def _get(self, ref: Reference, registry: Registry, digest: str) -> tuple[str, bytes]:
+        key = (ref.repository, digest)
+        if key not in self._manifests:
+            found = registry.get_manifest(ref.path, digest)
+            if found is None:
+                raise PublisherError(f"publisher: base image {ref} has no manifest {digest} any more; run the publish again")
+            self._manifests[key] = found[:2]
+        return self._manifests[key]
 
     def _layer(self, ref: Reference, registry: Registry, layer: dict, base: str) -> Blob:
         media_type = LAYER_TYPES.get(layer.get("mediaType", ""))
