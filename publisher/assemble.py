@@ -40,7 +40,8 @@ def _uv_layer(binaries: Path, cache: Path, target: str) -> tuple[Path, str, oci.
     """The canonical uv layer: its tar, its diff ID and its compressed blob; one per platform and folder."""
     (cache / "blobs").mkdir(parents=True, exist_ok=True)
     tar = canonical.canonical_tar(binaries, cache / "blobs", target)
-    return tar, oci.file_digest(tar), oci.compress_layer(tar, cache / "blobs")
+    diff_id = oci.file_digest(tar)
+    return tar, diff_id, oci.compress_layer(tar, cache / "blobs", diff_id)
 
 
 def _load_base(engine: Engine, base: BaseImage) -> None:

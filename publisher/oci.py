@@ -43,9 +43,12 @@ class Blob:
     media_type: str = LAYER
 
 
-def compress_layer(layer_tar: Path, cache: Path) -> Blob:
-    """gzip a layer tar once, byte-reproducibly (no name, mtime 0), keyed by its uncompressed digest."""
-    diff_id = file_digest(layer_tar)
+def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> Blob:
+    """gzip a layer tar once, byte-reproducibly (no name, mtime 0), keyed by its uncompressed digest.
+
+    `diff_id`: that digest, when the caller has it already.
+    """
+    diff_id = diff_id or file_digest(layer_tar)
     target = cache / f"{diff_id.split(':')[1]}.tar.gz"
     if not target.exists():
         # A unique partial name and an atomic replace: publishes sharing a cache may race here.

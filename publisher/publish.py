@@ -101,9 +101,10 @@ def _prove(plan: Plan, options: Options, progress: Progress, binaries: dict, bas
     """
     engine = Engine(progress.log)
     progress.log(f"builder: {engine.builder.name}")
-    derived = [(v, p) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
-    assembled = [(v, p, v.recipe) for v, p in derived if v.recipe]
-    to_build = [(v, p) for v, p in derived if not v.recipe]
+    recipes = {v.variant.name: v.recipe for v in plan.variants}  # each Dockerfile read once
+    derived = [(v, p, recipes[v.variant.name]) for v in plan.variants if not v.variant.primary for p in v.variant.platforms]
+    assembled = [(v, p, r) for v, p, r in derived if r]
+    to_build = [(v, p) for v, p, r in derived if not r]
     with progress.phase("build", len(to_build) + len(binaries)) as tick:
         built = build_all(engine, plan, options.root, binaries, options.base_mirror, to_build, options.jobs, tick,
                           options.build_cache)
