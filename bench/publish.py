@@ -30,11 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from publisher.artifacts import fetch_wheels  # noqa: E402
-from publisher.matrix import load_matrix  # noqa: E402
-from publisher.plan import Provenance, make_plan  # noqa: E402
-from publisher.render import render_all  # noqa: E402
-from publisher.version import parse_release  # noqa: E402
+from publisher.local.artifacts import fetch_wheels  # noqa: E402
+from publisher.options import Arguments, compute_options  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
 from tests.images import push_base  # noqa: E402
 from tests.registry_server import RegistryServer  # noqa: E402
@@ -236,7 +233,7 @@ def dry_run_median(runs: int = 10) -> dict:
 
 
 def plan_scaling(tmp: Path, sizes=(100, 1_000, 10_000)) -> dict:
-    """load_matrix + render_all + make_plan in-process (best of 3) for generated matrices: one `expand:` entry."""
+    """compute_options (matrix read, Dockerfiles rendered, Plan made) in-process, best of 3, for generated matrices."""
     header, results = MATRIX.read_text().split("\nvariants:\n")[0], {}
     for n in sizes:
         folder = fresh(tmp / f"plan-{n}" / "variants").parent
@@ -247,8 +244,8 @@ def plan_scaling(tmp: Path, sizes=(100, 1_000, 10_000)) -> dict:
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
-            matrix = load_matrix(folder / "matrix.yaml")
-            plan = make_plan(matrix, parse_release(FIRST), Provenance("2024-11-20T10:53:20Z", "bench"), render_all(matrix))
+            args = Arguments(matrix=str(folder / "matrix.yaml"), version=FIRST, created="2024-11-20T10:53:20Z", revision="bench")
+            plan = compute_options(args).plan
             best = min(best, time.perf_counter() - start)
         assert len(plan.variants) == n, (n, len(plan.variants))
         results[n] = {"seconds": round(best, 3), "us_per_variant": round(best / n * 1e6, 1)}

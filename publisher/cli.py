@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,11 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("publisher: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug of ours or a library's surprise: one line, the traceback on request
+        if os.environ.get("PUBLISHER_DEBUG"):
+            raise
+        detail = (str(e).strip().splitlines() or [""])[0][:300]
+        print(f"publisher: unexpected {type(e).__name__}: {detail}; set PUBLISHER_DEBUG=1 to see where, "
+              "and please report it", file=sys.stderr)
+        return 1
 
 
 def _render(args) -> int:
-    from publisher import render
-    from publisher.matrix import load_matrix
+    from publisher.spec import render
+    from publisher.spec.matrix import load_matrix
 
     matrix = load_matrix(Path(args.matrix), args.matrix)
     rendered = render.render_all(matrix)
@@ -85,47 +92,53 @@ def _render(args) -> int:
     return 0
 
 
-def _publish(args) -> int:
-    from publisher.report import plan_table
+def _publish(ns: argparse.Namespace) -> int:
+    from publisher.options import compute_options
 
-    plan = build_plan(args)
-    if args.dry_run:
-        from publisher.compare import compare
-        from publisher.report import state_table
-
-        states, note = (None, "not compared with the repositories: --offline") if args.offline else compare(plan, args.force, args.allow_downgrade)
-        if args.output == "json":
-            document = plan.to_json()
-            document["registry_state"] = _states_json(states)
-            document["registry_note"] = note
-            print(json.dumps(document, indent=2))
-        else:
-            print(plan_table(plan) + "\n\n" + state_table(states, note))
-        return 0
-    from publisher.publish import Options, publish
+    job = compute_options(arguments(ns))
+    if ns.dry_run:
+        return _dry_run(job, ns.offline, ns.output)
     from publisher.progress import Progress
-    from publisher.report import summary, write_step_summary
-    from publisher.retry import Policy
+    from publisher.report import plan_table, summary, write_step_summary
+    from publisher.steps.publish import publish
 
-    options = Options(
-        root=Path(args.matrix).resolve().parent,
-        cache=Path(args.cache) if args.cache else _default_cache(),
-        artifacts=Path(args.artifacts) if args.artifacts else None,
-        base_mirror=args.base_mirror,
-        push=not args.no_push,
-        build_cache=not args.no_build_cache,
-        force=args.force,
-        downgrade=args.allow_downgrade,
-        policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
-        timeout=args.timeout,
-        **({"jobs": max(1, args.jobs)} if args.jobs else {}),
-    )
     progress = Progress()
-    progress.log(plan_table(plan))
-    result = publish(plan, options, progress)
-    print(summary(plan, result.counts))
-    write_step_summary(plan, result)
+    progress.log(plan_table(job.plan))
+    result = publish(job.plan, job.options, progress)
+    print(summary(job.plan, result.counts))
+    write_step_summary(job.plan, result)
     return 0
+
+
+def _dry_run(job, offline: bool, output: str) -> int:
+    from publisher.report import plan_table, state_table
+    from publisher.steps.state import compare
+
+    if offline:
+        states, note = None, "not compared with the repositories: --offline"
+    else:
+        states, note = compare(job.plan, job.options.rules)
+    if output == "json":
+        document = job.plan.to_json()
+        document["registry_state"] = _states_json(states)
+        document["registry_note"] = note
+        print(json.dumps(document, indent=2))
+    else:
+        print(plan_table(job.plan) + "\n\n" + state_table(states, note))
+    return 0
+
+
+def arguments(ns: argparse.Namespace):
+    """The command line's flags as explicit values: below this line nothing sees argparse."""
+    from publisher.options import Arguments
+
+    return Arguments(
+        matrix=ns.matrix, version=ns.release, only=tuple(ns.only), platforms=tuple(ns.platform),
+        repositories=tuple(ns.repository), created=ns.created, revision=ns.revision, artifacts=ns.artifacts,
+        base_mirror=ns.base_mirror, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
+        force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
+        retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs,
+    )
 
 
 def _states_json(states: dict | None) -> dict | None:
@@ -136,54 +149,3 @@ def _states_json(states: dict | None) -> dict | None:
                for tag, d in tags.items()}
         for repo, tags in states.items()
     }
-
-
-def _default_cache() -> Path:
-    import os
-
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "publisher"
-
-
-def build_plan(args):
-    """Matrix + version + selections → the Plan; every input checked before anything runs."""
-    from dataclasses import replace
-
-    from publisher import reference, render
-    from publisher.matrix import load_matrix
-    from publisher.plan import make_plan, select
-    from publisher.provenance import provenance
-    from publisher.version import parse_release
-
-    if not args.release:
-        raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
-    release = parse_release(args.release)
-    matrix = load_matrix(Path(args.matrix), args.matrix)
-    _check_choices("--only", args.only, [v.name for v in matrix.variants])
-    _check_choices("--platform", args.platform, sorted({p for v in matrix.variants for p in v.platforms}))
-    for ref in args.repository:
-        try:
-            reference.parse_repository(ref)
-        except ValueError as e:
-            raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
-    if args.base_mirror:
-        _check_mirror(args.base_mirror)
-    plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
-    if args.repository:
-        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repository)))
-    return select(plan, args.only, args.platform)
-
-
-def _check_mirror(mirror: str) -> None:
-    from publisher import reference
-
-    host, _, prefix = mirror.partition("/")
-    if not reference.HOST.fullmatch(host) or (prefix.strip("/") and not reference.PATH.fullmatch(prefix.strip("/"))):
-        raise PublisherError(f"publisher: --base-mirror '{mirror}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
-
-
-def _check_choices(flag: str, given: list[str], known: list[str]) -> None:
-    for value in given:
-        if value not in known:
-            near = difflib.get_close_matches(value, known, n=1)
-            hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
-            raise PublisherError(f"publisher: {flag} '{value}' is not in the matrix; {hint}")

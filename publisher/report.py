@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from publisher.plan import Plan
+from publisher.release.plan import Plan
 
 
 def plan_table(plan: Plan) -> str:

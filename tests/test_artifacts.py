@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from publisher.artifacts import check_runs, fetch_wheels, from_directory
+from publisher.local.artifacts import check_runs, fetch_wheels, from_directory
 from publisher.errors import PublisherError
 
 FAKE_UV = b'#!/bin/sh\necho "uv 9.9.9 (fake)"\n'

@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from publisher import oci
-from publisher.bases import Bases
-from publisher.engine import Engine
+from publisher.image import oci
+from publisher.local.layers import file_digest
+from publisher.steps.bases import Bases
+from publisher.local.engine import Engine
 from publisher.errors import PublisherError
-from publisher.retry import Policy
+from publisher.remote.hosts import Hosts
+from publisher.remote.retry import Policy
 from tests.images import Layout, _busybox_layer, _tar
 
 pytestmark = pytest.mark.docker
@@ -52,7 +54,7 @@ def push_docker_format(tmp_path, host: str, path: str, platforms: list[str]) -> 
 def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
     path = f"bases/docker-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
-    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", 10, Policy())
+    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             (digest,) = bases.resolve(pool).values()
@@ -61,25 +63,25 @@ def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
         assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
         arm = bases.image("b:1", "linux/arm64")
     finally:
-        bases.close()
+        hosts.close()
     assert digest == oci.digest(raw.encode())
     assert json.loads(arm.config)["architecture"] == "arm64"
     (layer,) = arm.layers
     assert layer.media_type == oci.LAYER  # docker's gzip layer type: the same bytes, named the OCI way
-    assert oci.file_digest(layer.path) == layer.digest and layer.size == layer.path.stat().st_size
+    assert file_digest(layer.path) == layer.digest and layer.size == layer.path.stat().st_size
     assert gzip.decompress(layer.path.read_bytes()) == _busybox_layer("linux/arm64")
 
 
 def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_path):
     path = f"bases/amd64-only-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64"])
-    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", 10, Policy())
+    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             bases.resolve(pool)
         with pytest.raises(PublisherError) as caught:
             bases.image("b:1", "linux/arm64")
     finally:
-        bases.close()
+        hosts.close()
     assert caught.value.lines == [f"publisher: base image {registry.host}/{path}:1 has no linux/arm64 image; "
                                   "remove the platform from the variant or choose another base"]

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from publisher import oci
-from publisher.build import mirrored
-from publisher.matrix import SmokeTest, Variant
-from publisher.smoke import check_config, judge
+from publisher.image import oci
+from publisher.local.layers import compress_layer
+from publisher.steps.build import mirrored
+from publisher.spec.matrix import SmokeTest, Variant
+from publisher.release.verdicts import check_config, judge
 
 
 @pytest.mark.parametrize(
@@ -51,9 +52,9 @@ def test_config_check_compares_config_labels_and_platform():
 def test_layers_compress_reproducibly_and_once(tmp_path):
     layer = tmp_path / "layer.tar"
     layer.write_bytes(b"uv" * 10000)
-    first = oci.compress_layer(layer, tmp_path)
+    first = compress_layer(layer, tmp_path)
     first.path.unlink()
-    second = oci.compress_layer(layer, tmp_path)
+    second = compress_layer(layer, tmp_path)
     assert first == second  # same bytes: same digest on any machine, any run
     assert gzip.decompress(second.path.read_bytes()) == layer.read_bytes()
 

@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from publisher import oci
-from publisher.registry import Registry, RegistryError
-from publisher.retry import Policy
+from publisher.image import oci
+from publisher.local.layers import file_digest
+from publisher.remote.errors import RegistryError
+from publisher.remote.registry import Registry
+from publisher.remote.retry import Policy
 from tests.fault_proxy import ALL_FAULTS, REFUSALS
 
 
@@ -21,7 +23,7 @@ def push_image(reg: Registry, repo: str, tmp_path, salt: str) -> tuple[str, byte
     config = json.dumps({"architecture": "amd64", "os": "linux", "salt": salt}).encode()
     big = tmp_path / f"{salt}.layer"
     big.write_bytes(salt.encode() * 40000)
-    layer = oci.Blob(oci.file_digest(big), big.stat().st_size, big)
+    layer = oci.Blob(file_digest(big), big.stat().st_size, big)
     image = oci.Image("linux/amd64", config, (layer,))
     reg.upload_blob(repo, oci.digest(config), config)
     reg.upload_blob(repo, layer.digest, big)
@@ -66,7 +68,7 @@ def test_refusals_fail_at_once_with_the_registrys_code(code, proxies):
 
 
 def test_retry_after_date_and_seconds_are_obeyed():
-    from publisher.retry import retry_after
+    from publisher.remote.retry import retry_after
     from email.utils import formatdate
     import time
 

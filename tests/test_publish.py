@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from publisher.inputs import BASE_DIGEST, INPUTS
-from publisher.plan import VERSION
+from publisher.release.inputs import BASE_DIGEST, INPUTS
+from publisher.release.plan import VERSION
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -96,7 +96,7 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
             assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
             assert index["annotations"]["org.opencontainers.image.version"] == "0.5.31"
             assert index["annotations"]["org.opencontainers.image.revision"] == "0123abc"
-            assert index["annotations"]["dev.publisher.inputs"].startswith("sha256:")
+            assert index["annotations"]["dev.publisher.release.inputs"].startswith("sha256:")
             base_digest = index["annotations"].get("org.opencontainers.image.base.digest")
             assert (base_digest is None) == (variant == "distroless")
 
@@ -187,7 +187,7 @@ def config_of(image: str) -> dict:
 
 
 def test_derived_images_share_one_uv_layer_with_the_tree_their_dockerfile_builds(cli, tmp_path, engine, registry, mirror, cache):
-    from publisher.engine import find_builder
+    from publisher.local.engine import find_builder
 
     matrix = reduced_matrix(tmp_path, cli)
     repo = f"{registry.host}/shared/uv"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from publisher import recipe
-from publisher.matrix import load_matrix
+from publisher.image import recipe
+from publisher.spec.matrix import load_matrix
 from tests.conftest import ROOT
 
 DERIVED = """\

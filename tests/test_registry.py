@@ -14,17 +14,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from publisher.credentials import Credentials, env_name, lookup
+from publisher.remote.credentials import Credentials, env_name, lookup
 from publisher.errors import PublisherError
-from publisher.retry import Policy
-from publisher.registry import (
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Registry,
-    RegistryError,
-    sha256_digest,
-)
+from publisher.remote.retry import Policy
+from publisher.image.oci import DOCKER_MANIFEST
+from publisher.image.oci import INDEX as OCI_INDEX
+from publisher.image.oci import MANIFEST as OCI_MANIFEST
+from publisher.image.oci import digest as sha256_digest
+from publisher.remote.errors import RegistryError
+from publisher.remote.registry import Registry
 
 CANARY = "canary-" + secrets.token_hex(8)
 

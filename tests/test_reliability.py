@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from publisher.tags import is_floating
-from publisher.version import parse_release
+from publisher.release.tags import is_floating
+from publisher.release.version import parse_release
 from tests.fault_proxy import ALL_FAULTS
 from tests.test_publish import REDUCED_TAGS, reduced_matrix, skopeo, tags_in
 

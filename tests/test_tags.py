@@ -3,8 +3,8 @@
 import pytest
 
 from publisher.errors import PublisherError
-from publisher.tags import tags_for
-from publisher.version import parse_release
+from publisher.release.tags import tags_for
+from publisher.release.version import parse_release
 
 # uv's published tags for 0.5.31, per variant, written out by hand from REFERENCE.md §1.
 EXPECTED_0_5_31 = {

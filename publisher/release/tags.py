@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from publisher.version import Release
+from publisher.release.version import Release
 
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # A base tag must not be mistaken for a version or the primary's `latest`.

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from publisher.errors import PublisherError
-from publisher.plan import Provenance
+from publisher.release.plan import Provenance
 
 
 def provenance(root: Path, created: str | None, revision: str | None, env=os.environ) -> Provenance:

@@ -7,6 +7,11 @@ import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+import httpx
+
+from publisher.remote.errors import Unreachable
+from publisher.remote.transport import Request, Transport
+
 # Worth another try: the registry or the path to it is overloaded or flaky, not refusing us.
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -54,3 +59,29 @@ def retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+class Retry:
+    """Sends again what failed for a passing reason: no answer, or a transient status.
+
+    Requests marked `retry=False` go through once: their caller knows better (an upload session).
+    """
+
+    def __init__(self, inner: Transport, policy: Policy):
+        self.inner, self.policy = inner, policy
+        self.origin = inner.origin
+
+    def send(self, request: Request, authorization: str | None = None) -> httpx.Response:
+        attempts = self.policy.attempt()
+        while True:
+            try:
+                response = self.inner.send(request, authorization)
+            except Unreachable:
+                if request.retry and attempts.again():
+                    continue
+                raise
+            wait = retry_after(response.headers.get("Retry-After"))
+            if request.retry and response.status_code in TRANSIENT and attempts.again(wait):
+                response.close()
+                continue
+            return response

@@ -6,10 +6,10 @@ run that pushed it built, smoke-tested and verified exactly that content.
 
 from __future__ import annotations
 
-from publisher import oci
-from publisher.plan import VariantPlan
+from publisher.image import oci
+from publisher.release.plan import VariantPlan
 
-INPUTS = "dev.publisher.inputs"
+INPUTS = "dev.publisher.release.inputs"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 FORMAT = 2  # bump when what publisher makes of the same inputs changes
 

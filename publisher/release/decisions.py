@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from publisher.errors import PublisherError
-from publisher.version import Release, parse_release
+from publisher.release.version import Release, parse_release
 
 NEW, STAYS, MOVES, HELD, CONFLICT = "new", "stays", "moves", "held", "conflict"
 
@@ -22,6 +22,14 @@ class Current:
     version: str | None = None  # its release, from the index's annotations or the image's labels
     revision: str | None = None
     inputs: str | None = None  # what its content was made from (see inputs.py), when publisher made it
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the user allowed beyond the defaults."""
+
+    force: bool = False  # overwrite exact tags holding other content
+    downgrade: bool = False  # move floating tags that point at a newer release
 
 
 @dataclass(frozen=True)

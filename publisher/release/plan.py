@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from publisher import recipe, reference
+from publisher.image import recipe
+from publisher.image import reference
 from publisher.errors import Problems
-from publisher.matrix import Matrix, Variant
-from publisher.tags import TAG, tags_for
-from publisher.version import Release
+from publisher.spec.matrix import Matrix, Variant
+from publisher.release.tags import TAG, tags_for
+from publisher.release.version import Release
 
 OCI = "org.opencontainers.image."
 VERSION, CREATED, REVISION = OCI + "version", OCI + "created", OCI + "revision"

@@ -1,4 +1,4 @@
-"""Build every variant for every platform: the primary image first, then the derived ones FROM it."""
+"""Build with BuildKit: the primary image on every platform, then the derived images that are not assembled."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from publisher import reference
-from publisher.engine import Build, Engine
-from publisher.plan import Plan, VariantPlan
+from publisher.image import reference
+from publisher.local.artifacts import BINARIES
+from publisher.local.engine import Build, Engine
+from publisher.release.plan import VariantPlan
+from publisher.steps.run import Run
 
 # Fixed mtime for the binaries in the build context: the same release builds the same layer.
 MTIME = 0
@@ -25,18 +27,18 @@ def mirrored(base: str, mirror: str | None) -> str | None:
     return name + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
 
 
-def build_all(engine: Engine, plan: Plan, root: Path, binaries: dict[str, Path], base_mirror: str | None,
-              derived: list[tuple[VariantPlan, str]], jobs: int = 1, tick=lambda item: None, cache: bool = True) -> dict:
+def build_all(run: Run, engine: Engine, binaries: dict[str, Path], derived: list[tuple[VariantPlan, str]],
+              tick) -> dict[tuple[str, str], str]:
     """(variant name, platform) → image ID, for the primary on every platform and each of `derived`."""
-    platforms = sorted({p for v in plan.variants for p in v.variant.platforms})  # each needs the primary
-    primary = plan.primary.variant.name
-    with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(jobs) as pool:
-        contexts = [_stage(binaries[p], Path(tmp) / p.replace("/", "-")) for p in platforms]
-        builds = [_build(root, plan.primary, c, p, {}, cache) for c, p in zip(contexts, platforms)]
-        built = {(primary, p): image for p, image in zip(platforms, pool.map(_ticking(engine, tick), builds))}
+    primary, options = run.plan.primary, run.options
+    with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(options.jobs) as pool:
+        contexts = [_stage(binaries[p], Path(tmp) / p.replace("/", "-")) for p in run.platforms]
+        builds = [_build(run, primary, c, p, {}) for c, p in zip(contexts, run.platforms)]
+        built = {(primary.variant.name, p): image for p, image in zip(run.platforms, pool.map(_ticking(engine, tick), builds))}
         empty = Path(tmp) / "empty"
         empty.mkdir()
-        builds = [_build(root, v, empty, p, _args(engine, built[primary, p], v, base_mirror), cache) for v, p in derived]
+        builds = [_build(run, v, empty, p, _args(engine, built[primary.variant.name, p], v, options.base_mirror))
+                  for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})
     return built
 
@@ -58,13 +60,13 @@ def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str |
     return args
 
 
-def _build(root: Path, v: VariantPlan, context: Path, platform: str, args: dict, cache: bool) -> Build:
-    return Build(root / v.dockerfile, context, platform, args, v.labels, cache)
+def _build(run: Run, v: VariantPlan, context: Path, platform: str, args: dict) -> Build:
+    return Build(run.options.root / v.dockerfile, context, platform, args, v.labels, run.options.build_cache)
 
 
 def _stage(folder: Path, context: Path) -> Path:
     context.mkdir(parents=True)
-    for name in ("uv", "uvx"):
+    for name in BINARIES:
         target = context / name
         shutil.copyfile(folder / name, target)
         target.chmod(0o755)

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher import reference, source
+from publisher.image import reference
+from publisher.spec import source
 from publisher.errors import PublisherError
-from publisher.expand import expand
-from publisher.source import MISSING, Source, Where, describe, mapping, string, string_list
-from publisher.tags import RESERVED, TAG
+from publisher.spec.expand import expand
+from publisher.spec.source import MISSING, Source, Where, describe, mapping, string, string_list
+from publisher.release.tags import RESERVED, TAG
 
 PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")
 LABEL_KEYS = {"title", "description", "url", "source", "licenses", "vendor", "documentation", "authors"}

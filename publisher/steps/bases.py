@@ -12,13 +12,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher import oci
-from publisher.credentials import lookup
 from publisher.errors import PublisherError
-from publisher.oci import Blob
-from publisher.reference import Reference, parse
-from publisher.registry import DOCKER_LIST, OCI_INDEX, Registry
-from publisher.retry import Policy
+from publisher.image import oci
+from publisher.image.oci import Blob
+from publisher.image.reference import Reference, parse
+from publisher.remote.hosts import Hosts
+from publisher.remote.registry import Registry
 
 LAYER_TYPES = {
     oci.LAYER: oci.LAYER,
@@ -37,19 +36,14 @@ class BaseImage:
 
 
 class Bases:
-    """Base references (already mirrored) → their digests and images; one client per registry host."""
+    """Base references (already mirrored) → their digests and images."""
 
-    def __init__(self, refs: dict[str, str], cache: Path, timeout: float, policy: Policy):
+    def __init__(self, refs: dict[str, str], cache: Path, hosts: Hosts):
         self.refs = {base: parse(ref) for base, ref in refs.items()}
         self.cache = cache / "bases"
-        hosts = {ref.host for ref in self.refs.values()}
-        self.registries = {host: Registry(host, lookup(host), timeout, policy) for host in hosts}
+        self.hosts = hosts
         self.digests: dict[str, str] = {}
         self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
-
-    def close(self) -> None:
-        for registry in self.registries.values():
-            registry.close()
 
     def resolve(self, pool: Executor) -> dict[str, str]:
         """Each base's manifest digest now; a missing base is an error naming it."""
@@ -64,11 +58,11 @@ class Bases:
 
     def _head(self, base: str) -> str | None:
         ref = self.refs[base]
-        return self.registries[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
+        return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
     def image(self, base: str, platform: str) -> BaseImage:
         """The base's image for `platform`, at the digest `resolve` found; its layers downloaded once."""
-        ref, registry = self.refs[base], self.registries[self.refs[base].host]
+        ref, registry = self.refs[base], self.hosts[self.refs[base].host]
         manifest = self._manifest(ref, registry, self.digests[base], platform)
         config = registry.get_blob(ref.path, manifest["config"]["digest"])
         document = json.loads(config)
@@ -81,7 +75,7 @@ class Bases:
     def _manifest(self, ref: Reference, registry: Registry, digest: str, platform: str) -> dict:
         media_type, body = self._get(ref, registry, digest)
         document = json.loads(body)
-        if media_type in (OCI_INDEX, DOCKER_LIST) or "manifests" in document:
+        if media_type in oci.INDEXES or "manifests" in document:
             entry = next((m for m in document["manifests"] if _matches(platform, _platform(m))), None)
             if entry is None:
                 raise PublisherError(f"publisher: base image {ref} has no {platform} image; "

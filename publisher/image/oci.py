@@ -1,13 +1,9 @@
-"""OCI content as values: digests, compressed layers, image manifests and indexes. No I/O but files."""
+"""OCI content as values: media types, digests, image manifests and indexes. No I/O."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,17 +12,22 @@ MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"  # the same bytes as LAYER
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEXES = (INDEX, DOCKER_LIST)
+# A registry must be told every manifest type we read: 2.8 answers 404 for an OCI manifest otherwise.
+ACCEPT = ", ".join((INDEX, MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 
 
 def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def file_digest(path: Path) -> str:
+def stream_digest(stream, block: int = 1 << 20) -> str:
+    """The digest of a readable binary stream, read to its end in blocks."""
     sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
+    while chunk := stream.read(block):
+        sha.update(chunk)
     return "sha256:" + sha.hexdigest()
 
 
@@ -41,22 +42,6 @@ class Blob:
     size: int
     path: Path  # where its bytes are, for upload
     media_type: str = LAYER
-
-
-def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> Blob:
-    """gzip a layer tar once, byte-reproducibly (no name, mtime 0), keyed by its uncompressed digest.
-
-    `diff_id`: that digest, when the caller has it already.
-    """
-    diff_id = diff_id or file_digest(layer_tar)
-    target = cache / f"{diff_id.split(':')[1]}.tar.gz"
-    if not target.exists():
-        # A unique partial name and an atomic replace: publishes sharing a cache may race here.
-        with layer_tar.open("rb") as src, tempfile.NamedTemporaryFile(dir=cache, suffix=".partial", delete=False) as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(raw.name, target)
-    return Blob(file_digest(target), target.stat().st_size, target)
 
 
 @dataclass(frozen=True)

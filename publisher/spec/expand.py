@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from publisher.source import MISSING, Source, Where, describe
+from publisher.spec.source import MISSING, Source, Where, describe
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\}")
 EXPANDED_FIELDS = ("name", "base", "family", "tags", "platforms", "smoke")

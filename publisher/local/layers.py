@@ -1,0 +1,91 @@
+"""Layers on disk: digests of files, gzip once per layer, and the canonical layers written into the cache.
+
+Every write goes to a partial file named by the process and is renamed into place: publishes may
+share a cache and race here, and a killed one leaves no half-written layer behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from publisher.image import canonical
+from publisher.image.oci import Blob, stream_digest
+
+TARGET = "usr/local/bin"  # where derived images carry the payload
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return stream_digest(file)
+
+
+def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> Blob:
+    """gzip a layer tar once, byte-reproducibly (no name, mtime 0), keyed by its uncompressed digest.
+
+    `diff_id`: that digest, when the caller has it already.
+    """
+    diff_id = diff_id or file_digest(layer_tar)
+    target = cache / f"{diff_id.split(':')[1]}.tar.gz"
+    if not target.exists():
+        with layer_tar.open("rb") as src, tempfile.NamedTemporaryFile(dir=cache, suffix=".partial", delete=False) as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        os.replace(raw.name, target)
+    return Blob(file_digest(target), target.stat().st_size, target)
+
+
+def payload_tar(binaries: Path, names: tuple[str, ...], into: Path, target: str = TARGET) -> Path:
+    """The canonical layer's uncompressed tar of `names` from folder `binaries`, written once per content."""
+    key = hashlib.sha256(b"".join(_sha(binaries / name).encode() for name in names) + target.encode()).hexdigest()
+    path = into / f"uv-layer-{key}.tar"
+    if not path.exists():
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        streams = [(binaries / name).open("rb") for name in names]
+        try:
+            files = [canonical.File(name, s, (binaries / name).stat().st_size) for name, s in zip(names, streams)]
+            with partial.open("wb") as out:
+                canonical.write_payload_tar(out, target, files)
+        finally:
+            for stream in streams:
+                stream.close()
+        partial.replace(path)
+    return path
+
+
+def workdir_layer(name: str, into: Path) -> Path:
+    path = into / f"workdir-{name}.tar"
+    if not path.exists():
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(canonical.workdir_tar(name))
+        partial.replace(path)
+    return path
+
+
+def canonicalize(config: bytes, layers: list[Path], payload: Path | None, names: tuple[str, ...],
+                 workdir: str | None, into: Path, created: str | None) -> tuple[bytes, list[Path]]:
+    """Swap the layers publisher knows for canonical ones; set the config's times."""
+    layers = list(layers)
+    if layers and payload is not None and _holds_payload(layers[-1], payload, names):
+        layers[-1] = payload_tar(payload, names, into)
+    elif layers and workdir and _holds_folder(layers[-1], workdir):
+        layers[-1] = workdir_layer(workdir, into)
+    return canonical.rewrite_config(config, [file_digest(layer) for layer in layers], created), layers
+
+
+def _holds_payload(layer: Path, payload: Path, names: tuple[str, ...]) -> bool:
+    with layer.open("rb") as stream:
+        return canonical.only_payload(stream, TARGET, {name: _sha(payload / name) for name in names})
+
+
+def _holds_folder(layer: Path, name: str) -> bool:
+    with layer.open("rb") as stream:
+        return canonical.only_folder(stream, name)
+
+
+def _sha(path: Path) -> str:
+    return file_digest(path).split(":")[1]

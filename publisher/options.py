@@ -1,0 +1,124 @@
+"""Options: what the command line says, as explicit values, turned into the Plan and the publish's settings.
+
+The model is cibuildwheel's `CommandLineArguments` → `compute_options`: the CLI, the tests and
+bench/ all call `compute_options`, and nothing below the CLI sees argparse.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from publisher.errors import PublisherError
+from publisher.image import reference
+from publisher.local.git import provenance
+from publisher.release.decisions import Rules
+from publisher.release.plan import Plan, make_plan, select
+from publisher.release.version import parse_release
+from publisher.remote.retry import Policy
+from publisher.spec import render
+from publisher.spec.matrix import load_matrix
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """Every flag of `publisher publish`, as plain values; the defaults are the command line's."""
+
+    matrix: str = "matrix.yaml"
+    version: str | None = None
+    only: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    repositories: tuple[str, ...] = ()  # instead of the matrix's
+    created: str | None = None
+    revision: str | None = None
+    artifacts: str | None = None
+    base_mirror: str | None = None
+    cache: str | None = None
+    push: bool = True
+    build_cache: bool = True
+    force: bool = False
+    allow_downgrade: bool = False
+    retries: int = 6
+    retry_time: float = 300.0
+    retry_delay: float = 0.5
+    timeout: float = 60.0
+    jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the publish runs, once the Plan says what it publishes."""
+
+    root: Path  # the matrix's folder: Dockerfiles are read from here
+    cache: Path  # wheels, binaries, compressed layers
+    artifacts: Path | None = None  # --artifacts DIR instead of the wheels
+    base_mirror: str | None = None
+    push: bool = True  # False: stop once every image is built and smoke-tested
+    build_cache: bool = True  # False: BuildKit builds everything again
+    rules: Rules = field(default_factory=Rules)
+    policy: Policy = field(default_factory=Policy)
+    timeout: float = 60.0
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
+
+
+@dataclass(frozen=True)
+class Job:
+    plan: Plan
+    options: Options
+
+
+def compute_options(args: Arguments) -> Job:
+    """The Plan and the Options; every input checked before anything runs."""
+    return Job(compute_plan(args), Options(
+        root=Path(args.matrix).resolve().parent,
+        cache=Path(args.cache) if args.cache else default_cache(),
+        artifacts=Path(args.artifacts) if args.artifacts else None,
+        base_mirror=args.base_mirror,
+        push=args.push,
+        build_cache=args.build_cache,
+        rules=Rules(args.force, args.allow_downgrade),
+        policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
+        timeout=args.timeout,
+        **({"jobs": max(1, args.jobs)} if args.jobs else {}),
+    ))
+
+
+def compute_plan(args: Arguments) -> Plan:
+    """Matrix + version + selections → the Plan."""
+    if not args.version:
+        raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
+    release = parse_release(args.version)
+    matrix = load_matrix(Path(args.matrix), args.matrix)
+    _check_choices("--only", args.only, [v.name for v in matrix.variants])
+    _check_choices("--platform", args.platforms, sorted({p for v in matrix.variants for p in v.platforms}))
+    for ref in args.repositories:
+        try:
+            reference.parse_repository(ref)
+        except ValueError as e:
+            raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
+    if args.base_mirror:
+        _check_mirror(args.base_mirror)
+    plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
+    if args.repositories:
+        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)))
+    return select(plan, list(args.only), list(args.platforms))
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "publisher"
+
+
+def _check_mirror(mirror: str) -> None:
+    host, _, prefix = mirror.partition("/")
+    if not reference.HOST.fullmatch(host) or (prefix.strip("/") and not reference.PATH.fullmatch(prefix.strip("/"))):
+        raise PublisherError(f"publisher: --base-mirror '{mirror}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
+
+
+def _check_choices(flag: str, given, known: list[str]) -> None:
+    for value in given:
+        if value not in known:
+            near = difflib.get_close_matches(value, known, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
+            raise PublisherError(f"publisher: {flag} '{value}' is not in the matrix; {hint}")

@@ -1,0 +1,73 @@
+"""Manifests: put (by digest or tag), get and head; read-after-write lag asked again within the budget."""
+
+from __future__ import annotations
+
+import json
+
+from publisher.image.oci import ACCEPT
+from publisher.image.oci import digest as sha256_digest
+from publisher.remote.client import Call, Client
+from publisher.remote.errors import RegistryError
+
+
+class Manifests(Client):
+    def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
+        digest = sha256_digest(body)
+        call = Call("PUT", f"/manifests/{ref}", f"manifest {ref}", ok=(201,), push=True,
+                    headers={"Content-Type": media_type}, body=body)
+        try:
+            response = self.call(repo, call)
+        except RegistryError:
+            if ref == digest and self._head_manifest(repo, digest) == digest:
+                return digest  # by digest: already there is exactly this body, whoever put it
+            raise
+        reported = response.headers.get("Docker-Content-Digest")
+        if reported and reported != digest:
+            raise RegistryError(self.host, repo, "PUT", call.what, f"registry stored {reported}, the body's digest is {digest}")
+        self.transport.count("manifest_puts")
+        return digest
+
+    def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
+        """(media type, body, digest), or None if the registry has no such manifest."""
+        call = Call("GET", f"/manifests/{ref}", f"manifest {ref}", ok=(200, 404), headers={"Accept": ACCEPT})
+        response = self.call(repo, call)
+        if response.status_code == 404:
+            if self.codes(response) & {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"}:
+                return None
+            raise self.error(response, repo, call)
+        body, digest = response.content, sha256_digest(response.content)
+        if ref.startswith("sha256:") and digest != ref:
+            raise RegistryError(self.host, repo, "GET", call.what, f"body's digest is {digest}")
+        media_type = response.headers.get("Content-Type", "").partition(";")[0].strip()
+        return media_type or _body_media_type(body), body, digest
+
+    def head_manifest(self, repo: str, ref: str, expect: str | None = None) -> str | None:
+        """The manifest's digest, or None if the registry has no such manifest.
+
+        With `expect`, "unknown" is asked again within the retry budget: right after a push,
+        registries may answer from a replica that has not seen it yet. Another digest is an
+        answer, not lag: someone else wrote the tag.
+        """
+        attempts = self.policy.attempt()
+        while True:
+            found = self._head_manifest(repo, ref)
+            if expect is None or found is not None or not attempts.again():
+                return found
+
+    def _head_manifest(self, repo: str, ref: str) -> str | None:
+        call = Call("HEAD", f"/manifests/{ref}", f"manifest {ref}", ok=(200, 404), headers={"Accept": ACCEPT})
+        response = self.call(repo, call)
+        if response.status_code == 404:
+            return None
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        found = self.get_manifest(repo, ref)
+        return found[2] if found else None
+
+
+def _body_media_type(body: bytes) -> str:
+    try:
+        return json.loads(body).get("mediaType") or ""
+    except (ValueError, AttributeError):
+        return ""

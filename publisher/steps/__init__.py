@@ -1,0 +1,1 @@
+"""The publish as named steps: read and decide, resolve bases, make images, smoke-test, push, verify."""

@@ -1,0 +1,78 @@
+"""Derived images made from their base and the shared uv layer (see recipe), then loaded into the engine.
+
+What the engine runs for the smoke tests and what is pushed are the same config and the same layers:
+the image is loaded from exactly the bytes publisher will upload.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher.image import oci, recipe
+from publisher.image.oci import Image
+from publisher.image.recipe import Recipe
+from publisher.local.artifacts import BINARIES
+from publisher.local.engine import Engine
+from publisher.local.layers import compress_layer, file_digest, payload_tar
+from publisher.release.plan import CREATED, VariantPlan
+from publisher.steps.bases import BaseImage, Bases
+from publisher.steps.run import Run
+
+
+@dataclass(frozen=True)
+class Assembled:
+    image: Image  # what is pushed
+    name: str  # what the engine runs for the smoke tests: the same bytes
+
+
+def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
+                 wanted: list[tuple[VariantPlan, str, Recipe]], tick) -> dict[tuple[str, str], Assembled]:
+    """(variant name, platform) → the assembled image, loaded into the engine."""
+    network, cache = run.network, run.options.cache
+    pairs = sorted({(v.variant.base, p) for v, p, _ in wanted})
+    fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
+    keys = sorted({(p, r.target) for _, p, r in wanted})
+    layers = dict(zip(keys, network.map(lambda key: _uv_layer(binaries[key[0]], cache, key[1]), keys)))
+
+    def one(item):
+        v, platform, r = item
+        made = _assemble(engine, v, platform, r, fetched[v.variant.base, platform], layers[platform, r.target])
+        tick(f"{v.variant.name} {platform}")
+        return (v.variant.name, platform), made
+
+    with ThreadPoolExecutor(run.options.jobs) as pool:
+        list(pool.map(lambda base: _load_base(engine, base), fetched.values()))
+        return dict(pool.map(one, wanted))
+
+
+@dataclass(frozen=True)
+class PayloadLayer:
+    """The canonical uv layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
+
+    tar: Path
+    diff_id: str
+    blob: oci.Blob
+
+
+def _uv_layer(binaries: Path, cache: Path, target: str) -> PayloadLayer:
+    (cache / "blobs").mkdir(parents=True, exist_ok=True)
+    tar = payload_tar(binaries, BINARIES, cache / "blobs", target)
+    diff_id = file_digest(tar)
+    return PayloadLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))
+
+
+def _load_base(engine: Engine, base: BaseImage) -> None:
+    name = engine.local_name(oci.digest(base.config))
+    if not engine.has(name):
+        engine.load(name, base.config, [layer.path for layer in base.layers])
+
+
+def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: BaseImage,
+              uv: PayloadLayer) -> Assembled:
+    config = recipe.config(base.config, r, uv.diff_id, v.labels, v.labels.get(CREATED), v.variant.base)
+    name = engine.local_name(oci.digest(config))
+    if not engine.has(name):
+        engine.load(name, config, [*(layer.path for layer in base.layers), uv.tar], held=len(base.layers))
+    return Assembled(Image(platform, config, (*base.layers, uv.blob)), name)

@@ -1,0 +1,47 @@
+"""Export what BuildKit built into pushable Images: config and gzip layers, made canonical (see image.canonical)."""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from publisher.image.oci import Image
+from publisher.local import layers as local_layers
+from publisher.local.artifacts import BINARIES
+from publisher.local.cache import ImageRecords
+from publisher.local.engine import Engine
+from publisher.release.plan import CREATED, VariantPlan
+from publisher.steps.run import Run
+
+
+def export_all(run: Run, engine: Engine, built: dict[tuple[str, str], str], binaries: dict[str, Path],
+               tick) -> dict[tuple[str, str], Image]:
+    """(variant, platform) → the pushable Image of each published image BuildKit built; once per image ID."""
+    wanted = [(v, p) for v in run.plan.variants for p in v.variant.platforms if (v.variant.name, p) in built]
+    records = ImageRecords(run.options.cache)
+
+    def one(item: tuple[VariantPlan, str]) -> Image:
+        v, platform = item
+        image_id = built[v.variant.name, platform]
+        image = records.get(image_id, platform)
+        if image is None:
+            image = _export(engine, v, platform, image_id, None if v.variant.primary else binaries[platform], run)
+            records.put(image_id, image)
+        tick(f"{v.variant.name} {platform}")
+        return image
+
+    with ThreadPoolExecutor(run.options.jobs) as pool:
+        exported = list(pool.map(one, wanted))
+    return dict(zip(((v.variant.name, p) for v, p in wanted), exported))
+
+
+def _export(engine: Engine, v: VariantPlan, platform: str, image_id: str, payload: Path | None, run: Run) -> Image:
+    """`payload`: for a derived image, the binaries its last layer holds; the primary's WORKDIR otherwise."""
+    blobs = run.options.cache / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    workdir = (v.variant.config.get("workdir") or "").strip("/") or None
+    with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
+        config, tars = engine.save(image_id, Path(tmp))
+        config, tars = local_layers.canonicalize(config, tars, payload, BINARIES, workdir, blobs, v.labels.get(CREATED))
+        return Image(platform, config, tuple(local_layers.compress_layer(tar, blobs) for tar in tars))

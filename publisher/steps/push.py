@@ -1,0 +1,100 @@
+"""Push a proven release: content by digest everywhere, then exact tags, then floating tags."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from publisher.errors import PublisherError
+from publisher.image import oci
+from publisher.image.oci import Image
+from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
+from publisher.steps.state import Repository
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What one variant publishes: its platform images, its index, and its tags."""
+
+    name: str
+    images: tuple[Image, ...]
+    index: bytes
+    tags: tuple[str, ...]
+
+    @property
+    def digest(self) -> str:
+        return oci.digest(self.index)
+
+
+def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
+    digests = {tag: p.digest for p in publications for tag in p.tags}
+    conflicts = [
+        f"{ref}:{tag}: holds {d.current.digest} ({d.current.version or 'unknown version'}), this build is {digests[tag]}; "
+        "exact tags are immutable: publish a new version, or pass --force to overwrite"
+        for (ref, tag), d in decisions.items() if d.status == CONFLICT
+    ]
+    if conflicts:
+        raise PublisherError(*conflicts)
+
+
+def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
+         pool: Executor) -> None:
+    """Content everywhere first; then exact tags everywhere; floating tags last."""
+    seen_on: dict[str, str] = {}  # registry host → a repository there that holds our blobs
+    for repo in repositories:
+        push_content(repo, publications, seen_on.get(repo.registry.host), pool)
+        seen_on.setdefault(repo.registry.host, repo.path)
+    counts = repositories[0].counts if repositories else Counter()
+    every = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags]
+    for floating in (False, True):
+        phase = [(repo, p, tag) for repo, p, tag in every if is_floating(tag) == floating]
+        counts.update(pool.map(lambda item: _tag(*item, decisions[item[0].ref, item[2]]), phase))
+
+
+def push_content(repo: Repository, publications: list[Publication], mount_from: str | None, pool: Executor) -> None:
+    """Blobs, then platform manifests, then indexes: each stage at once, each only when all before it landed."""
+    blobs = {}
+    for p in publications:
+        for image in p.images:
+            blobs.setdefault(oci.digest(image.config), image.config)
+            blobs.update((layer.digest, layer.path) for layer in image.layers if layer.digest not in blobs)
+    todo = [(d, data) for d, data in blobs.items() if d not in repo.blobs]
+    repo.counts.update(pool.map(lambda item: _blob(repo, *item, mount_from), todo))
+    repo.blobs.update(blobs)
+    images = {image.digest: image.manifest for p in publications for image in p.images}
+    _manifests(repo, images, oci.MANIFEST, pool)
+    _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
+
+
+def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> str:
+    registry = repo.registry
+    if mount_from is None:  # upload_blob asks the registry first
+        return "blobs uploaded" if registry.upload_blob(repo.path, digest, data) else "blobs already there"
+    if registry.blob_exists(repo.path, digest):  # a mount must not be tried for a blob already there
+        return "blobs already there"
+    session = registry.mount_or_session(repo.path, digest, mount_from)
+    if session is None:
+        return "blobs mounted"
+    # Not mounted: the registry opened an upload session instead (202). Use it rather than open another.
+    registry.upload_blob(repo.path, digest, data, session=session)
+    return "blobs uploaded"
+
+
+def _manifests(repo: Repository, bodies: dict[str, bytes], media_type: str, pool: Executor) -> None:
+    todo = {d: body for d, body in bodies.items() if d not in repo.manifests}
+    repo.counts.update(pool.map(lambda item: _manifest(repo, *item, media_type), todo.items()))
+    repo.manifests.update(todo)
+
+
+def _manifest(repo: Repository, digest: str, body: bytes, media_type: str) -> str:
+    if repo.registry.head_manifest(repo.path, digest) == digest:
+        return "manifests already there"
+    repo.registry.put_manifest(repo.path, digest, body, media_type)
+    return "manifests pushed"
+
+
+def _tag(repo: Repository, publication: Publication, tag: str, decision: Decision) -> str:
+    if decision.status in (NEW, MOVES):
+        repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
+    return {NEW: "tags created", MOVES: "tags moved", HELD: "tags held back"}.get(decision.status, "tags unchanged")

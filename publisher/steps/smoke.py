@@ -1,0 +1,48 @@
+"""Run every image made and check its config: nothing leaves this machine unless all of it passes."""
+
+from __future__ import annotations
+
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from publisher.errors import PublishFailed
+from publisher.local.engine import Engine
+from publisher.release import verdicts
+from publisher.release.plan import VariantPlan
+from publisher.steps.run import Run
+
+
+@dataclass(frozen=True)
+class Verdict:
+    failures: list[str]
+    tests: int  # how many smoke tests ran
+
+
+def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick) -> None:
+    """`images`: (variant, platform) → what the engine knows the image by."""
+    variants = {v.variant.name: v for v in (run.plan.primary, *run.plan.variants)}
+
+    def one(item) -> Verdict:
+        (name, platform), image = item
+        verdict = _smoke(engine, variants[name], platform, image, run.plan.release.text)
+        tick(f"{name} {platform}")
+        return verdict
+
+    with ThreadPoolExecutor(run.options.jobs) as pool:
+        found = list(pool.map(one, images.items()))
+    run.counts["smoke tests run"] += sum(v.tests for v in found)
+    failures = [line for v in found for line in v.failures]
+    if failures:
+        raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
+
+
+def _smoke(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:
+    """One image's config check and smoke tests."""
+    failures = verdicts.check_config(v.variant, platform, engine.inspect(image), v.labels)
+    for test in v.variant.smoke:
+        result = engine.run(image, list(test.run))
+        why = verdicts.judge(test, version, result.exit_code, result.stdout, result.stderr)
+        if why:
+            failures.append(f"{v.variant.name} {platform}: {shlex.join(test.run)}: {why}")
+    return Verdict(failures, len(v.variant.smoke))

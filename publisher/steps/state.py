@@ -1,0 +1,110 @@
+"""What the target repositories hold now, and what each planned tag will do about it.
+
+The one owner of repository state: `Repository` reads tags and remembers what it saw and pushed;
+`decide_all` is the one place the tag decisions are made, for the publish and the dry-run alike.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections import Counter
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from publisher.errors import PublisherError
+from publisher.image.reference import endpoint, parse_repository
+from publisher.release.decisions import Current, Decision, Rules, decide
+from publisher.release.inputs import INPUTS
+from publisher.release.plan import REVISION, VERSION, Plan
+from publisher.release.tags import is_floating
+from publisher.remote.hosts import Hosts
+from publisher.remote.registry import Registry
+from publisher.remote.retry import Policy
+
+
+class Repository:
+    """One target repository, with what we already know it holds (no repeated round-trips)."""
+
+    def __init__(self, ref: str, registry: Registry, counts: Counter):
+        self.ref, self.path, self.registry, self.counts = ref, parse_repository(ref).path, registry, counts
+        self.blobs: set[str] = set()
+        self.manifests: set[str] = set()
+
+    def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
+        """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
+        existing = set(self.registry.list_tags(self.path))
+        present = [tag for tag in tags if tag in existing]
+        digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.path, tag), present)))
+        distinct = sorted({d for d in digests.values() if d})
+        releases = dict(zip(distinct, pool.map(self._release_of, distinct)))
+        return {tag: Current(digests[tag], *releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
+
+    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None]:
+        """(version, revision, inputs) from the index's annotations, else from the first image's labels."""
+        document = self._json_manifest(digest)
+        found = document.get("annotations") or {}
+        inputs = found.get(INPUTS)
+        if VERSION not in found and document.get("manifests"):
+            document = self._json_manifest(document["manifests"][0]["digest"])
+        if VERSION not in found and "config" in document:
+            config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
+            found = (config.get("config") or {}).get("Labels") or {}
+        return found.get(VERSION), found.get(REVISION), inputs
+
+    def _json_manifest(self, digest: str) -> dict:
+        found = self.registry.get_manifest(self.path, digest)
+        return json.loads(found[1]) if found else {}
+
+
+def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
+               digests: dict[str, str] | None = None) -> dict[tuple[str, str], Decision]:
+    """(repository, tag) → Decision for every planned tag.
+
+    `digests` (variant → index digest) once the images are made: "same content" is then the same
+    digest. Without them (the dry-run builds nothing) it is the same release and revision.
+    """
+    decisions = {}
+    for ref, current in states.items():
+        for v in plan.variants:
+            for tag in v.tags:
+                now = current[tag]
+                same = (now.digest == digests[v.variant.name] if digests is not None
+                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION))
+                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, same, plan.release,
+                                             rules.force, rules.downgrade)
+    return decisions
+
+
+def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=lambda item: None) -> dict:
+    """repository → tag → Current, for every planned tag."""
+    states = {}
+    for repo in repositories:
+        states[repo.ref] = repo.read(plan.tags, pool)
+        tick(repo.ref)
+    return states
+
+
+def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
+    """For the dry-run: repository → tag → Decision; or None and why the comparison could not be made."""
+    hosts = {parse_repository(r).host for r in plan.repositories}
+    unreachable = sorted(h for h in hosts if not reachable(h))
+    if unreachable:
+        return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
+    with Hosts(Policy(attempts=2), timeout=10) as registries, ThreadPoolExecutor(8) as pool:
+        repositories = [Repository(ref, registries[parse_repository(ref).host], Counter()) for ref in plan.repositories]
+        try:
+            states = read_all(repositories, plan, pool)
+        except PublisherError as e:
+            return None, f"could not compare with the registries: {e.lines[0]}"
+    decisions = decide_all(plan, states, rules)
+    return {ref: {tag: decisions[ref, tag] for tag in plan.tags} for ref in states}, None
+
+
+def reachable(host: str, timeout: float = 2.0) -> bool:
+    """A TCP connect, before paying for an HTTP client: the offline dry-run stays instant."""
+    _, name, port = endpoint(host)
+    try:
+        with socket.create_connection((name, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

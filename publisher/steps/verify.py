@@ -1,0 +1,29 @@
+"""Read every tag back from every repository and compare it with what was published."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+from publisher.errors import PublishFailed
+from publisher.release.decisions import HELD
+from publisher.steps.push import Publication
+from publisher.steps.state import Repository
+
+
+def verify(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor) -> None:
+    """Every tag not held back holds its publication's index, in every repository."""
+    checked = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags
+               if decisions[repo.ref, tag].status != HELD]
+    wrong = [line for line in pool.map(lambda item: _check(*item), checked) if line]
+    if repositories:
+        repositories[0].counts["tags verified"] += len(checked) - len(wrong)
+    if wrong:
+        raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
+
+
+def _check(repo: Repository, publication: Publication, tag: str) -> str | None:
+    """None if the tag holds the publication, else what is wrong."""
+    found = repo.registry.head_manifest(repo.path, tag, expect=publication.digest)
+    if found == publication.digest:
+        return None
+    return f"{repo.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
