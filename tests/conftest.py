@@ -36,7 +36,7 @@ def cli(capsys):
     return run
 
 
-pytest_plugins = ["tests.registry_server"]
+pytest_plugins = ["tests.registry_server", "tests.token_registry"]
 
 
 def need(condition: bool, message: str) -> None:

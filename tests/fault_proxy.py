@@ -31,6 +31,8 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 
 
 class FaultProxy:
+    poll_interval = 0.5  # seconds stop() may wait for the serving thread to notice
+
     def __init__(self, upstream: str, fraction: float = 0.0, kinds=ALL_FAULTS, seed: int = 1, hang: float = 3.0):
         self.upstream, self.fraction, self.kinds = upstream, fraction, tuple(kinds)
         self.rng, self.lock, self.hang = random.Random(seed), threading.Lock(), hang
@@ -43,11 +45,15 @@ class FaultProxy:
         self.manifest_puts = 0  # PUT .../manifests/<ref>: by digest or by tag
         self.bytes_received = 0  # bytes of request bodies: blobs, chunks, manifests
         self.stopping = threading.Event()
-        handler = type("Handler", (_Handler,), {"proxy": self})
+        handler = type("Handler", (self.handler_base(),), {"proxy": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(self.poll_interval,), daemon=True).start()
+
+    def handler_base(self) -> type:
+        """The request handler class: a subclass of FaultProxy may return a subclass of _Handler."""
+        return _Handler
 
     def stop(self) -> None:
         self.stopping.set()

@@ -61,11 +61,15 @@ http:
   addr: {self.host}
   secret: {secrets.token_hex(16)}
 """
-        if self.username:
-            htpasswd = self.root / "htpasswd"
-            htpasswd.write_text(bcrypt_line(self.username, self.password or ""))
-            config += f"auth:\n  htpasswd:\n    realm: publisher-tests\n    path: {htpasswd}\n"
-        return config
+        return config + self._auth_config()
+
+    def _auth_config(self) -> str:
+        """The `auth:` section: htpasswd when a user is given; subclasses swap in another scheme."""
+        if not self.username:
+            return ""
+        htpasswd = self.root / "htpasswd"
+        htpasswd.write_text(bcrypt_line(self.username, self.password or ""))
+        return f"auth:\n  htpasswd:\n    realm: publisher-tests\n    path: {htpasswd}\n"
 
     def start(self) -> RegistryServer:
         config = self.root / "config.yml"
