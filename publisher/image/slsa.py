@@ -1,0 +1,119 @@
+"""SLSA provenance v1 predicate (https://slsa.dev/spec/v1.0/provenance) for one platform image.
+
+Pure: the CI environment is a parameter, nothing is read from the machine, and no wall-clock time
+goes in (`startedOn`/`finishedOn` are left out), so one release gives one predicate. Digests are
+bare hex, as SLSA's DigestSet wants (`{"sha256": "ab12…"}`, `{"gitCommit": "…"}`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+# Placeholder until docs/supply-chain.md describes the build type (what externalParameters mean).
+BUILD_TYPE = "https://github.com/astral-sh/publisher/blob/main/docs/supply-chain.md#build-type-v1"
+PUBLISHER_URI = "https://github.com/astral-sh/publisher"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A resolved input: `pkg:docker/python@sha256:…`, a wheel's URL or `pkg:pypi/uv@…`."""
+
+    uri: str
+    sha256: str  # hex, or `sha256:hex`
+    name: str | None = None  # e.g. the wheel's file name
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file of the release's source that shaped the image: matrix.yaml, the Dockerfile template."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ProvenanceInputs:
+    publisher_version: str
+    version: str  # the release
+    variant: str
+    platform: str
+    matrix: SourceFile
+    template: SourceFile | None = None
+    repository: str | None = None  # of the source: `https://github.com/astral-sh/uv-docker`
+    revision: str | None = None  # its git commit
+    base: Dependency | None = None
+    payloads: tuple[Dependency, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # os.environ, passed in
+
+
+def build_provenance(inputs: ProvenanceInputs) -> dict:
+    """The predicate (a dict; `attestation.statement` wraps and serialises it)."""
+    run = _github_run(inputs.env)
+    builder = {"id": run["builder"] if run else f"{PUBLISHER_URI}@{inputs.publisher_version}",
+               "version": {"publisher": inputs.publisher_version}}
+    run_details: dict = {"builder": builder}
+    if run:
+        run_details["metadata"] = {"invocationId": run["invocation"]}
+    return {
+        "buildDefinition": {
+            "buildType": BUILD_TYPE,
+            "externalParameters": _external(inputs),
+            "resolvedDependencies": _dependencies(inputs),
+        },
+        "runDetails": run_details,
+    }
+
+
+def _external(inputs: ProvenanceInputs) -> dict:
+    """What the person releasing chose: version, variant, platform, and the files that say how."""
+    files = {"matrix": _file(inputs.matrix)}
+    if inputs.template:
+        files["template"] = _file(inputs.template)
+    params = {"version": inputs.version, "variant": inputs.variant, "platform": inputs.platform,
+              "files": files}
+    if inputs.repository or inputs.revision:
+        params["source"] = {k: v for k, v in (("repository", inputs.repository),
+                                               ("revision", inputs.revision)) if v}
+    return params
+
+
+def _dependencies(inputs: ProvenanceInputs) -> list[dict]:
+    """The source commit first, then the base image, then the payloads, each pinned by digest."""
+    out = []
+    if inputs.revision:
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", inputs.revision):
+            raise ValueError(f"revision must be a full git commit id, not {inputs.revision!r}")
+        uri = f"git+{inputs.repository}" if inputs.repository else "git"
+        out.append({"uri": uri, "digest": {"gitCommit": inputs.revision}})
+    for dep in ((inputs.base,) if inputs.base else ()) + inputs.payloads:
+        entry = {"uri": dep.uri, "digest": {"sha256": _hex(dep.sha256)}}
+        if dep.name:
+            entry["name"] = dep.name
+        out.append(entry)
+    return out
+
+
+def _file(source: SourceFile) -> dict:
+    return {"path": source.path, "digest": {"sha256": _hex(source.sha256)}}
+
+
+def _github_run(env: Mapping[str, str]) -> dict | None:
+    """GitHub Actions, as `actions/attest-build-provenance` names it: the builder is the runner
+    kind (a stable id a policy can pin), the invocation is this run's attempt (its logs)."""
+    server, repo, run_id = (env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if not (server and repo and run_id):
+        return None
+    kind = "github-hosted" if env.get("RUNNER_ENVIRONMENT") == "github-hosted" else "self-hosted"
+    attempt = env.get("GITHUB_RUN_ATTEMPT") or "1"
+    return {"builder": f"{server}/actions/runner/{kind}",
+            "invocation": f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"}
+
+
+def _hex(digest: str) -> str:
+    hex_ = digest.removeprefix("sha256:")
+    if not re.fullmatch(r"[0-9a-f]{64}", hex_):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    return hex_
