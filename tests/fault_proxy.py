@@ -40,6 +40,8 @@ class FaultProxy:
         self.tag_writes: list[tuple[str, str, str]] = []  # (repository path, tag, digest), in order
         self.pushed: set[str] = set()  # manifest refs written, for read-after-write lag
         self.hook = None
+        self.mounts = True  # False: a mount request opens a plain upload session, as registries without mounts do
+        self.refused_types: set[str] = set()  # manifest media types answered with 400 MANIFEST_INVALID
         self.requests: Counter = Counter()  # requests received, by method
         self.blob_uploads = 0  # PUT .../blobs/uploads/...?digest=: one per blob committed
         self.manifest_puts = 0  # PUT .../manifests/<ref>: by digest or by tag
@@ -128,6 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(REFUSALS[fault], {"errors": [{"code": fault, "message": f"injected {fault}"}]})
         if fault == "manifest-lag":
             return self._answer(404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})
+        if self.command == "PUT" and self.headers.get("Content-Type") in proxy.refused_types:
+            return self._answer(400, {"errors": [{"code": "MANIFEST_INVALID", "message": "manifest invalid"}]})
+        if not proxy.mounts and self.command == "POST" and "mount=" in self.path:
+            self.path = self.path.split("?")[0]
         status, headers, data = self._forward(body)
         if fault == "upload-unknown-after-commit":
             return self._answer(404, {"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "blob upload unknown"}]})

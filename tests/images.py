@@ -82,8 +82,10 @@ class Layout:
 
     def image(self, platform: str, layers: list[bytes]) -> dict:
         arch = platform.split("/")[1]
+        # As Docker Hub's official images: arm64 says variant v8, in the config and in the index.
+        where = {"architecture": arch, "os": "linux", **({"variant": "v8"} if arch == "arm64" else {})}
         diff_ids = [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers]
-        config = {"architecture": arch, "os": "linux", "config": {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]},
+        config = {**where, "config": {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         manifest = {
             "schemaVersion": 2,
@@ -92,7 +94,7 @@ class Layout:
             "layers": [self.blob(gzip.compress(layer, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip") for layer in layers],
         }
         entry = self.blob(json.dumps(manifest).encode(), manifest["mediaType"])
-        return {**entry, "platform": {"architecture": arch, "os": "linux"}}
+        return {**entry, "platform": where}
 
     def index(self, tag: str, images: list[dict]) -> None:
         index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": images}

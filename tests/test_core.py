@@ -85,3 +85,28 @@ def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere():
     assert plain.getvalue().splitlines()[3].startswith("build: 2 in ")
     assert "\r\033[K[build 2/2] alpine3.20 linux/arm64" in live.getvalue()
     assert "build 1/2:" not in live.getvalue()
+
+
+@pytest.mark.parametrize(("platform", "config", "entry"), [
+    ("linux/arm64", {"os": "linux", "architecture": "arm64", "variant": "v8"},
+     {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+    ("linux/arm64", {"os": "linux", "architecture": "arm64"}, {"os": "linux", "architecture": "arm64"}),
+    ("linux/arm/v7", {"os": "linux", "architecture": "arm"}, {"os": "linux", "architecture": "arm", "variant": "v7"}),
+    ("windows/amd64", {"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.1"},
+     {"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.1"}),
+])
+def test_index_entries_say_the_platform_the_config_says(platform, config, entry):
+    image = oci.Image(platform, json.dumps(config).encode(), ())
+    assert image.platform_entry() == entry
+    assert json.loads(oci.index([image], {}))["manifests"][0]["platform"] == entry
+
+
+def test_assembled_arm64_configs_say_the_platform_as_buildkit_writes_it():
+    from publisher.image import recipe
+
+    base = json.dumps({"os": "linux", "architecture": "arm64", "variant": "v8", "config": {},
+                       "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    steps = recipe.read("ARG UV_IMAGE\nARG BASE_IMAGE=alpine\nFROM ${UV_IMAGE} AS uv\nFROM ${BASE_IMAGE}\n"
+                        "COPY --from=uv /uv /uvx /usr/local/bin/\n")
+    document = json.loads(recipe.config(base, steps, "sha256:" + "0" * 64, {}, None, "alpine"))
+    assert (document["architecture"], "variant" in document) == ("arm64", False)

@@ -96,7 +96,7 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine,
             assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
             assert index["annotations"]["org.opencontainers.image.version"] == "0.5.31"
             assert index["annotations"]["org.opencontainers.image.revision"] == "0123abc"
-            assert index["annotations"]["dev.publisher.release.inputs"].startswith("sha256:")
+            assert index["annotations"]["dev.publisher.inputs"].startswith("sha256:")
             base_digest = index["annotations"].get("org.opencontainers.image.base.digest")
             assert (base_digest is None) == (variant == "distroless")
 

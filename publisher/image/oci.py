@@ -65,14 +65,26 @@ class Image:
     def digest(self) -> str:
         return digest(self.manifest)
 
+    def platform_entry(self) -> dict[str, object]:
+        """The index entry's platform, exactly as the image config says it (`variant` included: v8 on arm64)."""
+        try:
+            config = json.loads(self.config)
+        except ValueError:
+            config = {}
+        os_name, arch, *variant = self.platform.split("/")
+        found = {"os": config.get("os") or os_name, "architecture": config.get("architecture") or arch}
+        if config.get("variant") or variant:
+            found["variant"] = config.get("variant") or variant[0]
+        for key in ("os.version", "os.features"):
+            if config.get(key):
+                found[key] = config[key]
+        return found
+
 
 def index(images: list[Image], annotations: dict[str, str]) -> bytes:
     """One index per variant: every platform's manifest, and the variant's labels as annotations."""
     manifests = []
     for image in images:
-        os_name, arch, *variant = image.platform.split("/")
-        platform = {"architecture": arch, "os": os_name}
-        if variant:
-            platform["variant"] = variant[0]
-        manifests.append({"mediaType": MANIFEST, "digest": image.digest, "size": len(image.manifest), "platform": platform})
+        manifests.append({"mediaType": MANIFEST, "digest": image.digest, "size": len(image.manifest),
+                          "platform": image.platform_entry()})
     return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests, "annotations": annotations})

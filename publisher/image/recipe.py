@@ -157,6 +157,8 @@ def config(base_config: bytes, recipe: Recipe, uv_diff_id: str, labels: dict[str
     document = json.loads(base_config)
     for stale in ("container", "container_config", "docker_version"):  # how the base was built, not this image
         document.pop(stale, None)
+    if document.get("architecture") == "arm64" and document.get("variant") in ("v8", "8"):
+        del document["variant"]  # BuildKit writes the target platform normalized: arm64/v8 is arm64
     settings = dict(document.get("config") or {})
     history = _base_history(document, base_name)
     cmd_set = False

@@ -9,9 +9,9 @@ from __future__ import annotations
 from publisher.image import oci
 from publisher.release.plan import VariantPlan
 
-INPUTS = "dev.publisher.release.inputs"
+INPUTS = "dev.publisher.inputs"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
-FORMAT = 2  # bump when what publisher makes of the same inputs changes
+FORMAT = 3  # bump when what publisher makes of the same inputs changes
 
 
 def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:

@@ -44,6 +44,7 @@ class Plan:
     repositories: tuple[str, ...]
     variants: tuple[VariantPlan, ...]  # what is published; --only may leave the primary out
     primary: VariantPlan  # always built: derived images copy from it
+    source: str = "matrix.yaml"  # the matrix file as the user named it, for messages
 
     @property
     def tags(self) -> list[str]:
@@ -93,7 +94,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
         path = matrix.dockerfile(variant)
         variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, dockerfiles[path]))
     problems.raise_if_any()
-    return Plan(release, matrix.repositories, tuple(variants), variants[0])
+    return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.name)
 
 
 def _line_of(variant: Variant, tag: str) -> int:

@@ -34,7 +34,7 @@ class Auth:
     def send(self, request: Request) -> httpx.Response:
         sent = self._known(request.scopes)
         response = self.inner.send(request, sent)
-        if response.status_code != 401 or origin(response.url) != self.inner.origin:
+        if response.status_code != 401 or origin(response.url) != self.inner.origin or not request.reauth:
             return response
         response.close()
         response = self.inner.send(request, self._answer(response, request.scopes, sent))

@@ -24,6 +24,21 @@ class Blobs(Client):
         response = self.call(repo, Call("HEAD", f"/blobs/{digest}", f"blob {digest}", ok=(200, 404)))
         return response.status_code == 200
 
+    def start_upload(self, repo: str) -> str:
+        """Open an upload session (proves push permission); its Location."""
+        what = "upload session"
+        response = self.call(repo, Call("POST", "/blobs/uploads/", what, ok=(202,), push=True, retry=False))
+        return self.location(response, repo, what)
+
+    def cancel_upload(self, repo: str, location: str) -> bool:
+        """Cancel a session; False where the registry would not (token auth wants `delete` for it)."""
+        call = Call("DELETE", location, "upload session", ok=(200, 202, 204), push=True, retry=False, reauth=False)
+        try:
+            self.call(repo, call)
+        except RegistryError:
+            return False
+        return True
+
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
         return self.mount_or_session(repo, digest, from_repo) is None
 

@@ -32,6 +32,7 @@ class Call:
     params: dict[str, str] | None = None
     retry: bool = True
     stream: bool = False
+    reauth: bool = True  # False: a 401 is the answer, no fresh token asked for
 
 
 class Client:
@@ -64,7 +65,8 @@ class Client:
         scopes = [f"repository:{repo}:{'pull,push' if call.push else 'pull'}"]
         if call.mount_from:
             scopes.append(f"repository:{call.mount_from}:pull")
-        request = Request(call.method, url, tuple(scopes), call.headers, call.body, call.retry, call.stream)
+        request = Request(call.method, url, tuple(scopes), call.headers, call.body, call.retry, call.stream,
+                          reauth=call.reauth)
         try:
             response = self.auth.send(request)
         except Refused as refused:

@@ -15,6 +15,7 @@ class RegistryError(PublisherError):
         self.host, self.repo, self.status, self.code = host, repo, status, code
         self.retry_after = retry_after  # what the registry asked us to wait, if it did
         message = " ".join(message.split())[:300]
+        self.reason = message  # the registry's own words, without our context
         if status is not None:
             message = f"HTTP {status}{f' {code}' if code else ''}: {message}"
         where = f"{method} {what}: " if method else ""

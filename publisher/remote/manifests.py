@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from publisher.image.oci import ACCEPT
+from publisher.image.oci import ACCEPT, INDEXES
 from publisher.image.oci import digest as sha256_digest
 from publisher.remote.client import Call, Client
 from publisher.remote.errors import RegistryError
@@ -17,9 +17,14 @@ class Manifests(Client):
                     headers={"Content-Type": media_type}, body=body)
         try:
             response = self.call(repo, call)
-        except RegistryError:
+        except RegistryError as error:
             if ref == digest and self._head_manifest(repo, digest) == digest:
                 return digest  # by digest: already there is exactly this body, whoever put it
+            if _refused_type(error) and media_type in INDEXES:
+                raise RegistryError(self.host, repo, "PUT", call.what, f"{error.reason}; "
+                                    f"the registry does not take the media type {media_type} (an OCI image "
+                                    "index): publish to a registry that supports OCI indexes", error.status,
+                                    error.code) from None
             raise
         reported = response.headers.get("Docker-Content-Digest")
         if reported and reported != digest:
@@ -64,6 +69,10 @@ class Manifests(Client):
             return digest
         found = self.get_manifest(repo, ref)
         return found[2] if found else None
+
+
+def _refused_type(error: RegistryError) -> bool:
+    return error.status == 415 or error.code in ("MANIFEST_INVALID", "UNSUPPORTED")
 
 
 def _body_media_type(body: bytes) -> str:

@@ -36,6 +36,7 @@ class Request:
     retry: bool = True  # False: the caller recovers (an upload session is never resumed)
     stream: bool = False  # a 200's body is left unread: the caller reads, then closes it
     follow: bool = True  # follow redirects
+    reauth: bool = True  # False: a 401 is the answer (no fresh token, no second try)
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:

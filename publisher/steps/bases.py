@@ -17,6 +17,7 @@ from publisher.image import oci
 from publisher.image.oci import Blob
 from publisher.image.reference import Reference, parse
 from publisher.remote.hosts import Hosts
+from publisher.release.plan import Plan
 from publisher.remote.registry import Registry
 
 LAYER_TYPES = {
@@ -44,6 +45,7 @@ class Bases:
         self.hosts = hosts
         self.digests: dict[str, str] = {}
         self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
+        self._platforms: dict[tuple[str, str], tuple[dict, bytes] | str] = {}
 
     def resolve(self, pool: Executor) -> dict[str, str]:
         """Each base's manifest digest now; a missing base is an error naming it."""
@@ -63,26 +65,44 @@ class Bases:
     def image(self, base: str, platform: str) -> BaseImage:
         """The base's image for `platform`, at the digest `resolve` found; its layers downloaded once."""
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
-        manifest = self._manifest(ref, registry, self.digests[base], platform)
-        config = registry.get_blob(ref.path, manifest["config"]["digest"])
-        document = json.loads(config)
-        found = "/".join(filter(None, (document.get("os"), document.get("architecture"), document.get("variant"))))
-        if not _matches(platform, found):
-            raise PublisherError(f"publisher: base image {base} is {found}, not {platform}; choose a multi-platform base")
+        found = self._platform(base, platform)
+        if isinstance(found, str):
+            raise PublisherError(f"publisher: base image {base} {found}; remove the platform from the variant or choose another base")
+        manifest, config = found
         layers = tuple(self._layer(ref, registry, layer, base) for layer in manifest["layers"])
         return BaseImage(config, layers)
 
-    def _manifest(self, ref: Reference, registry: Registry, digest: str, platform: str) -> dict:
-        media_type, body = self._get(ref, registry, digest)
+    def lacks(self, base: str, platform: str) -> str | None:
+        """Why the base cannot serve `platform` (e.g. "has linux/amd64 only"), or None: checked before any build."""
+        found = self._platform(base, platform)
+        return found if isinstance(found, str) else None
+
+    def looked_up(self, base: str) -> str:
+        return str(self.refs[base])
+
+    def _platform(self, base: str, platform: str) -> tuple[dict, bytes] | str:
+        """(manifest, config) of the base's image for `platform`, or what it has instead; read once."""
+        key = (base, platform)
+        if key not in self._platforms:
+            self._platforms[key] = self._find(base, platform)
+        return self._platforms[key]
+
+    def _find(self, base: str, platform: str) -> tuple[dict, bytes] | str:
+        ref, registry = self.refs[base], self.hosts[self.refs[base].host]
+        media_type, body = self._get(ref, registry, self.digests[base])
         document = json.loads(body)
         if media_type in oci.INDEXES or "manifests" in document:
-            entry = next((m for m in document["manifests"] if _matches(platform, _platform(m))), None)
+            entries = [m for m in document["manifests"] if _platform(m) != "unknown/unknown"]
+            entry = next((m for m in entries if _matches(platform, _platform(m))), None)
             if entry is None:
-                raise PublisherError(f"publisher: base image {ref} has no {platform} image; "
-                                     "remove the platform from the variant or choose another base")
-            media_type, body = self._get(ref, registry, entry["digest"])
-            document = json.loads(body)
-        return document
+                return f"has no {platform} image (it has {', '.join(_platform(m) for m in entries) or 'none'})"
+            document = json.loads(self._get(ref, registry, entry["digest"])[1])
+        config = registry.get_blob(ref.path, document["config"]["digest"])
+        parsed = json.loads(config)
+        found = "/".join(filter(None, (parsed.get("os"), parsed.get("architecture"), parsed.get("variant"))))
+        if not _matches(platform, found):
+            return f"is {found} only, not {platform}"
+        return document, config
 
     def _get(self, ref: Reference, registry: Registry, digest: str) -> tuple[str, bytes]:
         key = (ref.repository, digest)
@@ -114,3 +134,14 @@ def _matches(wanted: str, found: str) -> bool:
     """linux/arm64 matches linux/arm64/v8; a variant asked for must be there."""
     w, f = wanted.split("/"), found.split("/")
     return w[:2] == f[:2] and (len(w) < 3 or w[2:] == f[2:])
+
+
+def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
+    """Every planned (variant, platform) has its base image, proven before anything is built."""
+    wanted = [(v.variant, p) for v in plan.variants if v.variant.base for p in v.variant.platforms]
+    missing = list(pool.map(lambda item: bases.lacks(item[0].base, item[1]), wanted))
+    problems = [f"{plan.source}:{variant.line}: variant '{variant.name}': base {variant.base} {why} "
+                f"(looked up at {bases.looked_up(variant.base)}); remove the platform from the variant or choose another base"
+                for (variant, _), why in zip(wanted, missing) if why]
+    if problems:
+        raise PublisherError(*problems)

@@ -23,7 +23,7 @@ from publisher.release.decisions import HELD
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
 from publisher.remote.hosts import Hosts
-from publisher.steps.bases import Bases
+from publisher.steps.bases import Bases, check_platforms
 from publisher.steps.build import mirrored
 from publisher.steps.export import export_all
 from publisher.steps.make import make_all
@@ -54,12 +54,13 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
 def _steps(run: Run) -> Result:
     targets = [Repository(ref, run.hosts[parse_repository(ref).host], run.counts)
                for ref in run.plan.repositories] if run.options.push else []
-    # Read first: an unreachable or refusing registry fails in seconds, not after the builds.
+    # Read first: what can be refused (pull, push, a base or its platform) is refused in seconds.
     with run.progress.phase("read", len(targets)) as tick:
-        states = read_all(targets, run.plan, run.network, tick)
+        states = read_all(targets, run.plan, run.network, tick, push=True)
     binaries = _payload(run)
     bases = _bases(run)
     resolved = bases.resolve(run.network)
+    check_platforms(bases, run.plan, run.network)
     notes = _annotations(run.plan, binaries, resolved) if targets else {}
     if notes and run.options.build_cache and _up_to_date(run.plan, states, notes):
         return _nothing_to_do(run, targets, states)

@@ -39,6 +39,11 @@ class Repository:
         releases = dict(zip(distinct, pool.map(self._release_of, distinct)))
         return {tag: Current(digests[tag], *releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
 
+    def prove_push(self) -> None:
+        """Open an upload session and cancel it: refused push permission fails now, not after the builds."""
+        session = self.registry.start_upload(self.path)
+        self.registry.cancel_upload(self.path, session)
+
     def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None]:
         """(version, revision, inputs) from the index's annotations, else from the first image's labels."""
         document = self._json_manifest(digest)
@@ -75,11 +80,14 @@ def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
     return decisions
 
 
-def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=lambda item: None) -> dict:
-    """repository → tag → Current, for every planned tag."""
+def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=lambda item: None,
+             push: bool = False) -> dict:
+    """repository → tag → Current, for every planned tag; with `push`, push permission proven too."""
     states = {}
     for repo in repositories:
         states[repo.ref] = repo.read(plan.tags, pool)
+        if push:
+            repo.prove_push()
         tick(repo.ref)
     return states
 
