@@ -47,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
     publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable)")
-    publish.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
+    publish.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                         help="only variants matching this shell-style pattern, e.g. 'python3.1*-alpine' (repeatable; spaces or commas separate several)")
+    publish.add_argument("--skip", action="append", default=[], metavar="PATTERN",
+                         help="leave out variants matching this shell-style pattern, e.g. '*-bookworm' (repeatable)")
     publish.add_argument("--artifacts", metavar="DIR", help="uv binaries from DIR/<os>-<arch>/{uv,uvx} instead of the uv wheels")
     publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub (default: $PUBLISHER_BASE_MIRROR)")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
@@ -133,7 +136,7 @@ def arguments(ns: argparse.Namespace):
     from publisher.options import Arguments
 
     return Arguments(
-        matrix=ns.matrix, version=ns.release, only=tuple(ns.only), platforms=tuple(ns.platform),
+        matrix=ns.matrix, version=ns.release, only=tuple(ns.only), skip=tuple(ns.skip), platforms=tuple(ns.platform),
         repositories=tuple(ns.repository), created=ns.created, revision=ns.revision, artifacts=ns.artifacts,
         base_mirror=ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,

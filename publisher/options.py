@@ -16,6 +16,7 @@ from publisher.image import reference
 from publisher.local.git import provenance
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
+from publisher.release.selection import Selection, hint, unmatched, words
 from publisher.release.version import parse_release
 from publisher.remote.retry import Policy
 from publisher.spec import render
@@ -28,7 +29,8 @@ class Arguments:
 
     matrix: str = "matrix.yaml"
     version: str | None = None
-    only: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # shell-style patterns of variant names; each value may hold several
+    skip: tuple[str, ...] = ()  # patterns of variant names left out
     platforms: tuple[str, ...] = ()
     repositories: tuple[str, ...] = ()  # instead of the matrix's
     created: str | None = None
@@ -91,8 +93,13 @@ def compute_plan(args: Arguments) -> Plan:
         raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
     release = parse_release(args.version)
     matrix = load_matrix(Path(args.matrix), args.matrix)
-    _check_choices("--only", args.only, [v.name for v in matrix.variants])
-    _check_choices("--platform", args.platforms, sorted({p for v in matrix.variants for p in v.platforms}))
+    names = [v.name for v in matrix.variants]
+    selection = Selection(words(args.only), words(args.skip))
+    refusals = unmatched(selection, names)
+    if refusals:
+        raise PublisherError(*refusals)
+    platforms = words(args.platforms)
+    _check_choices("--platform", platforms, sorted({p for v in matrix.variants for p in v.platforms}))
     for ref in args.repositories:
         try:
             reference.parse_repository(ref)
@@ -103,7 +110,10 @@ def compute_plan(args: Arguments) -> Plan:
     plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
     if args.repositories:
         plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)))
-    return select(plan, list(args.only), list(args.platforms))
+    plan = select(plan, selection, list(platforms))
+    if selection and not plan.variants:
+        raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
+    return plan
 
 
 def default_cache() -> Path:

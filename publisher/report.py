@@ -25,6 +25,8 @@ def plan_table(plan: Plan) -> str:
         f"{len(plan.variants)} variants, {plan.images} images, {tags} tags per repository, "
         f"{tags * repos} tags in {repos} repositories.",
     ]
+    if plan.selection:
+        lines.append(plan.selection.describe(len(plan.variants)))
     return "\n".join(lines)
 
 

@@ -220,7 +220,16 @@ def test_missing_template_is_refused(refused, small):
 
 
 def test_unknown_variant_on_the_command_line(refused, small):
-    assert refused(small(), "--only", "alpine3.2") == ["publisher: --only 'alpine3.2' is not in the matrix; did you mean 'alpine3.20'?"]
+    assert refused(small(), "--only", "alpine3.2") == ["publisher: --only 'alpine3.2' matches no variant of the matrix; did you mean 'alpine3.20'?"]
+
+
+def test_pattern_selecting_nothing_lists_the_variants(refused, small):
+    assert refused(small(), "--skip", "debian*") == ["publisher: --skip 'debian*' matches no variant of the matrix; variants: distroless, alpine3.20"]
+
+
+def test_selectors_leaving_nothing_are_refused(refused, small):
+    assert refused(small(), "--only", "alpine*", "--skip", "alpine3.2?") == [
+        "publisher: --only 'alpine*' --skip 'alpine3.2?' leave no variant to publish; variants: distroless, alpine3.20"]
 
 
 def test_unknown_platform_on_the_command_line(refused, small):

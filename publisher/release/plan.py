@@ -8,6 +8,7 @@ from publisher.image import recipe
 from publisher.image import reference
 from publisher.errors import Problems
 from publisher.spec.matrix import Matrix, Variant
+from publisher.release.selection import Selection
 from publisher.release.tags import TAG, tags_for
 from publisher.release.version import Release
 
@@ -45,6 +46,7 @@ class Plan:
     variants: tuple[VariantPlan, ...]  # what is published; --only may leave the primary out
     primary: VariantPlan  # always built: derived images copy from it
     source: str = "matrix.yaml"  # the matrix file as the user named it, for messages
+    selection: Selection = Selection()  # --only/--skip, when given
 
     @property
     def tags(self) -> list[str]:
@@ -55,7 +57,7 @@ class Plan:
         return sum(len(v.variant.platforms) for v in self.variants)
 
     def to_json(self) -> dict:
-        return {
+        document = {
             "version": self.release.text,
             "prerelease": self.release.prerelease,
             "repositories": list(self.repositories),
@@ -75,6 +77,10 @@ class Plan:
             ],
             "totals": {"variants": len(self.variants), "images": self.images, "tags_per_repository": len(self.tags)},
         }
+        if self.selection:  # only with --only/--skip: the document is otherwise unchanged
+            document["selection"] = {"only": list(self.selection.only), "skip": list(self.selection.skip),
+                                     "selected": [v.variant.name for v in self.variants], "of": self.selection.of}
+        return document
 
 
 def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfiles: dict[str, str]) -> Plan:
@@ -116,15 +122,17 @@ def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Prove
     return dict(sorted(result.items()))
 
 
-def select(plan: Plan, only: list[str], platforms: list[str]) -> Plan:
-    """The plan restricted to some variants and platforms (names checked by the caller)."""
+def select(plan: Plan, selection: Selection, platforms: list[str]) -> Plan:
+    """The plan restricted to some variants and platforms (patterns and names checked by the caller)."""
     kept = []
     for v in plan.variants:
-        if only and v.variant.name not in only:
+        if not selection.keeps(v.variant.name):
             continue
         chosen = tuple(p for p in v.variant.platforms if not platforms or p in platforms)
         if chosen:
             kept.append(replace(v, variant=replace(v.variant, platforms=chosen)))
     primary = plan.primary.variant
     chosen = tuple(p for p in primary.platforms if not platforms or p in platforms)
-    return replace(plan, variants=tuple(kept), primary=replace(plan.primary, variant=replace(primary, platforms=chosen)))
+    selection = replace(selection, of=len(plan.variants))
+    return replace(plan, variants=tuple(kept), primary=replace(plan.primary, variant=replace(primary, platforms=chosen)),
+                   selection=selection)
