@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--matrix", default="matrix.yaml", help="the matrix file (default: matrix.yaml)")
     publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
     publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
-    publish.add_argument("--output", choices=["table", "json"], default="table", help="plan format (default: table)")
+    publish.add_argument("--output", choices=["table", "json", "github-matrix", "github-matrix-variants"], default="table",
+                         help="plan format (default: table); github-matrix: a strategy.matrix, one job per platform; "
+                              "github-matrix-variants: one job per variant group (family)")
     publish.add_argument("--force", action="store_true", help="overwrite exact tags (X.Y.Z, X.Y.Z-T) that hold other content")
     publish.add_argument("--allow-downgrade", action="store_true", help="move floating tags even where they point at a newer release")
     publish.add_argument("--retries", type=int, default=6, metavar="N", help="tries of one registry call, the first included (default: 6)")
@@ -98,6 +100,8 @@ def _render(args) -> int:
 def _publish(ns: argparse.Namespace) -> int:
     from publisher.options import compute_options
 
+    if ns.output.startswith("github-matrix") and not ns.dry_run:
+        raise PublisherError(f"publisher: --output {ns.output} prints a plan: add --dry-run")
     job = compute_options(arguments(ns))
     if ns.dry_run:
         return _dry_run(job, ns.offline, ns.output)
@@ -117,6 +121,11 @@ def _dry_run(job, offline: bool, output: str) -> int:
     from publisher.report import plan_table, state_table
     from publisher.steps.state import compare
 
+    if output.startswith("github-matrix"):  # what the jobs will be: the registries are not asked
+        from publisher import github
+
+        print(json.dumps((github.by_platform if output == "github-matrix" else github.by_variant_group)(job.plan)))
+        return 0
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
