@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"render": _render, "publish": _publish}[args.command](args)
     except PublisherError as e:
         for line in e.lines:
-            print(line, file=sys.stderr)
+            print(_annotated(line), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("publisher: interrupted", file=sys.stderr)
@@ -74,9 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PUBLISHER_DEBUG"):
             raise
         detail = (str(e).strip().splitlines() or [""])[0][:300]
-        print(f"publisher: unexpected {type(e).__name__}: {detail}; set PUBLISHER_DEBUG=1 to see where, "
-              "and please report it", file=sys.stderr)
+        print(_annotated(f"publisher: unexpected {type(e).__name__}: {detail}; set PUBLISHER_DEBUG=1 to see where, "
+                         "and please report it"), file=sys.stderr)
         return 1
+
+
+def _annotated(line: str) -> str:
+    """On GitHub Actions an error line is an annotation, on the file and line it names; elsewhere it is itself."""
+    from publisher import github
+
+    return github.error(line) if github.active() else line
 
 
 def _render(args) -> int:

@@ -1,4 +1,4 @@
-"""Where a publish is: a live status line on a terminal, plain log lines in CI."""
+"""Where a publish is: a live status line on a terminal, plain log lines in CI, folded into groups on GitHub Actions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import threading
 import time
 from contextlib import contextmanager
 
+from publisher import github
+
 
 class Progress:
-    def __init__(self, stream=None, live: bool | None = None):
+    def __init__(self, stream=None, live: bool | None = None, actions: bool | None = None):
         self.stream = stream = stream or sys.stdout
         self.live = stream.isatty() and os.environ.get("CI") != "true" if live is None else live
+        # Workflow commands (::group::, ::notice::) only where the GitHub runner reads them, never on a terminal.
+        self.actions = github.active() and not self.live if actions is None else actions
         self.lock = threading.Lock()
         self.status = ""
 
@@ -29,6 +33,8 @@ class Progress:
     def phase(self, name: str, total: int):
         """A step of the publish; yields tick(item) to call as each of its `total` items is done."""
         started, done = time.monotonic(), [0]
+        if self.actions:
+            self.log(f"::group::{name} ({total})")
 
         def tick(item: str) -> None:
             with self.lock:
@@ -41,9 +47,17 @@ class Progress:
                     self.stream.write(line + "\n")
                 self.stream.flush()
 
-        yield tick
-        with self.lock:
-            if self.live and self.status:
-                self.stream.write("\r\033[K")
-            self.status = ""
+        try:
+            yield tick
+        finally:  # a failing step's error is printed after its group, where it shows
+            with self.lock:
+                if self.live and self.status:
+                    self.stream.write("\r\033[K")
+                self.status = ""
+            if self.actions:
+                self.log("::endgroup::")
         self.log(f"{name}: {total} in {time.monotonic() - started:.1f} s")
+
+    def notice(self, line: str) -> None:
+        """Something the reader should see (a held tag): a notice annotation on GitHub Actions, else a line."""
+        self.log(github.notice(line) if self.actions else line)

@@ -11,6 +11,12 @@ from publisher.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def not_on_github_actions(monkeypatch):
+    """Tests see plain output even when CI runs them inside GitHub Actions; some set it back to see workflow commands."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the shipped matrix, template and rendered Dockerfiles, outside git."""

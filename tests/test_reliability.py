@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -44,6 +45,7 @@ def test_publish_through_twenty_percent_faults(cli, tmp_path, engine, registry, 
         shutil.copytree(cache / kept, fresh / kept)
     run = cli(*args(matrix, faulty.host, fresh, f"{faulty.host}/faulty/uv"))
     assert run.code == 0, run.err
+    assert re.search(r"; .*\b[1-9][0-9]* registry calls that succeeded on a retry\b", run.out.splitlines()[-1]), run.out[-500:]
     assert any((fresh / "bases").iterdir())
     kinds = {f[0] for f in faulty.faults}
     assert len(faulty.faults) >= 20 and len(kinds) >= 8, faulty.faults

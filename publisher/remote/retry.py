@@ -14,6 +14,7 @@ from publisher.remote.transport import Request, Transport
 
 # Worth another try: the registry or the path to it is overloaded or flaky, not refusing us.
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+RECOVERED = "registry calls that succeeded on a retry"  # a Transport.stats key
 
 
 @dataclass
@@ -84,4 +85,6 @@ class Retry:
             if request.retry and response.status_code in TRANSIENT and attempts.again(wait):
                 response.close()
                 continue
+            if attempts.tries and response.status_code not in TRANSIENT:
+                self.inner.count(RECOVERED)
             return response

@@ -23,6 +23,7 @@ from publisher.release.decisions import HELD
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
 from publisher.remote.hosts import Hosts
+from publisher.remote.retry import RECOVERED
 from publisher.steps.bases import Bases, check_platforms
 from publisher.steps.build import mirrored
 from publisher.steps.export import export_all
@@ -46,7 +47,9 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
     network = ThreadPoolExecutor(NETWORK_JOBS)
     try:
         with Hosts(options.policy, options.timeout) as hosts:
-            return _steps(Run(plan, options, progress, hosts, network))
+            result = _steps(Run(plan, options, progress, hosts, network))
+            result.counts[RECOVERED] = hosts.stats().get(RECOVERED, 0)  # in the summary when not 0
+            return result
     finally:
         network.shutdown(cancel_futures=True)
 
@@ -84,7 +87,7 @@ def _release(run: Run, targets: list[Repository], publications: list[Publication
     refuse_conflicts(decisions, publications)
     for (ref, tag), d in decisions.items():
         if d.status == HELD or d.why:
-            run.progress.log(f"{ref}:{tag}: {d.status}: {d.why}")
+            (run.progress.notice if d.status == HELD else run.progress.log)(f"{ref}:{tag}: {d.status}: {d.why}")
     with run.progress.phase("push", 1) as tick:
         push(targets, publications, decisions, lambda tag: is_floating(tag, run.plan.release), run.network)
         verify(targets, publications, decisions, run.network)
