@@ -1,4 +1,4 @@
-"""Command line: `publisher render` and `publisher publish`."""
+"""Command line: `publisher init`, `publisher render` and `publisher publish`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="publisher", description="Publish a family of container images from one matrix.yaml.")
     parser.add_argument("--version", action="version", version=f"publisher {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    init = commands.add_parser("init", help="write a starter matrix.yaml, template, Dockerfiles and release workflow",
+                               description="Start a new project: matrix.yaml, variants/Dockerfile.j2 and its Dockerfiles, "
+                                           ".github/workflows/release.yml. Asks nothing; refuses to overwrite without --force.")
+    init.add_argument("--image", required=True, metavar="REPOSITORY", help="where the images go, e.g. ghcr.io/org/tool")
+    init.add_argument("--payload", default="uv", metavar="NAME", help="what the images carry: uv's binaries, the one payload today (default: uv)")
+    init.add_argument("--action", default=None, metavar="OWNER/REPO@REF", help="publisher's GitHub action for the workflow's 'uses:'")
+    init.add_argument("--dir", default=".", metavar="DIR", help="the project's folder (default: the current one)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
 
     render = commands.add_parser("render", help="write variants/<variant>/Dockerfile from the template",
                                  description="Render every variant's Dockerfile from the matrix and its template.")
@@ -62,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"render": _render, "publish": _publish}[args.command](args)
+        return {"init": _init, "render": _render, "publish": _publish}[args.command](args)
     except PublisherError as e:
         for line in e.lines:
             print(_annotated(line), file=sys.stderr)
@@ -84,6 +93,19 @@ def _annotated(line: str) -> str:
     from publisher import github
 
     return github.error(line) if github.active() else line
+
+
+def _init(args) -> int:
+    from publisher.starter import DEFAULT_ACTION, Starter, init
+
+    starter = Starter(args.image, Path(args.dir), args.payload, args.action or DEFAULT_ACTION, args.force)
+    for path in init(starter):
+        print(f"wrote {path}")
+    if not args.action:
+        print(f"next: in .github/workflows/release.yml, replace {DEFAULT_ACTION} with where publisher's action lives "
+              "(or pass --action)")
+    print("then: publisher render --check && publisher publish --dry-run --offline --version 0.5.31")
+    return 0
 
 
 def _render(args) -> int:

@@ -1,0 +1,64 @@
+"""`publisher init`: a new project's starter files, which render and dry-run cleanly as written."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from publisher.starter import DEFAULT_ACTION
+from tests.conftest import ROOT
+
+
+def test_a_new_project_renders_and_dry_runs_out_of_the_box(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = cli("init", "--image", "docker.io/acme/tool", "--action", "acme/publisher@v1")
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[:6] == [f"wrote {p}" for p in (
+        "matrix.yaml", "variants/Dockerfile.j2", ".github/workflows/release.yml",
+        "variants/distroless/Dockerfile", "variants/alpine3.20/Dockerfile", "variants/bookworm-slim/Dockerfile")]
+    assert cli("render", "--check").code == 0
+    plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--output", "json").out)
+    assert plan["repositories"] == ["docker.io/acme/tool"]
+    assert [(v["name"], v["made"]) for v in plan["variants"]] == [
+        ("distroless", "built"), ("alpine3.20", "assembled"), ("bookworm-slim", "assembled")]
+    assert plan["variants"][0]["labels"]["org.opencontainers.image.title"] == "tool"
+    steps = yaml.safe_load((tmp_path / ".github/workflows/release.yml").read_text())["jobs"]["images"]["steps"]
+    publish = next(s for s in steps if s.get("id") == "publish")
+    assert publish["uses"] == "acme/publisher@v1" and set(publish["with"]) == {"version", "push"}
+    login = next(s for s in steps if str(s.get("uses", "")).startswith("docker/login-action"))
+    assert login["with"] == {"registry": "docker.io", "username": "${{ secrets.REGISTRY_USERNAME }}",
+                             "password": "${{ secrets.REGISTRY_PASSWORD }}"}
+
+
+def test_ghcr_logs_in_with_the_job_token_and_the_action_is_named_to_replace(cli, tmp_path):
+    run = cli("init", "--image", "ghcr.io/acme/tool", "--dir", str(tmp_path))
+    assert run.code == 0, run.err
+    assert f"replace {DEFAULT_ACTION}" in run.out
+    workflow = (tmp_path / ".github/workflows/release.yml").read_text()
+    assert "password: ${{ secrets.GITHUB_TOKEN }}" in workflow and f"uses: {DEFAULT_ACTION}" in workflow
+
+
+def test_existing_files_are_kept_unless_forced(cli, tmp_path):
+    (tmp_path / "matrix.yaml").write_text("# mine\n")
+    run = cli("init", "--image", "ghcr.io/acme/tool", "--dir", str(tmp_path))
+    assert (run.code, run.err) == (2, f"publisher init: matrix.yaml already exists in {tmp_path}; pass --force to overwrite\n")
+    assert (tmp_path / "matrix.yaml").read_text() == "# mine\n"
+    assert not (tmp_path / "variants").exists()  # nothing written
+    assert cli("init", "--image", "ghcr.io/acme/tool", "--dir", str(tmp_path), "--force").code == 0
+    assert "ghcr.io/acme/tool" in (tmp_path / "matrix.yaml").read_text()
+
+
+def test_bad_init_flags_are_one_line(cli, tmp_path):
+    run = cli("init", "--image", "ghcr.io/acme/tool:1.0", "--dir", str(tmp_path))
+    assert (run.code, run.err) == (2, "publisher init: --image 'ghcr.io/acme/tool:1.0': a repository takes no tag or digest; "
+                                      "write host/path, e.g. ghcr.io/org/tool\n")
+    run = cli("init", "--image", "ghcr.io/acme/tool", "--payload", "ruff", "--dir", str(tmp_path))
+    assert (run.code, run.err) == (2, "publisher init: --payload 'ruff': publisher publishes uv images today; pass --payload uv\n")
+    assert cli("init", "--dir", str(tmp_path)).err == "publisher init: the following arguments are required: --image; see 'publisher init --help'\n"
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_packaged_template_is_the_shipped_one():
+    """One template: the starter's copy inside the package is the one this repository renders its variants with."""
+    assert (ROOT / "publisher/templates/Dockerfile.j2").read_text() == (ROOT / "variants/Dockerfile.j2").read_text()
