@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="leave out variants matching this shell-style pattern, e.g. '*-bookworm' (repeatable)")
     publish.add_argument("--artifacts", metavar="DIR", help="uv binaries from DIR/<os>-<arch>/{uv,uvx} instead of the uv wheels")
     publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub (default: $PUBLISHER_BASE_MIRROR)")
+    publish.add_argument("--result", metavar="FILE", help="write what was published as JSON: per repository and tag, the index digest")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     return parser
 
@@ -143,6 +144,10 @@ def _publish(ns: argparse.Namespace) -> int:
     result = publish(job.plan, job.options, progress)
     print(summary(job.plan, result.counts))
     write_step_summary(job.plan, result)
+    if job.options.result:
+        from publisher.steps import result as results
+
+        results.write(job.options.result, job.plan, result.digests)
     return 0
 
 
@@ -178,7 +183,7 @@ def arguments(ns: argparse.Namespace):
         repositories=tuple(ns.repository), created=ns.created, revision=ns.revision, artifacts=ns.artifacts,
         base_mirror=ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
-        retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs,
+        retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
     )
 
 

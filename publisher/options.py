@@ -47,6 +47,7 @@ class Arguments:
     retry_delay: float = 0.5
     timeout: float = 60.0
     jobs: int | None = None
+    result: str | None = None  # write what was published here, as JSON
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Options:
     policy: Policy = field(default_factory=Policy)
     timeout: float = 60.0
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
+    result: Path | None = None  # --result FILE: per repository and tag, the index digest published
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def compute_options(args: Arguments) -> Job:
         rules=Rules(args.force, args.allow_downgrade),
         policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
         timeout=args.timeout,
+        result=Path(args.result) if args.result else None,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 
