@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
     publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
-    publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable)")
+    publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable; spaces or commas separate several)")
     publish.add_argument("--only", action="append", default=[], metavar="PATTERN",
                          help="only variants matching this shell-style pattern, e.g. 'python3.1*-alpine' (repeatable; spaces or commas separate several)")
     publish.add_argument("--skip", action="append", default=[], metavar="PATTERN",

@@ -253,7 +253,7 @@ FLAG_CASES = {
     "bad created": (["--created", "yesterday"], ["publisher: --created/SOURCE_DATE_EPOCH 'yesterday' is neither seconds since 1970 nor an RFC 3339 time; e.g. 1732100000 or 2024-11-20T10:53:20Z"]),
     "uppercase repository": (["--repository", "ghcr.io/Acme/uv"], ["publisher: --repository 'ghcr.io/Acme/uv': repository path 'Acme/uv' must be lowercase; write host/path, e.g. ghcr.io/org/image"]),
     "bad base mirror": (["--base-mirror", "http://mirror"], ["publisher: --base-mirror 'http://mirror' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub"]),
-    "bad output format": (["--output", "yaml"], ["publisher publish: argument --output: invalid choice: 'yaml' (choose from 'table', 'json'); see 'publisher publish --help'"]),
+    "bad output format": (["--output", "yaml"], ["publisher publish: argument --output: invalid choice: 'yaml' (choose from 'table', 'json', 'github-matrix', 'github-matrix-variants'); see 'publisher publish --help'"]),
     "missing artifacts": (["--artifacts", "/nonexistent", "--platform", "linux/amd64"], ["--artifacts: no folder for linux/amd64: expected /nonexistent/linux-amd64"]),
 }
 
