@@ -42,7 +42,7 @@ def read_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def run_action(workspace: Path, temp: Path, given: dict[str, str]) -> tuple[dict[str, str], str]:
+def run_action(workspace: Path, temp: Path, given: dict[str, str], env: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
     """Each step's shell lines in `bash --noprofile --norc -eo pipefail`, as `shell: bash` runs them."""
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
@@ -52,7 +52,7 @@ def run_action(workspace: Path, temp: Path, given: dict[str, str]) -> tuple[dict
     files = {name: temp / name for name in ("output", "summary", "path")}
     base = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     base |= {"GITHUB_ACTIONS": "true", "CI": "true", "RUNNER_TEMP": str(temp), "GITHUB_WORKSPACE": str(workspace),
-             "GITHUB_STEP_SUMMARY": str(files["summary"]), "GITHUB_PATH": str(files["path"])}
+             "GITHUB_STEP_SUMMARY": str(files["summary"]), "GITHUB_PATH": str(files["path"])} | (env or {})
     steps, log = {}, []
     for i, step in enumerate(action["runs"]["steps"]):
         assert step["shell"] == "bash" and "if" not in step and "uses" not in step

@@ -132,3 +132,14 @@ def test_a_registry_refusing_oci_indexes_is_told_which_media_type(registry, prox
     assert str(caught.value) == (
         f"{proxy.host}/idx/x: PUT manifest latest: HTTP 400 MANIFEST_INVALID: manifest invalid; the registry does "
         f"not take the media type {INDEX} (an OCI image index): publish to a registry that supports OCI indexes")
+
+
+def test_unreachable_registries_are_one_line_before_anything_is_built(cli, tmp_path, mirror, cache):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{sock.getsockname()[1]}"
+    run = publish(cli, reduced_matrix(tmp_path, cli), mirror, cache, [f"{host}/gone/uv"], "--retries", "2")
+    assert run.code == 2 and len(run.err.splitlines()) == 1, run.err
+    assert "cannot talk to the registry" in run.err and "build:" not in run.out and "Traceback" not in run.err
