@@ -123,10 +123,12 @@ def traffic(proxy: FaultProxy, before: dict) -> dict:
             "requests": sum(now["requests"].values()) - sum(before["requests"].values())}
 
 
-def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, artifacts: Path, only: list[str], log: Path) -> dict:
+def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, artifacts: Path, only: list[str], log: Path,
+                  extra: tuple[str, ...] = ()) -> dict:
     """One `publisher publish` as a subprocess: wall time, registry traffic, peak memory."""
     argv = [PUBLISHER, "publish", "--version", version, "--matrix", str(MATRIX), "--repository", f"{proxy.host}/{REPO}",
-            "--base-mirror", mirror, "--cache", str(cache), "--artifacts", str(artifacts / version), *PROVENANCE, *only_args(only)]
+            "--base-mirror", mirror, "--cache", str(cache), "--artifacts", str(artifacts / version), *PROVENANCE,
+            *only_args(only), *extra]
     before, hwm = proxy.counts(), 0
     with log.open("wb") as out:
         start = time.perf_counter()
@@ -146,6 +148,22 @@ def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, art
     phases = {m[1]: float(m[2]) for m in map(PHASE.match, lines) if m}  # where the time went, as publisher logs it
     return {"wall_s": round(wall, 2), **traffic(proxy, before), "peak_rss_mb": round(hwm / 1024, 1),
             "tree_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "phases": phases, "summary": lines[-1] if lines else ""}
+
+
+def run_staged(tmp: Path, proxy: FaultProxy, mirror: str, artifacts: Path, only: list[str]) -> dict:
+    """The release spread as CI runners would: one stage per platform (each its own cache), then the join."""
+    runs, folders = {}, []
+    for platform in PLATFORMS:
+        arch = platform.split("/")[1]
+        folders.append(str(fresh(tmp / f"stage-{arch}")))
+        extra = ("--platform", platform, "--stage", folders[-1])
+        runs[f"stage {arch}"] = run_publisher(FIRST, proxy, mirror, fresh(tmp / f"cache-stage-{arch}"), artifacts, only,
+                                              tmp / f"stage-{arch}.log", extra)
+        print(f"  stage {arch}: {runs[f'stage {arch}']['wall_s']} s", flush=True)
+    runs["join"] = run_publisher(FIRST, proxy, mirror, fresh(tmp / "cache-join"), artifacts, only, tmp / "join.log",
+                                 ("--join", *folders))
+    print(f"  join: {runs['join']['wall_s']} s: {runs['join']['summary']}", flush=True)
+    return runs
 
 
 def _vmhwm_kb(pid: int) -> int:
@@ -262,6 +280,9 @@ def report(r: dict) -> None:
         x = r[key]
         print(f"{label:<24}{x['wall_s']:8.1f}{x['bytes_uploaded'] / MB:9.2f}{x['blob_uploads']:11d}{x['manifest_puts']:15d}"
               f"{x['requests']:10d}{cell(x['peak_rss_mb'], 13, '.1f')}")
+    for key, x in r["staged"].items():
+        print(f"{'publisher ' + key:<24}{x['wall_s']:8.1f}{x['bytes_uploaded'] / MB:9.2f}{x['blob_uploads']:11d}"
+              f"{x['manifest_puts']:15d}{x['requests']:10d}{cell(x['peak_rss_mb'], 13, '.1f')}")
     for key in ("cold", "rerun", "next"):
         print(f"  {key} phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in r[key]["phases"].items()))
     m, t = r["minimum"], r["ratios"]
@@ -278,6 +299,9 @@ def report(r: dict) -> None:
         (f"rerun <= 0.05 x cold, 0 blob uploads:  {t['rerun_vs_cold_wall']:.3f} x, {r['rerun']['blob_uploads']} uploads",
          t["rerun_vs_cold_wall"] <= 0.05 and r["rerun"]["blob_uploads"] == 0),
         (f"dry-run <= 0.3 s:                      {r['dry_run']['median_s']:.3f} s", r["dry_run"]["median_s"] <= 0.3),
+        (f"join < 0.1 x one-machine cold:         {t['join_vs_cold_wall']:.3f} x", t["join_vs_cold_wall"] < 0.1),
+        (f"staged: no blob uploaded twice:        {t['staged_blob_uploads']} uploads (one machine: {r['cold']['blob_uploads']})",
+         t["staged_blob_uploads"] <= r["cold"]["blob_uploads"]),
         (f"plan of 10,000 variants < 2 s:         {r['plan'][10_000]['seconds']:.3f} s", r["plan"][10_000]["seconds"] < 2),
     ]
     print("\ntargets:\n" + "\n".join(f"  {text:<58}{'PASS' if ok else 'FAIL'}" for text, ok in checks))
@@ -316,14 +340,22 @@ def main() -> int:
             print(f"  {runs[key]['wall_s']} s: {runs[key]['summary']}", flush=True)
             minimum = minimum or physical_minimum(registry.host, mirror.host, variants)  # what the cold publish left
 
+        print("publisher staged: a stage per platform, then the join, into another registry ...", flush=True)
+        staged_registry, staged_proxy = target(tmp, "staged-registry")
+        servers += [staged_registry, staged_proxy]
+        staged = run_staged(tmp, staged_proxy, mirror.host, artifacts, only)
+
         print("dry-run and plan scaling ...", flush=True)
-        results = {**shape, "naive": naive, **runs, "minimum": minimum, "dry_run": dry_run_median(), "plan": plan_scaling(tmp)}
+        results = {**shape, "naive": naive, **runs, "staged": staged, "minimum": minimum, "dry_run": dry_run_median(),
+                   "plan": plan_scaling(tmp)}
         results["ratios"] = {
             "cold_vs_naive_wall": round(runs["cold"]["wall_s"] / naive["wall_s"], 3),
             "rerun_vs_cold_wall": round(runs["rerun"]["wall_s"] / runs["cold"]["wall_s"], 3),
             "next_vs_cold_wall": round(runs["next"]["wall_s"] / runs["cold"]["wall_s"], 3),
             "cold_bytes_vs_minimum": round(runs["cold"]["bytes_uploaded"] / minimum["total"], 3),
             "naive_bytes_vs_minimum": round(naive["bytes_uploaded"] / minimum["total"], 3),
+            "join_vs_cold_wall": round(staged["join"]["wall_s"] / runs["cold"]["wall_s"], 3),
+            "staged_blob_uploads": sum(x["blob_uploads"] for x in staged.values()),
         }
         report(results)
         return 0

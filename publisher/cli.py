@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--artifacts", metavar="DIR", help="uv binaries from DIR/<os>-<arch>/{uv,uvx} instead of the uv wheels")
     publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub (default: $PUBLISHER_BASE_MIRROR)")
     publish.add_argument("--result", metavar="FILE", help="write what was published as JSON: per repository and tag, the index digest")
+    publish.add_argument("--stage", metavar="DIR", help="make, smoke-test and push by digest this runner's --platform(s), "
+                         "no index, no tag; write the stage record into DIR (see docs/publishing.md)")
+    publish.add_argument("--join", nargs="+", default=[], metavar="DIR", help="build nothing: join the stages' records "
+                         "found in these folders into indexes, move tags and verify")
+    publish.add_argument("--builder", metavar="NAME", help="build with this docker buildx builder, e.g. one with native nodes")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     return parser
 
@@ -184,6 +189,7 @@ def arguments(ns: argparse.Namespace):
         base_mirror=ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
+        stage=ns.stage, join=tuple(ns.join), builder=ns.builder,
     )
 
 

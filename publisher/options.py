@@ -48,6 +48,9 @@ class Arguments:
     timeout: float = 60.0
     jobs: int | None = None
     result: str | None = None  # write what was published here, as JSON
+    stage: str | None = None  # make, smoke-test and push by digest these platforms; record it in this folder
+    join: tuple[str, ...] = ()  # stage folders to join into indexes and tags; builds nothing
+    builder: str | None = None  # a buildx builder for the builds (e.g. native nodes per platform)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class Options:
     timeout: float = 60.0
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)  # builds, smoke tests, exports at once
     result: Path | None = None  # --result FILE: per repository and tag, the index digest published
+    stage: Path | None = None  # --stage DIR: this runner's platforms, pushed by digest, recorded in DIR
+    join: tuple[Path, ...] = ()  # --join DIR...: the stages' records, joined into indexes and tags
+    builder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,19 @@ def compute_options(args: Arguments) -> Job:
         policy=Policy(attempts=max(1, args.retries), total=args.retry_time, delay=args.retry_delay),
         timeout=args.timeout,
         result=Path(args.result) if args.result else None,
+        stage=Path(args.stage) if args.stage else None,
+        join=tuple(Path(folder) for folder in args.join),
+        builder=args.builder,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 
 
 def compute_plan(args: Arguments) -> Plan:
     """Matrix + version + selections → the Plan."""
+    if args.stage and args.join:
+        raise PublisherError("publisher: --stage and --join are two jobs: stage on each runner, then join once")
+    if args.join and not args.push:
+        raise PublisherError("publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead")
     if not args.version:
         raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
     release = parse_release(args.version)

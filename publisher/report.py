@@ -34,8 +34,9 @@ def summary(plan: Plan, counts) -> str:
     """The last lines of a publish: what it did, and plainly whether anything changed."""
     done = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n)
     changed = counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
+    staged = counts["manifests pushed"] + counts["manifests already there"]
     if not counts["tags verified"]:
-        verdict = "built and smoke-tested, not pushed"
+        verdict = "staged: platform images pushed by digest, no index, no tag" if staged else "built and smoke-tested, not pushed"
     elif changed:
         verdict = "published"
     else:

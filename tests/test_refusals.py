@@ -255,6 +255,10 @@ FLAG_CASES = {
     "bad base mirror": (["--base-mirror", "http://mirror"], ["publisher: --base-mirror 'http://mirror' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub"]),
     "bad output format": (["--output", "yaml"], ["publisher publish: argument --output: invalid choice: 'yaml' (choose from 'table', 'json', 'github-matrix', 'github-matrix-variants'); see 'publisher publish --help'"]),
     "missing artifacts": (["--artifacts", "/nonexistent", "--platform", "linux/amd64"], ["--artifacts: no folder for linux/amd64: expected /nonexistent/linux-amd64"]),
+    "stage and join": (["--stage", "/nonexistent-a", "--join", "/nonexistent-b"], ["publisher: --stage and --join are two jobs: stage on each runner, then join once"]),
+    "join without pushing": (["--join", "/nonexistent-b", "--no-push"], ["publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead"]),
+    "join of no records": (["--join", "/nonexistent-stages"], ["publisher: --join /nonexistent-stages: no stage record (stage-*.json) there; give the folders the stages wrote with --stage"]),
+    "stage into a file": (["--stage", "/etc/hostname", "--platform", "linux/amd64"], ["publisher: --stage /etc/hostname is a file; give a folder for the stage record"]),
 }
 
 

@@ -10,6 +10,7 @@ mirror (PUBLISHER_BASE_MIRROR, which the workflows do not set); nothing else dif
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,9 +24,10 @@ from tests.test_action import run_action
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-# What the runner would put there, on a pull request.
-VALUES = {"steps.version.outputs.version": "0.5.31", "github.event_name == 'push'": "false"}
-COMMAND = re.compile(r"(^|[\s/])publisher\s")
+# What the runner would put there, on a pull request (the stage job: its amd64 entry).
+VALUES = {"steps.version.outputs.version": "0.5.31", "needs.plan.outputs.version": "0.5.31",
+          "matrix.platform": "linux/amd64", "github.event_name == 'push'": "false"}
+COMMAND = re.compile(r"(^|[\s/(])publisher\s")
 
 
 def steps() -> list[tuple[str, str, dict]]:
@@ -33,10 +35,18 @@ def steps() -> list[tuple[str, str, dict]]:
     found = []
     for path in WORKFLOWS:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
-            for step in job.get("steps", []):
-                if COMMAND.search(step.get("run", "")) or step.get("uses") == "./":
+            for step in job.get("steps", []) if runs(job.get("if")) else []:
+                if runs(step.get("if")) and (COMMAND.search(step.get("run", "")) or step.get("uses") == "./"):
                     found.append((path.name, step.get("name", str(step.get("run", ""))[:40]), step))
     return found
+
+
+def runs(condition: str | None) -> bool:
+    """Whether a job or step with this `if:` runs on a pull request."""
+    if condition is None:
+        return True
+    assert condition.strip() in VALUES, f"no test value for if: {condition}: add it to VALUES"
+    return VALUES[condition.strip()] == "true"
 
 
 def fill(text: str) -> str:
@@ -49,7 +59,7 @@ def fill(text: str) -> str:
 
 def test_the_workflows_run_publisher():
     names = {(w, n) for w, n, _ in steps()}
-    assert ("release.yml", "publish") in names and len(names) >= 3, names
+    assert ("release.yml", "stage") in names and ("release.yml", "matrix") in names and len(names) >= 5, names
 
 
 @pytest.fixture
@@ -58,7 +68,7 @@ def runner_env(project, mirror, cache, tmp_path) -> dict[str, str]:
     (tmp_path / "xdg").mkdir()
     (tmp_path / "xdg" / "publisher").symlink_to(cache)
     return {"PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}", "PUBLISHER_BASE_MIRROR": mirror,
-            "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+            "XDG_CACHE_HOME": str(tmp_path / "xdg"), "GITHUB_OUTPUT": str(tmp_path / "github-output")}
 
 
 @pytest.mark.docker
@@ -70,9 +80,16 @@ def test_a_workflow_step_runs_as_written(workflow, name, step, project, engine, 
         inputs = {key: fill(str(value)) for key, value in step.get("with", {}).items()}
         _, log = run_action(project, temp, inputs, runner_env)
         assert "0.5.31: built and smoke-tested, not pushed;" in log  # the pull request's path
+        if "stage" in inputs:  # this runner's platform only, and its record written
+            assert "smoke-test: 22 in" in log and (project / inputs["stage"] / "stage-linux-amd64.json").exists()
         return
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"} | runner_env
     done = subprocess.run(["bash", "-e", "-c", fill(step["run"])], cwd=project, env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    if "github-matrix" in step["run"]:  # what the stage job's strategy.matrix takes: one native runner each
+        line = Path(runner_env["GITHUB_OUTPUT"]).read_text().strip()
+        include = json.loads(line.removeprefix("matrix="))["include"]
+        assert [(e["platform"], e["runner"]) for e in include] == [
+            ("linux/amd64", "ubuntu-24.04"), ("linux/arm64", "ubuntu-24.04-arm")]

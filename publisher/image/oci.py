@@ -81,10 +81,24 @@ class Image:
         return found
 
 
-def index(images: list[Image], annotations: dict[str, str]) -> bytes:
+    def descriptor(self) -> dict:
+        """The image's entry in an index."""
+        return {"mediaType": MANIFEST, "digest": self.digest, "size": len(self.manifest), "platform": self.platform_entry()}
+
+
+@dataclass(frozen=True)
+class Child:
+    """A platform manifest already pushed, known only by its descriptor (what a stage record holds)."""
+
+    digest: str
+    size: int
+    platform: dict
+
+    def descriptor(self) -> dict:
+        return {"mediaType": MANIFEST, "digest": self.digest, "size": self.size, "platform": self.platform}
+
+
+def index(children: list[Image | Child], annotations: dict[str, str]) -> bytes:
     """One index per variant: every platform's manifest, and the variant's labels as annotations."""
-    manifests = []
-    for image in images:
-        manifests.append({"mediaType": MANIFEST, "digest": image.digest, "size": len(image.manifest),
-                          "platform": image.platform_entry()})
+    manifests = [child.descriptor() for child in children]
     return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests, "annotations": annotations})

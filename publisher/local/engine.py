@@ -23,12 +23,19 @@ class Builder:
     env: dict
 
 
-def find_builder() -> Builder:
-    """buildx where the plugin exists; otherwise a pre-23 client that builds with DOCKER_BUILDKIT=1."""
+def find_builder(name: str | None = None) -> Builder:
+    """buildx where the plugin exists; otherwise a pre-23 client that builds with DOCKER_BUILDKIT=1.
+
+    `name`: a buildx builder (`docker buildx create --name NAME ...`, e.g. with native nodes per platform).
+    """
     candidates = list(dict.fromkeys(p for p in (shutil.which("docker"), "/usr/bin/docker") if p and os.access(p, os.X_OK)))
     for docker in candidates:
         if _ok([docker, "buildx", "version"]):
-            return Builder("docker buildx build", (docker, "buildx", "build", "--load"), {})
+            chosen = ("--builder", name) if name else ()
+            return Builder(" ".join(("docker buildx build", *chosen)), (docker, "buildx", "build", *chosen, "--load"), {})
+    if name:
+        raise PublisherError(f"publisher: --builder {name} needs the docker buildx plugin, which is not installed; "
+                             "install it, or leave --builder out to build with the local engine")
     for docker in candidates:
         version = _out([docker, "version", "--format", "{{.Client.Version}}"])
         if version and version.split(".")[0].isdigit() and int(version.split(".")[0]) < 23:
@@ -63,7 +70,7 @@ class Run:
 
 
 class Engine:
-    def __init__(self, log=print):
+    def __init__(self, log=print, builder: str | None = None):
         import docker  # imported here: the dry-run path never pays for it
 
         self.log = log
@@ -72,7 +79,7 @@ class Engine:
             self.client.ping()
         except docker.errors.DockerException as e:
             raise PublisherError(f"publisher: cannot reach the Docker engine ({_first_line(e)}); start dockerd or set DOCKER_HOST") from None
-        self.builder = find_builder()
+        self.builder = find_builder(builder)
         self._docker_errors = docker.errors
 
     def build(self, build: Build) -> str:

@@ -24,7 +24,7 @@ class Made:
 
 
 def make_all(run: Run, binaries: dict[str, Path], bases: Bases) -> Made:
-    engine = Engine(run.progress.log)
+    engine = Engine(run.progress.log, run.options.builder)
     run.progress.log(f"builder: {engine.builder.name}")
     recipes = {v.variant.name: v.recipe for v in run.plan.variants}  # each Dockerfile read once
     derived = [(v, p, recipes[v.variant.name]) for v in run.plan.variants if not v.variant.primary

@@ -41,10 +41,8 @@ def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
 def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
          pool: Executor) -> None:
     """Content everywhere first; then exact tags everywhere; floating tags last."""
-    seen_on: dict[str, str] = {}  # registry host → a repository there that holds our blobs
-    for repo in repositories:
-        push_content(repo, publications, seen_on.get(repo.registry.host), pool)
-        seen_on.setdefault(repo.registry.host, repo.path)
+    for repo, mount_from in _with_mount_sources(repositories):
+        push_content(repo, publications, mount_from, pool)
     counts = repositories[0].counts if repositories else Counter()
     every = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags]
     for floating in (False, True):
@@ -52,19 +50,36 @@ def push(repositories: list[Repository], publications: list[Publication], decisi
         counts.update(pool.map(lambda item: _tag(*item, decisions[item[0].ref, item[2]]), phase))
 
 
+def push_staged(repositories: list[Repository], images: list[Image], pool: Executor) -> None:
+    """A stage's images by digest, in every repository: no index, no tag."""
+    for repo, mount_from in _with_mount_sources(repositories):
+        push_images(repo, images, mount_from, pool)
+
+
+def _with_mount_sources(repositories: list[Repository]):
+    """Each repository, with a repository on its registry that already holds our blobs (None for the first)."""
+    seen_on: dict[str, str] = {}
+    for repo in repositories:
+        yield repo, seen_on.get(repo.registry.host)
+        seen_on.setdefault(repo.registry.host, repo.path)
+
+
 def push_content(repo: Repository, publications: list[Publication], mount_from: str | None, pool: Executor) -> None:
     """Blobs, then platform manifests, then indexes: each stage at once, each only when all before it landed."""
+    push_images(repo, [image for p in publications for image in p.images], mount_from, pool)
+    _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
+
+
+def push_images(repo: Repository, images: list[Image], mount_from: str | None, pool: Executor) -> None:
+    """Platform images by digest: their blobs, then their manifests. No index, no tag."""
     blobs = {}
-    for p in publications:
-        for image in p.images:
-            blobs.setdefault(oci.digest(image.config), image.config)
-            blobs.update((layer.digest, layer.path) for layer in image.layers if layer.digest not in blobs)
+    for image in images:
+        blobs.setdefault(oci.digest(image.config), image.config)
+        blobs.update((layer.digest, layer.path) for layer in image.layers if layer.digest not in blobs)
     todo = [(d, data) for d, data in blobs.items() if d not in repo.blobs]
     repo.counts.update(pool.map(lambda item: _blob(repo, *item, mount_from), todo))
     repo.blobs.update(blobs)
-    images = {image.digest: image.manifest for p in publications for image in p.images}
-    _manifests(repo, images, oci.MANIFEST, pool)
-    _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
+    _manifests(repo, {image.digest: image.manifest for image in images}, oci.MANIFEST, pool)
 
 
 def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> str:

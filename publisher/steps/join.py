@@ -1,0 +1,59 @@
+"""The join: stage records in, one index per variant out, tagged and verified; nothing built.
+
+It accepts the records only when they are this release's and this plan's stages, cover every
+planned (variant, platform) once, all passed, agree on each base, and every staged manifest is in
+every repository. The indexes it writes are byte for byte what a one-machine publish writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from publisher.errors import PublisherError
+from publisher.release import inputs
+from publisher.release import records as policy
+from publisher.release.records import StagedImage, StageRecord
+from publisher.steps.run import Run
+from publisher.steps.state import Repository
+
+
+def load(folders: list[Path]) -> dict[str, StageRecord]:
+    """Every stage record in these folders, by file name; an unreadable one is refused by name."""
+    found = {}
+    for folder in folders:
+        paths = sorted(folder.glob("stage-*.json")) if folder.is_dir() else []
+        if not paths:
+            raise PublisherError(f"publisher: --join {folder}: no stage record (stage-*.json) there; "
+                                 "give the folders the stages wrote with --stage")
+        for path in paths:
+            try:
+                found[str(path)] = StageRecord.from_json(path.read_bytes())
+            except (OSError, ValueError, KeyError, TypeError):
+                raise PublisherError(f"{path}: not a stage record publisher can read; stage again") from None
+    return found
+
+
+def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository]) -> dict[tuple[str, str], StagedImage]:
+    """(variant, platform) → what its stage pushed; refuses any set of records the join cannot use.
+
+    `targets` is never empty: a join without pushing is refused with the other flags.
+    """
+    problems = policy.check(run.plan, records)
+    if problems:
+        raise PublisherError(*problems)
+    staged = policy.by_variant(records)
+    missing = [f"{repo.ref}: {i.variant} {i.platform}: manifest {i.manifest} is not there; run its stage again"
+               for repo in targets for i in staged.values()
+               if repo.registry.head_manifest(repo.path, i.manifest) != i.manifest]
+    if missing:
+        raise PublisherError(*missing)
+    return staged
+
+
+def notes(run: Run, staged: dict[tuple[str, str], StagedImage]) -> dict[str, dict]:
+    """Each variant's index annotations, from what its stages were made of: as a one-machine publish writes them."""
+    result = {}
+    for v in run.plan.variants:
+        mine = [staged[v.variant.name, p] for p in v.variant.platforms]
+        result[v.variant.name] = inputs.annotations(v, mine[0].base, {i.platform: i.payload for i in mine})
+    return result

@@ -1,0 +1,73 @@
+"""What every flow does first: the targets read (pull and push proven), the payload, the bases resolved.
+
+Everything that can be refused without building is refused here, in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from publisher.image import oci
+from publisher.image.reference import parse_repository
+from publisher.local import artifacts
+from publisher.local.layers import file_digest
+from publisher.release import inputs
+from publisher.release.plan import Plan
+from publisher.steps.bases import Bases, check_platforms
+from publisher.steps.build import mirrored
+from publisher.steps.run import Run
+from publisher.steps.state import Repository, read_all
+
+
+def read_targets(run: Run) -> tuple[list[Repository], dict]:
+    """The target repositories (none with --no-push) and what each planned tag holds there now."""
+    targets = [Repository(ref, run.hosts[parse_repository(ref).host], run.counts)
+               for ref in run.plan.repositories] if run.options.push else []
+    with run.progress.phase("read", len(targets)) as tick:
+        return targets, read_all(targets, run.plan, run.network, tick, push=True)
+
+
+def payload(run: Run) -> dict[str, Path]:
+    """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
+    version = run.plan.release.text
+    if run.options.artifacts:
+        binaries = artifacts.from_directory(run.options.artifacts, run.platforms)
+    else:
+        binaries = artifacts.fetch_wheels(version, run.platforms, run.options.cache)
+    artifacts.check_runs(binaries, version)
+    return binaries
+
+
+def payload_digests(binaries: dict[str, Path]) -> dict[str, str]:
+    """Platform → one digest of the payload binaries: what the images of that platform carry."""
+    return {p: oci.digest("".join(file_digest(folder / n) for n in artifacts.BINARIES).encode())
+            for p, folder in binaries.items()}
+
+
+def resolve_bases(run: Run) -> Bases:
+    """Every base at one digest, with every planned platform: proven before anything is built."""
+    refs = {v.variant.base: mirrored(v.variant.base, run.options.base_mirror) or v.variant.base
+            for v in run.plan.variants if v.variant.base}
+    bases = Bases(refs, run.options.cache, run.hosts)
+    bases.resolve(run.network)
+    check_platforms(bases, run.plan, run.network)
+    return bases
+
+
+def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:
+    """Each variant's index annotations: its labels, its base's digest, the digest of its inputs.
+
+    `payload`: platform → payload digest; `bases`: variant → its base's digest.
+    """
+    return {v.variant.name: inputs.annotations(v, bases.get(v.variant.name), payload) for v in plan.variants}
+
+
+def up_to_date(plan: Plan, states: dict, notes: dict) -> bool:
+    """Every tag of every repository holds one index per variant, made from the inputs it would be now."""
+    for current in states.values():
+        for v in plan.variants:
+            want = notes[v.variant.name][inputs.INPUTS]
+            held = [current[tag] for tag in v.tags]
+            if held[0].digest is None or any(c.digest != held[0].digest or c.inputs != want for c in held):
+                return False
+    return True

@@ -1,0 +1,86 @@
+"""A stage: some platforms made, smoke-tested and pushed by digest on this runner; a record of it in a folder.
+
+No index and no tag: the join does that, once every stage is in. A rerun of a finished stage finds
+its record, the same inputs, and every manifest in every repository, and does nothing.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from publisher.errors import PublisherError, PublishFailed
+from publisher.image import oci
+from publisher.release.records import StagedImage, StageRecord, plan_identity
+from publisher.release.plan import VariantPlan
+from publisher.steps.run import Run
+from publisher.steps.state import Repository
+
+
+def record_path(run: Run, folder: Path) -> Path:
+    return folder / f"stage-{'_'.join(p.replace('/', '-') for p in run.platforms)}.json"
+
+
+def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict) -> bool:
+    """The record there is this stage's, made from the same inputs, and every repository holds its manifests.
+
+    `expected`: (variant, platform) → (base digest, payload digest) as resolved now.
+    """
+    try:
+        record = StageRecord.from_json(path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if record.plan != plan_identity(run.plan) or any(i.failures for i in record.images):
+        return False
+    if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
+        return False
+    return all(repo.registry.head_manifest(repo.path, i.manifest) == i.manifest
+               for repo in targets for i in record.images)
+
+
+def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) -> dict:
+    """(variant, platform) → (base digest, payload digest): what this stage's images are made from."""
+    return {(v.variant.name, p): (bases.get(v.variant.base), payload[p])
+            for v in run.plan.variants for p in v.variant.platforms}
+
+
+def write_record(path: Path, run: Run, images: dict, expected: dict, failures: list[str] = ()) -> None:
+    """`images`: (variant, platform) → Image made (none when the stage failed before exporting)."""
+    variants = {v.variant.name: v for v in run.plan.variants}
+    staged = []
+    for (name, platform), (base, payload) in expected.items():
+        image = images.get((name, platform))
+        mine = tuple(line for line in failures if line.startswith(f"{name} {platform}:"))
+        staged.append(StagedImage(
+            name, platform, image.digest if image else "", len(image.manifest) if image else 0,
+            _config_digest(image), image.platform_entry() if image else {}, base, payload,
+            _smoke_tests(variants[name]) if not failures else (), mine or tuple(failures[:1]),
+        ))
+    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(record.to_json())
+    partial.replace(path)  # a stage killed here leaves the old record or the new one, never half of one
+
+
+@contextmanager
+def failures_recorded(path: Path, run: Run, expected: dict):
+    """Around making and smoke-testing: a failure is written down as a failed record, then raised."""
+    try:
+        yield
+    except PublishFailed as error:
+        write_record(path, run, {}, expected, list(error.lines[1:]))
+        raise
+
+
+def check_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise PublisherError(f"publisher: --stage {folder} is a file; give a folder for the stage record")
+
+
+def _smoke_tests(v: VariantPlan) -> tuple[str, ...]:
+    return tuple(" ".join(test.run) for test in v.variant.smoke) + ("config",)
+
+
+def _config_digest(image) -> str:
+    return oci.digest(image.config) if image else ""

@@ -1,0 +1,113 @@
+"""Beyond one machine: each platform staged by its own process and cache, then one join that tags.
+
+The result must be indistinguishable from a one-machine publish: the same index digests.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_publish import REDUCED_TAGS, reduced_matrix, skopeo, tags_in
+from tests.test_reliability import KILL_POINTS, digests, invariant_holds, kill_when
+
+pytestmark = pytest.mark.docker
+EXPECTED = {tag for tags in REDUCED_TAGS.values() for tag in tags}
+COMMON = ["--created", "1732100000", "--revision", "0123abc", "--retry-delay", "0.01"]
+
+
+def command(matrix, mirror, artifacts, cache, repo, *extra) -> list[str]:
+    return [sys.executable, "-m", "publisher", "publish", "--version", "0.5.31", "--matrix", matrix, "--base-mirror",
+            mirror, "--artifacts", str(artifacts), "--cache", str(cache), "--repository", repo, *COMMON, *extra]
+
+
+def tags_of(repo: str) -> set[str]:
+    try:
+        return tags_in(repo)
+    except subprocess.CalledProcessError:  # a repository without any tag is unknown to some registries
+        return set()
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def staged(cli, tmp_path, engine, registry, mirror, cache):
+    """The reduced matrix staged as two processes, amd64 and arm64, each with a cache of its own."""
+    from publisher.local.artifacts import fetch_wheels
+
+    matrix = reduced_matrix(tmp_path, cli)
+    # The payload as a folder, so the separate caches download nothing.
+    artifacts = next(iter(fetch_wheels("0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    repo = f"{registry.host}/staged/{secrets.token_hex(3)}"
+    stages = []
+    for platform in ("linux/amd64", "linux/arm64"):
+        folder = tmp_path / f"stage-{platform.split('/')[1]}"
+        done = run(command(matrix, mirror, artifacts, tmp_path / f"cache-{platform.split('/')[1]}", repo,
+                           "--platform", platform, "--stage", str(folder)))
+        assert done.returncode == 0, done.stderr
+        assert "staged: platform images pushed by digest, no index, no tag" in done.stdout.splitlines()[-1]
+        stages.append(folder)
+    return matrix, artifacts, repo, stages
+
+
+def test_stages_then_join_equal_a_one_machine_publish(staged, tmp_path, registry, mirror, cache):
+    matrix, artifacts, repo, stages = staged
+    assert tags_of(repo) == set()  # nothing tagged by the stages
+    record = json.loads(next(stages[1].glob("stage-*.json")).read_bytes())
+    assert {(i["variant"], i["platform"]) for i in record["images"]} == {
+        (v, "linux/arm64") for v in REDUCED_TAGS}
+    assert all(i["smoke"] and not i["failures"] and i["manifest"].startswith("sha256:") for i in record["images"])
+
+    joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages)))
+    assert joined.returncode == 0, joined.stderr
+    assert "build:" not in joined.stdout and "smoke-test:" not in joined.stdout  # the join builds nothing
+    assert "blobs uploaded" not in joined.stdout.splitlines()[-1]
+    assert tags_in(repo) == EXPECTED
+
+    other = f"{registry.host}/one-machine/{secrets.token_hex(3)}"
+    whole = run(command(matrix, mirror, artifacts, cache, other))
+    assert whole.returncode == 0, whole.stderr
+    assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # indistinguishable, byte for byte
+
+    # Reruns do nothing new: the stage finds its record and its manifests, the join its tags.
+    again = run(command(matrix, mirror, artifacts, tmp_path / "cache-amd64", repo, "--platform", "linux/amd64",
+                        "--stage", str(stages[0])))
+    assert again.returncode == 0 and "this stage is done" in again.stdout, again.stderr
+    assert "build:" not in again.stdout
+    rejoin = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages)))
+    assert rejoin.returncode == 0 and "nothing to do" in rejoin.stdout.splitlines()[-1], rejoin.stderr
+
+
+def test_a_missing_stage_is_refused_and_no_tag_moves(staged, tmp_path, mirror):
+    matrix, artifacts, repo, stages = staged
+    done = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", str(stages[0])))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{v} linux/arm64: no stage record holds it; stage --platform linux/arm64 and join again" for v in REDUCED_TAGS]
+    assert tags_of(repo) == set()
+
+
+def test_a_killed_join_completes_when_run_again(staged, tmp_path, registry, mirror, proxies):
+    matrix, artifacts, path, stages = staged
+    watcher = proxies()
+    repo = f"{watcher.host}/{path.split('/', 1)[1]}"
+    argv = command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages))
+    box: dict = {}
+    watcher.hook, fired = kill_when(box, KILL_POINTS["while tagging"])
+    box["proc"] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    box["proc"].communicate(timeout=600)
+    assert box["proc"].returncode == -signal.SIGKILL and fired, "the join was not killed where planned"
+    watcher.hook = None
+    again = run(argv)
+    assert again.returncode == 0, again.stderr
+    assert tags_in(f"{registry.host}/{path.split('/', 1)[1]}") == EXPECTED
+    invariant_holds(watcher.tag_writes, "0.5.31")
+    index = json.loads(skopeo("inspect", "--raw", f"docker://{registry.host}/{path.split('/', 1)[1]}:latest"))
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
