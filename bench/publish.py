@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from publisher.local.artifacts import fetch_wheels  # noqa: E402
+from publisher.spec.matrix import load_matrix  # noqa: E402
 from publisher.options import Arguments, compute_options  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
 from tests.images import push_base  # noqa: E402
@@ -77,9 +78,10 @@ def plan_variants(only: list[str]) -> list[dict]:
 def prepare_artifacts(tmp: Path) -> Path:
     """DIR with DIR/<version>/linux-<arch>/{uv,uvx} for --artifacts, from uv's wheels (downloaded once)."""
     for version in (FIRST, NEXT):
-        for platform, folder in fetch_wheels(version, PLATFORMS, WHEELS).items():
+        payload = load_matrix(MATRIX).payload
+        for platform, folder in fetch_wheels(payload, version, PLATFORMS, WHEELS).items():
             target = fresh(tmp / "artifacts" / version / platform.replace("/", "-"))
-            for name in ("uv", "uvx"):
+            for name in payload.files:
                 shutil.copy2(folder / name, target / name)
     return tmp / "artifacts"
 
@@ -188,7 +190,7 @@ def run_naive(tmp: Path, variants: list[dict], proxy: FaultProxy, mirror: str, a
             else:
                 name, _, tag = v["base"].partition(":")
                 base = f"{mirror}/{name if '/' in name else 'library/' + name}:{tag}"
-                argv += ["--build-arg", f"UV_IMAGE={NAIVE}/{primary['name']}:{arch}", "--build-arg", f"BASE_IMAGE={base}"]
+                argv += ["--build-arg", f"PRIMARY_IMAGE={NAIVE}/{primary['name']}:{arch}", "--build-arg", f"BASE_IMAGE={base}"]
                 context = empty
             sh(*argv, str(context), env={"DOCKER_BUILDKIT": "1"})
             for tag in v["tags"]:

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="only variants matching this shell-style pattern, e.g. 'python3.1*-alpine' (repeatable; spaces or commas separate several)")
     publish.add_argument("--skip", action="append", default=[], metavar="PATTERN",
                          help="leave out variants matching this shell-style pattern, e.g. '*-bookworm' (repeatable)")
-    publish.add_argument("--artifacts", metavar="DIR", help="uv binaries from DIR/<os>-<arch>/{uv,uvx} instead of the uv wheels")
+    publish.add_argument("--artifacts", metavar="DIR", help="the payload's files from DIR/<os>-<arch>/ instead of its wheels")
     publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub (default: $PUBLISHER_BASE_MIRROR)")
     publish.add_argument("--result", metavar="FILE", help="write what was published as JSON: per repository and tag, the index digest")
     publish.add_argument("--stage", metavar="DIR", help="make, smoke-test and push by digest this runner's --platform(s), "

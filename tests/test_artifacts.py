@@ -1,4 +1,4 @@
-"""uv binaries: wheel RECORD checks, extraction, the --artifacts layout, running `uv --version`."""
+"""Payload files: wheel RECORD checks, extraction, the --artifacts layout, running `<file> --version`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ import pytest
 
 from publisher.local.artifacts import check_runs, fetch_wheels, from_directory
 from publisher.errors import PublisherError
+from publisher.spec.matrix import load_matrix
+from publisher.spec.payload import Payload, Wheels
+from tests.conftest import ROOT
+
+PAYLOAD = load_matrix(ROOT / "matrix.yaml").payload  # the shipped one: uv and uvx from uv's wheels
 
 FAKE_UV = b'#!/bin/sh\necho "uv 9.9.9 (fake)"\n'
-FAKE_UVX = b'#!/bin/sh\necho "uvx 9.9.9"\n'
+FAKE_UVX = b'#!/bin/sh\necho "uv-tool-uvx 9.9.9"\n'
 AMD64_WHEEL = "uv-9.9.9-py3-none-musllinux_1_1_x86_64.whl"
 ARM64_WHEEL = "uv-9.9.9-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64.whl"
 
@@ -57,10 +62,10 @@ def fake_binaries(folder: Path, output: bytes = FAKE_UV, mode: int = 0o755) -> P
 def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
     cached(tmp_path)
     cached(tmp_path, "musllinux_1_1_aarch64", name=ARM64_WHEEL)
-    binaries = fetch_wheels("9.9.9", ["linux/amd64", "linux/arm64"], tmp_path, python="/nonexistent")
+    binaries = fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64", "linux/arm64"], tmp_path, python="/nonexistent")
     assert binaries == {
-        "linux/amd64": tmp_path / "binaries/9.9.9/linux-amd64",
-        "linux/arm64": tmp_path / "binaries/9.9.9/linux-arm64",
+        "linux/amd64": tmp_path / "binaries/uv/9.9.9/linux-amd64",
+        "linux/arm64": tmp_path / "binaries/uv/9.9.9/linux-arm64",
     }
     for folder in binaries.values():
         assert (folder / "uv").read_bytes() == FAKE_UV
@@ -68,27 +73,27 @@ def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == ["uv", "uvx"]
         for name in ("uv", "uvx"):
             assert stat.S_IMODE((folder / name).stat().st_mode) == 0o755
-    check_runs(binaries, "9.9.9")
+    check_runs(binaries, "9.9.9", PAYLOAD.checks)
 
 
 def test_tampered_binary_is_refused(tmp_path):
     cached(tmp_path, tamper="uvx")
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels("9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
     assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uvx does not match its RECORD hash and size"]
 
 
 def test_binary_missing_from_record_is_refused(tmp_path):
     cached(tmp_path, unlisted="uv")
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels("9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
     assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uv is not listed in the wheel's RECORD"]
 
 
 def test_wheel_of_another_version_is_not_reused(tmp_path):
     cached(tmp_path)
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels("9.9.10", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.10", ["linux/amd64"], tmp_path, python="/nonexistent")
     assert caught.value.lines == [
         "cannot download uv 9.9.10 for linux/amd64 (musllinux_1_1_x86_64): cannot run /nonexistent: No such file or directory"
     ]
@@ -105,7 +110,7 @@ def test_pip_failure_is_one_line_with_pips_error(tmp_path):
     )
     fake_python.chmod(0o755)
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels("9.9.9", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
+        fetch_wheels(PAYLOAD, "9.9.9", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
     assert caught.value.lines == [
         "cannot download uv 9.9.9 for linux/arm64 (musllinux_1_1_aarch64): ERROR: No matching distribution found for uv==9.9.9"
     ]
@@ -113,14 +118,14 @@ def test_pip_failure_is_one_line_with_pips_error(tmp_path):
 
 def test_unknown_platform_lists_known_ones(tmp_path):
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels("9.9.9", ["linux/amd64", "linux/s390x"], tmp_path, python="/nonexistent")
-    assert caught.value.lines == ["no uv wheel for platform linux/s390x: known platforms are linux/amd64, linux/arm64"]
+        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64", "linux/s390x"], tmp_path, python="/nonexistent")
+    assert caught.value.lines == ["no uv wheel for platform linux/s390x: payload.wheels.platforms knows linux/amd64, linux/arm64; add its wheel platform tag"]
 
 
 def test_from_directory(tmp_path):
     fake_binaries(tmp_path / "linux-amd64")
     fake_binaries(tmp_path / "linux-arm64")
-    assert from_directory(tmp_path, ["linux/amd64", "linux/arm64"]) == {
+    assert from_directory(tmp_path, ["linux/amd64", "linux/arm64"], PAYLOAD.files) == {
         "linux/amd64": tmp_path / "linux-amd64",
         "linux/arm64": tmp_path / "linux-arm64",
     }
@@ -129,7 +134,7 @@ def test_from_directory(tmp_path):
 def test_from_directory_missing_folder(tmp_path):
     fake_binaries(tmp_path / "linux-amd64")
     with pytest.raises(PublisherError) as caught:
-        from_directory(tmp_path, ["linux/amd64", "linux/arm64"])
+        from_directory(tmp_path, ["linux/amd64", "linux/arm64"], PAYLOAD.files)
     assert caught.value.lines == [f"--artifacts: no folder for linux/arm64: expected {tmp_path}/linux-arm64"]
 
 
@@ -137,36 +142,69 @@ def test_from_directory_missing_binary(tmp_path):
     fake_binaries(tmp_path / "linux-arm64")
     (tmp_path / "linux-arm64" / "uvx").unlink()
     with pytest.raises(PublisherError) as caught:
-        from_directory(tmp_path, ["linux/arm64"])
+        from_directory(tmp_path, ["linux/arm64"], PAYLOAD.files)
     assert caught.value.lines == [f"--artifacts: no uvx for linux/arm64: expected {tmp_path}/linux-arm64/uvx"]
 
 
 def test_check_runs_wrong_version(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64")
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/amd64": folder}, "9.9")
+        check_runs({"linux/amd64": folder}, "9.9", PAYLOAD.checks)
     assert caught.value.lines == [
-        f"linux/amd64: {folder}/uv --version: expected 'uv 9.9', got 'uv 9.9.9 (fake)' (exit code 0)"
+        f"linux/amd64: {folder}/uv --version: expected stdout matching '^uv 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
+        f"linux/amd64: {folder}/uvx --version: expected stdout matching '^uv(-tool-uvx)? 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
     ]
 
 
 def test_check_runs_not_executable(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64", mode=0o644)
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/amd64": folder}, "9.9.9")
-    assert caught.value.lines == [f"linux/amd64: cannot run {folder}/uv: Permission denied"]
+        check_runs({"linux/amd64": folder}, "9.9.9", PAYLOAD.checks)
+    assert caught.value.lines == [f"linux/amd64: cannot run {folder}/{name}: Permission denied" for name in ("uv", "uvx")]
 
 
 def test_check_runs_without_emulation(tmp_path):
     folder = fake_binaries(tmp_path / "linux-arm64", output=b"\x7fELF not really")
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/arm64": folder}, "9.9.9")
-    assert "install qemu-user-static and binfmt-support" in caught.value.lines[0]
-    assert len(caught.value.lines) == 1
+        check_runs({"linux/arm64": folder}, "9.9.9", PAYLOAD.checks)
+    assert [line.split(": cannot execute ")[0] for line in caught.value.lines] == ["linux/arm64"] * 2
+    assert all("install qemu-user-static and binfmt-support" in line for line in caught.value.lines)
 
 
 def test_real_uv_wheels(tmp_path):
     platforms = ["linux/amd64", "linux/arm64"]
-    binaries = fetch_wheels("0.5.31", platforms, tmp_path)
-    check_runs(binaries, "0.5.31")
-    assert fetch_wheels("0.5.31", platforms, tmp_path, python="/nonexistent") == binaries
+    binaries = fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path)
+    check_runs(binaries, "0.5.31", PAYLOAD.checks)
+    assert fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path, python="/nonexistent") == binaries
+
+
+RUFF = Payload(("ruff",), {"ruff": "^ruff {version}$"}, "/", "/usr/local/bin/",
+               Wheels("ruff", {"linux/arm64": "musllinux_1_2_aarch64"}, "3.12"))
+
+
+def test_the_declared_package_platform_tag_and_python_go_to_pip(tmp_path):
+    cached(tmp_path / "cache", "musllinux_1_2_aarch64")  # a uv wheel: not ruff's, not reused
+    argv = tmp_path / "argv"
+    fake_python = tmp_path / "python"
+    fake_python.write_text(f"#!/bin/sh\necho \"$@\" > {argv}\necho 'ERROR: offline' >&2\nexit 1\n")
+    fake_python.chmod(0o755)
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels(RUFF, "0.14.0", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
+    assert caught.value.lines == ["cannot download ruff 0.14.0 for linux/arm64 (musllinux_1_2_aarch64): ERROR: offline"]
+    words = argv.read_text().split()
+    assert words[words.index("--platform") + 1] == "musllinux_1_2_aarch64"
+    assert words[words.index("--python-version") + 1] == "3.12"
+    assert "ruff==0.14.0" in words and not any(w.startswith("uv") for w in words)
+
+
+def test_a_payload_without_wheels_needs_artifacts(tmp_path):
+    with pytest.raises(PublisherError) as caught:
+        fetch_wheels(Payload(("tool",), {}, "/", "/usr/local/bin/"), "1.0.0", ["linux/amd64"], tmp_path)
+    assert caught.value.lines == ["the matrix's payload declares no wheels: pass --artifacts DIR, or add payload.wheels"]
+
+
+def test_files_without_a_pattern_are_not_run(tmp_path):
+    folder = fake_binaries(tmp_path / "linux-amd64", output=b"#!/bin/sh\nexit 3\n")
+    check_runs({"linux/amd64": folder}, "9.9.9", {})
+    with pytest.raises(PublisherError):
+        check_runs({"linux/amd64": folder}, "9.9.9", {"uvx": "."})

@@ -217,7 +217,7 @@ def test_derived_images_share_one_uv_layer_with_the_tree_their_dockerfile_builds
         labels = [f"--label={k}={v}" for k, v in annotations.items() if k not in (INPUTS, BASE_DIGEST)]
         built = f"publisher-test/dockerfile-build:{variant}"
         subprocess.run([*builder.argv, "--platform", platform, "-f", str(tmp_path / f"variants/{variant}/Dockerfile"),
-                        "--build-arg", f"UV_IMAGE={repo}@{primary}", "--build-arg", f"BASE_IMAGE={mirror}/library/{base}",
+                        "--build-arg", f"PRIMARY_IMAGE={repo}@{primary}", "--build-arg", f"BASE_IMAGE={mirror}/library/{base}",
                         *labels, "-t", built, str(empty)],
                        check=True, capture_output=True, env={**os.environ, **builder.env})
         subprocess.run(["docker", "pull", "--platform", platform, pushed], check=True, capture_output=True)

@@ -10,11 +10,13 @@ from publisher.image import recipe
 from publisher.spec.matrix import load_matrix
 from tests.conftest import ROOT
 
+SOURCES = ("/uv", "/uvx")  # where the shipped primary holds the payload
+
 DERIVED = """\
 # GENERATED: a comment
-ARG UV_IMAGE
+ARG PRIMARY_IMAGE
 ARG BASE_IMAGE=alpine:3.20
-FROM ${UV_IMAGE} AS uv
+FROM ${PRIMARY_IMAGE} AS uv
 FROM ${BASE_IMAGE}
 COPY --from=uv /uv /uvx /usr/local/bin/
 ENTRYPOINT []
@@ -25,7 +27,7 @@ CMD ["/usr/local/bin/uv"]
 def test_every_shipped_derived_dockerfile_is_a_recipe_on_its_own_base():
     matrix = load_matrix(ROOT / "matrix.yaml")
     for v in matrix.variants:
-        found = recipe.read((ROOT / "variants" / v.name / "Dockerfile").read_text())
+        found = recipe.read((ROOT / "variants" / v.name / "Dockerfile").read_text(), SOURCES)
         if v.primary:
             assert found is None
         else:
@@ -33,7 +35,7 @@ def test_every_shipped_derived_dockerfile_is_a_recipe_on_its_own_base():
 
 
 def test_the_template_dockerfile_reads_as_its_steps():
-    r = recipe.read(DERIVED)
+    r = recipe.read(DERIVED, SOURCES)
     assert r.base == "alpine:3.20"
     assert [(s.kind, s.value) for s in r.steps] == [
         ("COPY", "usr/local/bin"), ("ENTRYPOINT", []), ("CMD", ["/usr/local/bin/uv"])]
@@ -54,19 +56,19 @@ def test_the_template_dockerfile_reads_as_its_steps():
     ("COPY --from=uv /uv /uvx /usr/local/bin/", "COPY --from=uv /uv /uvx /../"),
     ("ARG BASE_IMAGE=alpine:3.20", "ARG BASE_IMAGE"),  # no default: nothing to assemble on
     ("FROM ${BASE_IMAGE}", "FROM --platform=linux/amd64 ${BASE_IMAGE}"),
-    ("FROM ${UV_IMAGE} AS uv", "FROM ghcr.io/astral-sh/uv:latest AS uv"),  # not the primary just built
+    ("FROM ${PRIMARY_IMAGE} AS uv", "FROM ghcr.io/astral-sh/uv:latest AS uv"),  # not the primary just built
     ("CMD [\"/usr/local/bin/uv\"]", "CMD [\"/usr/local/bin/uv\"]\nCOPY --from=uv /uv /uvx /opt/"),  # two layers
     ("ENTRYPOINT []", "ENTRYPOINT [] \\\n  "),  # a continued line
 ])
 def test_anything_else_is_left_to_buildkit(change):
     old, new = change
     assert old in DERIVED
-    assert recipe.read(DERIVED.replace(old, new, 1)) is None
+    assert recipe.read(DERIVED.replace(old, new, 1), SOURCES) is None
 
 
 def test_config_and_label_steps_are_read():
     text = DERIVED.replace("ENTRYPOINT []", 'ENV LANG=C.UTF-8 UV_LINK_MODE=copy\nLABEL a="b c"\nENTRYPOINT ["/usr/local/bin/uv"]')
-    r = recipe.read(text.replace("COPY --from=uv", "COPY --link --from=uv"))
+    r = recipe.read(text.replace("COPY --from=uv", "COPY --link --from=uv"), SOURCES)
     assert [(s.kind, s.value) for s in r.steps][1:] == [
         ("ENV", {"LANG": "C.UTF-8", "UV_LINK_MODE": "copy"}), ("LABEL", {"a": "b c"}),
         ("ENTRYPOINT", ["/usr/local/bin/uv"]), ("CMD", ["/usr/local/bin/uv"])]
@@ -82,7 +84,7 @@ BASE = {
 
 
 def assembled(text: str, labels=None, created="2024-11-20T10:53:20Z", base=BASE) -> dict:
-    r = recipe.read(text)
+    r = recipe.read(text, SOURCES)
     return json.loads(recipe.config(json.dumps(base).encode(), r, "sha256:" + "c" * 64, labels or {}, created, "alpine:3.20"))
 
 
@@ -115,6 +117,6 @@ def test_entrypoint_keeps_a_cmd_set_before_it_and_env_replaces_in_place():
 
 
 def test_assembled_config_bytes_are_reproducible():
-    first = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED), "sha256:" + "c" * 64, {}, None, "alpine")
-    again = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED), "sha256:" + "c" * 64, {}, None, "alpine")
+    first = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), "sha256:" + "c" * 64, {}, None, "alpine")
+    again = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), "sha256:" + "c" * 64, {}, None, "alpine")
     assert first == again

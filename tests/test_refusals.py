@@ -25,6 +25,13 @@ variants:
     family: alpine
     tags: [alpine3.20, alpine]
 """
+# Appended by `small` to a matrix without one, so that the cases' line numbers stay those of SMALL.
+PAYLOAD = """\
+payload:
+  files: {uv: "^uv {version}", uvx: null}
+  primary: /
+  derived: /usr/local/bin/
+"""
 
 
 @pytest.fixture
@@ -33,7 +40,7 @@ def small(tmp_path):
     shutil.copy(ROOT / "variants" / "Dockerfile.j2", tmp_path / "variants" / "Dockerfile.j2")
 
     def write(text: str = SMALL, template: str | None = None):
-        (tmp_path / "matrix.yaml").write_text(text)
+        (tmp_path / "matrix.yaml").write_text(text if not text or text.startswith("-") or "payload:" in text else text + PAYLOAD)
         if template is not None:
             (tmp_path / "variants" / "Dockerfile.j2").write_text(template)
         return str(tmp_path / "matrix.yaml")
@@ -194,6 +201,38 @@ CASES = {
     "missing primary": (
         SMALL.replace("primary:\n  name: distroless\n  family: scratch\n", ""),
         ["matrix.yaml:1: the document is missing required key 'primary'"],
+    ),
+    # payload: lines 15 on (SMALL has 14 lines)
+    "missing payload": (SMALL + "# payload: none\n", ["matrix.yaml:1: the document is missing required key 'payload'"]),
+    "unknown payload key": (
+        SMALL + PAYLOAD + "  wheel: {package: tool}\n",
+        ["matrix.yaml:19: unknown key 'wheel' in payload; did you mean 'wheels'?"],
+    ),
+    "payload folder not absolute": (
+        SMALL + PAYLOAD.replace("derived: /usr/local/bin/", "derived: usr/local/bin"),
+        ["matrix.yaml:18: payload.derived 'usr/local/bin' is not valid: write an absolute folder ending in '/', e.g. /usr/local/bin/"],
+    ),
+    "payload derived at the root": (
+        SMALL + PAYLOAD.replace("derived: /usr/local/bin/", "derived: /"),
+        ["matrix.yaml:18: payload.derived must not be '/': derived images keep their base's root; e.g. /usr/local/bin/"],
+    ),
+    "payload files not a mapping": (
+        SMALL + PAYLOAD.replace('files: {uv: "^uv {version}", uvx: null}', "files: [uv, uvx]"),
+        ["matrix.yaml:16: payload.files must map each file name to what its --version prints (or null)"],
+    ),
+    "payload version pattern not a regex": (
+        SMALL + PAYLOAD.replace('"^uv {version}"', '"^uv ({version}"'),
+        ["matrix.yaml:16: payload.files.uv is not a valid regular expression: missing ), unterminated subpattern at position 4"],
+    ),
+    "payload wheels without platforms, bad python": (
+        SMALL + PAYLOAD + "  wheels:\n    package: tool\n    python: 3.12\n",
+        ["matrix.yaml:20: payload.wheels is missing required key 'platforms'",
+         "matrix.yaml:21: payload.wheels.python is read as the number 3.12; quote it, e.g. \"3.10\""],
+    ),
+    "payload wheel tag for a bad platform": (
+        SMALL + PAYLOAD + "  wheels:\n    package: tool\n    platforms: {linux-amd64: Musllinux}\n",
+        ["matrix.yaml:21: payload.wheels.platforms.linux-amd64 'linux-amd64' is not valid: write os/arch, e.g. linux/arm64",
+         "matrix.yaml:21: payload.wheels.platforms.linux-amd64 'Musllinux' is not valid: a wheel platform tag, e.g. musllinux_1_2_aarch64"],
     ),
 }
 

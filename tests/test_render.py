@@ -36,9 +36,9 @@ def test_primary_and_derived_dockerfiles():
     primary = (ROOT / "variants/distroless/Dockerfile").read_text().splitlines()[1:]
     assert primary == ["FROM scratch", "COPY uv uvx /", "WORKDIR /io", 'ENTRYPOINT ["/uv"]']
     derived = (ROOT / "variants/python3.12-bookworm-slim/Dockerfile").read_text()
-    assert "ARG UV_IMAGE\n" in derived  # no default: a build must pin the primary image
+    assert "ARG PRIMARY_IMAGE\n" in derived  # no default: a build must pin the primary image
     assert "ARG BASE_IMAGE=python:3.12-slim-bookworm\n" in derived
-    assert "FROM ${UV_IMAGE} AS uv\nFROM ${BASE_IMAGE}\nCOPY --from=uv /uv /uvx /usr/local/bin/\n" in derived
+    assert "FROM ${PRIMARY_IMAGE} AS uv\nFROM ${BASE_IMAGE}\nCOPY --from=uv /uv /uvx /usr/local/bin/\n" in derived
     assert derived.endswith('ENTRYPOINT []\nCMD ["/usr/local/bin/uv"]\n')
     assert ":latest" not in derived
 

@@ -1,9 +1,9 @@
 """A derived Dockerfile read as a recipe, so its image can be assembled instead of built.
 
-A Dockerfile that only copies the primary's uv and uvx onto its base and sets config is its base's
-layers, one more layer holding the binaries, and the base's config with the Dockerfile's changes.
+A Dockerfile that only copies the primary's payload files onto its base and sets config is its base's
+layers, one more layer holding the files, and the base's config with the Dockerfile's changes.
 Such an image is assembled from what the base's registry holds (as crane append, ko and jib do),
-and every derived image of a platform then shares one byte-identical uv layer. `read` answers None
+and every derived image of a platform then shares one byte-identical payload layer. `read` answers None
 for anything else (RUN, WORKDIR, variables it cannot resolve, parser directives...): that variant
 is built by BuildKit. Pure: text in, data out.
 """
@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-BINARIES = ("/uv", "/uvx")  # where the primary image holds the release's binaries
+PRIMARY_ARG = "PRIMARY_IMAGE"  # the build argument naming the primary image, pinned by digest
 CONFIG = ("ENTRYPOINT", "CMD", "ENV", "LABEL")
 DIRECTIVE = re.compile(r"#\s*[A-Za-z]+\s*=")
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -40,7 +40,8 @@ class Recipe:
         return next(s.value for s in self.steps if s.kind == "COPY")
 
 
-def read(text: str, primary_arg: str = "UV_IMAGE") -> Recipe | None:
+def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
+    """`sources`: where the primary image holds the payload files, e.g. ("/tool",)."""
     lines = [line.strip() for line in text.splitlines()]
     if any(line.endswith("\\") for line in lines) or _directives(lines):
         return None
@@ -60,11 +61,11 @@ def read(text: str, primary_arg: str = "UV_IMAGE") -> Recipe | None:
             if stage is None or steps:
                 return None
             stages.append(stage)
-        elif len(stages) == 2 and (step := _step(keyword, rest, line, stages[0][1])):
+        elif len(stages) == 2 and (step := _step(keyword, rest, line, (stages[0][1], sources))):
             steps.append(step)
         else:
             return None
-    if len(stages) != 2 or stages[0][0] != f"${{{primary_arg}}}" or not stages[0][1]:
+    if len(stages) != 2 or stages[0][0] != f"${{{PRIMARY_ARG}}}" or not stages[0][1]:
         return None
     base = _substitute(stages[1][0], args)
     if base is None or [s.kind for s in steps].count("COPY") != 1:
@@ -104,11 +105,12 @@ def _substitute(image: str, args: dict[str, str | None]) -> str | None:
     return None if unresolved or "$" in resolved else resolved
 
 
-def _step(keyword: str, rest: str, line: str, primary_stage: str | None) -> Step | None:
+def _step(keyword: str, rest: str, line: str, primary: tuple[str | None, tuple[str, ...]]) -> Step | None:
+    """`primary`: the primary stage's name and where it holds the payload files."""
     if "$" in rest:
         return None  # variables in a stage would need BuildKit's expansion rules
     if keyword == "COPY":
-        return _copy(rest, line, primary_stage)
+        return _copy(rest, line, *primary)
     if keyword in ("ENTRYPOINT", "CMD"):
         value = _json_list(rest)
         return None if value is None else Step(keyword, value, line)
@@ -118,14 +120,14 @@ def _step(keyword: str, rest: str, line: str, primary_stage: str | None) -> Step
     return None
 
 
-def _copy(rest: str, line: str, primary_stage: str | None) -> Step | None:
+def _copy(rest: str, line: str, primary_stage: str | None, sources: tuple[str, ...]) -> Step | None:
     words = rest.split()
     flags = [w for w in words if w.startswith("--")]
     paths = [w for w in words if not w.startswith("--")]
     # --link changes how BuildKit caches the layer, not what it holds.
     if sorted(flags) not in ([f"--from={primary_stage}"], sorted([f"--from={primary_stage}", "--link"])):
         return None
-    if len(paths) < 2 or sorted(paths[:-1]) != sorted(BINARIES) or not paths[-1].startswith("/") or not paths[-1].endswith("/"):
+    if len(paths) < 2 or sorted(paths[:-1]) != sorted(sources) or not paths[-1].startswith("/") or not paths[-1].endswith("/"):
         return None
     target = paths[-1].strip("/")
     if not target or any(part in ("", ".", "..") for part in target.split("/")):
@@ -151,7 +153,7 @@ def _pairs(rest: str) -> dict[str, str] | None:
     return dict(w.split("=", 1) for w in words)
 
 
-def config(base_config: bytes, recipe: Recipe, uv_diff_id: str, labels: dict[str, str], created: str | None,
+def config(base_config: bytes, recipe: Recipe, payload_diff_id: str, labels: dict[str, str], created: str | None,
            base_name: str) -> bytes:
     """The derived image's config: the base's, with the recipe's layer and changes, then `labels`."""
     document = json.loads(base_config)
@@ -180,7 +182,7 @@ def config(base_config: bytes, recipe: Recipe, uv_diff_id: str, labels: dict[str
         settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
     document["config"] = settings
     document["history"] = history
-    document["rootfs"] = {"type": "layers", "diff_ids": [*document["rootfs"]["diff_ids"], uv_diff_id]}
+    document["rootfs"] = {"type": "layers", "diff_ids": [*document["rootfs"]["diff_ids"], payload_diff_id]}
     if created:
         document["created"] = created
     return json.dumps(document, separators=(",", ":")).encode()

@@ -31,7 +31,7 @@ NOASSERTION = "NOASSERTION"
 
 @dataclass(frozen=True)
 class Binary:
-    """A payload file the image ships, e.g. uv: `pkg:pypi/uv@0.5.31`, `/usr/local/bin/uv`."""
+    """A payload file the image ships, e.g. `pkg:pypi/ruff@0.14.0` at `/usr/local/bin/ruff`."""
 
     name: str
     version: str

@@ -19,7 +19,7 @@ PUBLISHER_URI = "https://github.com/astral-sh/publisher"
 
 @dataclass(frozen=True)
 class Dependency:
-    """A resolved input: `pkg:docker/python@sha256:…`, a wheel's URL or `pkg:pypi/uv@…`."""
+    """A resolved input: `pkg:docker/python@sha256:…`, a wheel's URL or `pkg:pypi/ruff@…`."""
 
     uri: str
     sha256: str  # hex, or `sha256:hex`
@@ -42,7 +42,7 @@ class ProvenanceInputs:
     platform: str
     matrix: SourceFile
     template: SourceFile | None = None
-    repository: str | None = None  # of the source: `https://github.com/astral-sh/uv-docker`
+    repository: str | None = None  # of the source: `https://github.com/astral-sh/ruff`
     revision: str | None = None  # its git commit
     base: Dependency | None = None
     payloads: tuple[Dependency, ...] = ()

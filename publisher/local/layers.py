@@ -11,12 +11,20 @@ import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.image import canonical
 from publisher.image.oci import Blob, stream_digest
 
-TARGET = "usr/local/bin"  # where derived images carry the payload
+
+@dataclass(frozen=True)
+class PayloadFiles:
+    """One platform's payload: the folder holding the files, their names, the folder they land in."""
+
+    folder: Path
+    names: tuple[str, ...]
+    target: str  # without leading or trailing '/', e.g. usr/local/bin
 
 
 def file_digest(path: Path) -> str:
@@ -39,10 +47,11 @@ def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> 
     return Blob(file_digest(target), target.stat().st_size, target)
 
 
-def payload_tar(binaries: Path, names: tuple[str, ...], into: Path, target: str = TARGET) -> Path:
-    """The canonical layer's uncompressed tar of `names` from folder `binaries`, written once per content."""
+def payload_tar(payload: PayloadFiles, into: Path) -> Path:
+    """The canonical layer's uncompressed tar of the payload's files, written once per content."""
+    binaries, names, target = payload.folder, payload.names, payload.target
     key = hashlib.sha256(b"".join(_sha(binaries / name).encode() for name in names) + target.encode()).hexdigest()
-    path = into / f"uv-layer-{key}.tar"
+    path = into / f"payload-layer-{key}.tar"
     if not path.exists():
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         streams = [(binaries / name).open("rb") for name in names]
@@ -66,20 +75,20 @@ def workdir_layer(name: str, into: Path) -> Path:
     return path
 
 
-def canonicalize(config: bytes, layers: list[Path], payload: Path | None, names: tuple[str, ...],
+def canonicalize(config: bytes, layers: list[Path], payload: PayloadFiles | None,
                  workdir: str | None, into: Path, created: str | None) -> tuple[bytes, list[Path]]:
     """Swap the layers publisher knows for canonical ones; set the config's times."""
     layers = list(layers)
-    if layers and payload is not None and _holds_payload(layers[-1], payload, names):
-        layers[-1] = payload_tar(payload, names, into)
+    if layers and payload is not None and _holds_payload(layers[-1], payload):
+        layers[-1] = payload_tar(payload, into)
     elif layers and workdir and _holds_folder(layers[-1], workdir):
         layers[-1] = workdir_layer(workdir, into)
     return canonical.rewrite_config(config, [file_digest(layer) for layer in layers], created), layers
 
 
-def _holds_payload(layer: Path, payload: Path, names: tuple[str, ...]) -> bool:
+def _holds_payload(layer: Path, payload: PayloadFiles) -> bool:
     with layer.open("rb") as stream:
-        return canonical.only_payload(stream, TARGET, {name: _sha(payload / name) for name in names})
+        return canonical.only_payload(stream, payload.target, {name: _sha(payload.folder / name) for name in payload.names})
 
 
 def _holds_folder(layer: Path, name: str) -> bool:

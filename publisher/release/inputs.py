@@ -15,7 +15,7 @@ FORMAT = 3  # bump when what publisher makes of the same inputs changes
 
 
 def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:
-    """Dockerfile, labels, platforms, the base as resolved now, and the uv binaries' digests."""
+    """Dockerfile, labels, platforms, the base as resolved now, and the payload files' digests."""
     return oci.digest(oci.canonical({
         "format": FORMAT,
         "dockerfile": v.dockerfile_text,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from publisher.image import recipe
+from publisher.image import recipe as recipes
 from publisher.image import reference
 from publisher.errors import Problems
 from publisher.spec.matrix import Matrix, Variant
 from publisher.release.selection import Selection
+from publisher.spec.payload import Payload
 from publisher.release.tags import TAG, tags_for
 from publisher.release.version import Release
 
@@ -29,14 +30,7 @@ class VariantPlan:
     labels: dict[str, str]
     dockerfile: str  # path relative to the matrix's folder
     dockerfile_text: str
-
-    @property
-    def recipe(self) -> recipe.Recipe | None:
-        """How this derived image is assembled from its base without a build; None: BuildKit builds it."""
-        if self.variant.primary:
-            return None
-        found = recipe.read(self.dockerfile_text)
-        return found if found is not None and found.base == self.variant.base else None
+    recipe: recipes.Recipe | None = None  # how it is assembled from its base without a build; None: BuildKit builds it
 
 
 @dataclass(frozen=True)
@@ -45,6 +39,7 @@ class Plan:
     repositories: tuple[str, ...]
     variants: tuple[VariantPlan, ...]  # what is published; --only may leave the primary out
     primary: VariantPlan  # always built: derived images copy from it
+    payload: Payload  # the files every image carries
     source: str = "matrix.yaml"  # the matrix file as the user named it, for messages
     selection: Selection = Selection()  # --only/--skip, when given
 
@@ -98,9 +93,18 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
                 problems.add(f"{matrix.name}:{line}: tag '{tag}' is claimed by both '{owners[tag]}' and '{variant.name}'; rename one base tag")
             owners.setdefault(tag, variant.name)
         path = matrix.dockerfile(variant)
-        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, dockerfiles[path]))
+        text = dockerfiles[path]
+        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, text,
+                                    _recipe(variant, text, matrix.payload)))
     problems.raise_if_any()
-    return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.name)
+    return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name)
+
+
+def _recipe(variant: Variant, text: str, payload: Payload) -> recipes.Recipe | None:
+    if variant.primary:
+        return None
+    found = recipes.read(text, payload.sources)
+    return found if found is not None and found.base == variant.base else None
 
 
 def _line_of(variant: Variant, tag: str) -> int:

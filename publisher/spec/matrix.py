@@ -10,6 +10,7 @@ from publisher.image import reference
 from publisher.spec import source
 from publisher.errors import PublisherError
 from publisher.spec.expand import expand
+from publisher.spec.payload import Payload, read_payload
 from publisher.spec.source import MISSING, Source, Where, describe, mapping, string, string_list
 from publisher.release.tags import RESERVED, TAG
 
@@ -53,12 +54,13 @@ class Matrix:
     labels: dict
     template: str
     variants: tuple[Variant, ...]  # the primary image first
+    payload: Payload  # the files every image carries
 
     def dockerfile(self, variant: Variant) -> str:
         return f"variants/{variant.name}/Dockerfile"
 
 
-TOP_KEYS = {"repositories", "platforms", "labels", "families", "primary", "variants", "template"}
+TOP_KEYS = {"repositories", "platforms", "labels", "payload", "families", "primary", "variants", "template"}
 
 
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
@@ -72,6 +74,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
     repositories = _repositories(src, doc.get("repositories", MISSING))
     platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")
     labels = _labels(src, doc.get("labels", MISSING))
+    payload = read_payload(src, doc.get("payload", MISSING))
     families = _families(src, doc.get("families", MISSING))
     template = string(src, ("template",), doc.get("template", DEFAULT_TEMPLATE))
     variants = [_primary(src, doc.get("primary", MISSING), families, platforms)]
@@ -87,7 +90,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
             variants.append(_variant(src, where, concrete, families, platforms))
     _unique(src, variants)
     src.problems.raise_if_any()
-    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants))
+    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload)
 
 
 def _repositories(src: Source, value: object) -> list[str]:

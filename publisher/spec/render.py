@@ -36,7 +36,7 @@ def _template(matrix: Matrix) -> jinja2.Template:
 
 def _render(matrix: Matrix, template: jinja2.Template, variant: Variant) -> str:
     try:
-        return template.render(variant=variant)
+        return template.render(variant=variant, payload=matrix.payload)
     except jinja2.TemplateError as e:
         line = _template_line(e, template)
         raise PublisherError(f"{matrix.template}:{line}: template error while rendering '{variant.name}': {e}") from None

@@ -1,4 +1,4 @@
-"""Derived images made from their base and the shared uv layer (see recipe), then loaded into the engine.
+"""Derived images made from their base and the shared payload layer (see recipe), then loaded into the engine.
 
 What the engine runs for the smoke tests and what is pushed are the same config and the same layers:
 the image is loaded from exactly the bytes publisher will upload.
@@ -13,9 +13,8 @@ from pathlib import Path
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
 from publisher.image.recipe import Recipe
-from publisher.local.artifacts import BINARIES
 from publisher.local.engine import Engine
-from publisher.local.layers import compress_layer, file_digest, payload_tar
+from publisher.local.layers import PayloadFiles, compress_layer, file_digest, payload_tar
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.steps.bases import BaseImage, Bases
 from publisher.steps.run import Run
@@ -34,7 +33,8 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
     pairs = sorted({(v.variant.base, p) for v, p, _ in wanted})
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
     keys = sorted({(p, r.target) for _, p, r in wanted})
-    layers = dict(zip(keys, network.map(lambda key: _uv_layer(binaries[key[0]], cache, key[1]), keys)))
+    files = run.plan.payload.files
+    layers = dict(zip(keys, network.map(lambda key: _payload_layer(PayloadFiles(binaries[key[0]], files, key[1]), cache), keys)))
 
     def one(item):
         v, platform, r = item
@@ -49,16 +49,16 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
 
 @dataclass(frozen=True)
 class PayloadLayer:
-    """The canonical uv layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
+    """The canonical payload layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
 
     tar: Path
     diff_id: str
     blob: oci.Blob
 
 
-def _uv_layer(binaries: Path, cache: Path, target: str) -> PayloadLayer:
+def _payload_layer(payload: PayloadFiles, cache: Path) -> PayloadLayer:
     (cache / "blobs").mkdir(parents=True, exist_ok=True)
-    tar = payload_tar(binaries, BINARIES, cache / "blobs", target)
+    tar = payload_tar(payload, cache / "blobs")
     diff_id = file_digest(tar)
     return PayloadLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))
 
@@ -70,9 +70,9 @@ def _load_base(engine: Engine, base: BaseImage) -> None:
 
 
 def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: BaseImage,
-              uv: PayloadLayer) -> Assembled:
-    config = recipe.config(base.config, r, uv.diff_id, v.labels, v.labels.get(CREATED), v.variant.base)
+              payload: PayloadLayer) -> Assembled:
+    config = recipe.config(base.config, r, payload.diff_id, v.labels, v.labels.get(CREATED), v.variant.base)
     name = engine.local_name(oci.digest(config))
     if not engine.has(name):
-        engine.load(name, config, [*(layer.path for layer in base.layers), uv.tar], held=len(base.layers))
-    return Assembled(Image(platform, config, (*base.layers, uv.blob)), name)
+        engine.load(name, config, [*(layer.path for layer in base.layers), payload.tar], held=len(base.layers))
+    return Assembled(Image(platform, config, (*base.layers, payload.blob)), name)

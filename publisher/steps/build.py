@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from publisher.image import reference
-from publisher.local.artifacts import BINARIES
+from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.engine import Build, Engine
 from publisher.release.plan import VariantPlan
 from publisher.steps.run import Run
@@ -32,7 +32,8 @@ def build_all(run: Run, engine: Engine, binaries: dict[str, Path], derived: list
     """(variant name, platform) → image ID, for the primary on every platform and each of `derived`."""
     primary, options = run.plan.primary, run.options
     with tempfile.TemporaryDirectory(prefix="publisher-") as tmp, ThreadPoolExecutor(options.jobs) as pool:
-        contexts = [_stage(binaries[p], Path(tmp) / p.replace("/", "-")) for p in run.platforms]
+        files = run.plan.payload.files
+        contexts = [_stage(binaries[p], files, Path(tmp) / p.replace("/", "-")) for p in run.platforms]
         builds = [_build(run, primary, c, p, {}) for c, p in zip(contexts, run.platforms)]
         built = {(primary.variant.name, p): image for p, image in zip(run.platforms, pool.map(_ticking(engine, tick), builds))}
         empty = Path(tmp) / "empty"
@@ -53,7 +54,7 @@ def _ticking(engine: Engine, tick):
 
 
 def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str | None) -> dict:
-    args = {"UV_IMAGE": engine.local_name(primary_image)}
+    args = {PRIMARY_ARG: engine.local_name(primary_image)}
     base = mirrored(v.variant.base, base_mirror)
     if base:
         args["BASE_IMAGE"] = base
@@ -64,9 +65,9 @@ def _build(run: Run, v: VariantPlan, context: Path, platform: str, args: dict) -
     return Build(run.options.root / v.dockerfile, context, platform, args, v.labels, run.options.build_cache)
 
 
-def _stage(folder: Path, context: Path) -> Path:
+def _stage(folder: Path, files: tuple[str, ...], context: Path) -> Path:
     context.mkdir(parents=True)
-    for name in BINARIES:
+    for name in files:
         target = context / name
         shutil.copyfile(folder / name, target)
         target.chmod(0o755)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from publisher.image.oci import Image
 from publisher.local import layers as local_layers
-from publisher.local.artifacts import BINARIES
 from publisher.local.cache import ImageRecords
+from publisher.local.layers import PayloadFiles
 from publisher.local.engine import Engine
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.steps.run import Run
@@ -26,7 +26,8 @@ def export_all(run: Run, engine: Engine, built: dict[tuple[str, str], str], bina
         image_id = built[v.variant.name, platform]
         image = records.get(image_id, platform)
         if image is None:
-            image = _export(engine, v, platform, image_id, None if v.variant.primary else binaries[platform], run)
+            payload = None if v.variant.primary else PayloadFiles(binaries[platform], run.plan.payload.files, run.plan.payload.target)
+            image = _export(engine, v, platform, image_id, payload, run)
             records.put(image_id, image)
         tick(f"{v.variant.name} {platform}")
         return image
@@ -36,12 +37,12 @@ def export_all(run: Run, engine: Engine, built: dict[tuple[str, str], str], bina
     return dict(zip(((v.variant.name, p) for v, p in wanted), exported))
 
 
-def _export(engine: Engine, v: VariantPlan, platform: str, image_id: str, payload: Path | None, run: Run) -> Image:
-    """`payload`: for a derived image, the binaries its last layer holds; the primary's WORKDIR otherwise."""
+def _export(engine: Engine, v: VariantPlan, platform: str, image_id: str, payload: PayloadFiles | None, run: Run) -> Image:
+    """`payload`: for a derived image, the files its last layer holds; the primary's WORKDIR otherwise."""
     blobs = run.options.cache / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
     workdir = (v.variant.config.get("workdir") or "").strip("/") or None
     with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
         config, tars = engine.save(image_id, Path(tmp))
-        config, tars = local_layers.canonicalize(config, tars, payload, BINARIES, workdir, blobs, v.labels.get(CREATED))
+        config, tars = local_layers.canonicalize(config, tars, payload, workdir, blobs, v.labels.get(CREATED))
         return Image(platform, config, tuple(local_layers.compress_layer(tar, blobs) for tar in tars))

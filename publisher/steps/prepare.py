@@ -29,18 +29,18 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
 
 def payload(run: Run) -> dict[str, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
-    version = run.plan.release.text
+    version, declared = run.plan.release.text, run.plan.payload
     if run.options.artifacts:
-        binaries = artifacts.from_directory(run.options.artifacts, run.platforms)
+        binaries = artifacts.from_directory(run.options.artifacts, run.platforms, declared.files)
     else:
-        binaries = artifacts.fetch_wheels(version, run.platforms, run.options.cache)
-    artifacts.check_runs(binaries, version)
+        binaries = artifacts.fetch_wheels(declared, version, run.platforms, run.options.cache)
+    artifacts.check_runs(binaries, version, declared.checks)
     return binaries
 
 
-def payload_digests(binaries: dict[str, Path]) -> dict[str, str]:
-    """Platform → one digest of the payload binaries: what the images of that platform carry."""
-    return {p: oci.digest("".join(file_digest(folder / n) for n in artifacts.BINARIES).encode())
+def payload_digests(plan: Plan, binaries: dict[str, Path]) -> dict[str, str]:
+    """Platform → one digest of the payload files: what the images of that platform carry."""
+    return {p: oci.digest("".join(file_digest(folder / n) for n in plan.payload.files).encode())
             for p, folder in binaries.items()}
 
 

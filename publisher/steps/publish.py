@@ -53,7 +53,7 @@ def _one_machine(run: Run) -> Result:
     targets, states = read_targets(run)
     binaries = payload(run)
     bases = resolve_bases(run)
-    notes = annotations(run.plan, payload_digests(binaries), _base_digests(run, bases.digests)) if targets else {}
+    notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests)) if targets else {}
     if notes and run.options.build_cache and up_to_date(run.plan, states, notes):
         return _nothing_to_do(run, targets, states)
     made = _made_and_proven(run, binaries, bases)
@@ -70,7 +70,7 @@ def _stage(run: Run) -> Result:
     stage.check_folder(run.options.stage)
     binaries = payload(run)
     bases = resolve_bases(run)
-    expected = stage.expected_inputs(run, payload_digests(binaries), bases.digests)
+    expected = stage.expected_inputs(run, payload_digests(run.plan, binaries), bases.digests)
     path = stage.record_path(run, run.options.stage)
     if run.options.build_cache and stage.staged_already(run, targets, path, expected):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
