@@ -14,10 +14,12 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.image import reference
 from publisher.local.git import provenance
+from publisher.release import gate
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
 from publisher.release.selection import Selection, hint, unmatched, words
 from publisher.release.version import parse_release
+from publisher.remote import credentials
 from publisher.remote.retry import Policy
 from publisher.spec import render
 from publisher.spec.matrix import load_matrix
@@ -126,6 +128,7 @@ def compute_plan(args: Arguments) -> Plan:
     plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
     if args.repositories:
         plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)))
+    plan = gate.without_credentials(plan, lambda host: credentials.lookup(host) is not None, credentials.env_name)
     plan = select(plan, selection, list(platforms))
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")

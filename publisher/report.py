@@ -27,6 +27,7 @@ def plan_table(plan: Plan) -> str:
     ]
     if plan.selection:
         lines.append(plan.selection.describe(len(plan.variants)))
+    lines += [x.line() for x in plan.left_out]
     return "\n".join(lines)
 
 
@@ -41,7 +42,7 @@ def summary(plan: Plan, counts) -> str:
         verdict = "published"
     else:
         verdict = "nothing to do: no blob uploaded, no tag moved"
-    return f"{plan.release.text}: {verdict}; {done}."
+    return "\n".join([*(x.line() for x in plan.left_out), f"{plan.release.text}: {verdict}; {done}."])
 
 
 def state_table(states: dict | None, note: str | None) -> str:
@@ -60,7 +61,7 @@ def state_table(states: dict | None, note: str | None) -> str:
 
 def step_summary(plan: Plan, result) -> str:
     """Markdown for a CI run's page: what was published, where, under which digest."""
-    lines = [f"### publisher: {summary(plan, result.counts)}", "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
+    lines = [f"### publisher: {summary(plan, result.counts).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
     for v in plan.variants:
         digest = result.digests.get(v.variant.name, "not pushed")
         lines.append(f"| {v.variant.name} | {', '.join(v.variant.platforms)} | `{digest}` | {' '.join(v.tags)} |")

@@ -42,6 +42,7 @@ class Plan:
     payload: Payload  # the files every image carries
     source: str = "matrix.yaml"  # the matrix file as the user named it, for messages
     selection: Selection = Selection()  # --only/--skip, when given
+    left_out: tuple = ()  # release.gate.LeftOut: variants of the matrix not published, each with why
 
     @property
     def tags(self) -> list[str]:
@@ -72,6 +73,8 @@ class Plan:
             ],
             "totals": {"variants": len(self.variants), "images": self.images, "tags_per_repository": len(self.tags)},
         }
+        if self.left_out:  # only when a variant is left out: the document is otherwise unchanged
+            document["left_out"] = [vars(x) for x in self.left_out]
         if self.selection:  # only with --only/--skip: the document is otherwise unchanged
             document["selection"] = {"only": list(self.selection.only), "skip": list(self.selection.skip),
                                      "selected": [v.variant.name for v in self.variants], "of": self.selection.of}

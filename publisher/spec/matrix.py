@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.image import reference
@@ -39,6 +39,7 @@ class Variant:
     config: dict  # what its image config must say: entrypoint, cmd, workdir, env
     line: int  # where it is declared, for error messages
     tag_lines: tuple[int, ...]  # the line of each base tag
+    needs_credentials: bool = False  # its base's registry needs a login to pull: left out without one
 
     @property
     def primary(self) -> bool:
@@ -86,7 +87,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
         if not isinstance(entry, dict):
             src.error(where, f"{describe(where)} must be a mapping with base, family and tags")
             continue
-        for concrete in expand(src, where, entry):
+        for concrete in expand(src, where, entry, VARIANT_KEYS):
             variants.append(_variant(src, where, concrete, families, platforms))
     _unique(src, variants)
     src.problems.raise_if_any()
@@ -179,8 +180,12 @@ def _primary(src: Source, value: object, families: dict, platforms: list[str]) -
     return _build(src, where, entry, families, platforms, base=None, base_tags=[])
 
 
+VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand", "exclude", "overrides", "needs"}
+NEEDS = ("credentials",)
+
+
 def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
-    entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional={"name", "platforms", "smoke", "expand"})
+    entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional=VARIANT_KEYS - {"base", "family", "tags"})
     base = string(src, where + ("base",), entry.get("base", MISSING))
     try:
         reference.parse(base) if base else None
@@ -191,7 +196,11 @@ def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: 
     for i, tag in enumerate(base_tags):
         if tag and RESERVED.fullmatch(tag):
             src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
-    return _build(src, where, entry, families, platforms, base=base, base_tags=base_tags)
+    variant = _build(src, where, entry, families, platforms, base=base, base_tags=base_tags)
+    needs = string(src, where + ("needs",), entry["needs"]) if "needs" in entry else None
+    if needs is not None and needs not in NEEDS:
+        src.error(where + ("needs",), f"needs '{needs}' is not known; write 'needs: credentials' for a base that needs a login to pull")
+    return replace(variant, needs_credentials=needs == "credentials")
 
 
 def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
