@@ -202,6 +202,31 @@ CASES = {
         SMALL.replace("primary:\n  name: distroless\n  family: scratch\n", ""),
         ["matrix.yaml:1: the document is missing required key 'primary'"],
     ),
+    # expand's cells: the entry is lines 15-19, its cell keys from line 20
+    "override key that is unknown": (
+        SMALL + '  - expand:\n      py: ["3.12", "3.9"]\n    base: "python:{py}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n' + '    overrides:\n      - when: {py: "3.9"}\n        bsae: python:3.9-alpine3.22\n',
+        ["matrix.yaml:22: unknown key 'bsae' in variants[1].overrides[0]; did you mean 'base'?"],
+    ),
+    "override without when": (
+        SMALL + '  - expand:\n      py: ["3.12", "3.9"]\n    base: "python:{py}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n' + '    overrides:\n      - base: python:3.9-alpine3.22\n',
+        ["matrix.yaml:21: variants[1].overrides[0] is missing required key 'when'"],
+    ),
+    "cell condition naming no axis": (
+        SMALL + '  - expand:\n      py: ["3.12", "3.9"]\n    base: "python:{py}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n' + '    exclude:\n      - {pyhton: "3.9"}\n',
+        ["matrix.yaml:21: 'pyhton' in variants[1].exclude[0] names no axis; axes: py"],
+    ),
+    "cell condition matching no cell": (
+        SMALL + '  - expand:\n      py: ["3.12", "3.9"]\n    base: "python:{py}-alpine"\n    family: alpine\n    tags: ["python{py}-alpine"]\n' + '    exclude:\n      - {py: 3.9}\n',
+        ["matrix.yaml:21: variants[1].exclude[0] matches no cell of the axes; check its values (quote versions, e.g. \"3.10\")"],
+    ),
+    "exclude without expand": (
+        SMALL + '  - base: alpine:3.21\n    family: alpine\n    tags: [alpine3.21]\n    exclude: [{py: "3.9"}]\n',
+        ["matrix.yaml:18: variants[1].exclude chooses cells of axes, and this entry has no 'expand:'; add the axes or drop it"],
+    ),
+    "unknown needs": (
+        SMALL + '  - base: dhi.io/alpine-base:3.23\n    family: alpine\n    tags: [alpine-dhi]\n    needs: login\n',
+        ["matrix.yaml:18: needs 'login' is not known; write 'needs: credentials' for a base that needs a login to pull"],
+    ),
     # payload: lines 15 on (SMALL has 14 lines)
     "missing payload": (SMALL + "# payload: none\n", ["matrix.yaml:1: the document is missing required key 'payload'"]),
     "unknown payload key": (

@@ -49,7 +49,7 @@ def expand(src: Source, where: Where, entry: dict, keys: set[str]) -> list[dict]
         fields = {k: (where + (k,), v) for k, v in entry.items() if k not in ("expand", *CELL_KEYS)}
         for chosen, (at, changes) in overrides:
             if n in chosen:
-                fields.update({k: (at + (k,), v) for k, v in changes.items() if k != "when"})
+                fields.update({k: (at + (k,), v) for k, v in changes.items() if k != "when" and k in keys})
         concrete.append({k: _fill(src, at, v, point) if k in EXPANDED_FIELDS else v for k, (at, v) in fields.items()})
     return concrete
 
