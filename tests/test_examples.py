@@ -109,3 +109,20 @@ def test_ruff_example_published_for_real(cli, engine, registry, cache, tmp_path)
             files = tree(image, platform)
             assert not [f for f in files if f.rsplit("/", 1)[-1] in ("uv", "uvx")]
         assert "ruff" in tree(f"{repo}:latest", platform) and "usr/local/bin/ruff" in tree(f"{repo}:alpine", platform)
+
+
+def test_tag_table_is_rendered_and_checked(cli, tmp_path):
+    import shutil
+
+    shutil.copytree(EXAMPLES / "ruff", tmp_path / "ruff")
+    matrix = str(tmp_path / "ruff" / "matrix.yaml")
+    table = (tmp_path / "ruff" / "tags.md").read_text()
+    assert "| alpine3.23 | `alpine:3.23` | linux/amd64, linux/arm64 | `X.Y.Z-alpine3.23`, `X.Y-alpine3.23`, `alpine3.23`, " in table
+    assert "| scratch | `scratch` | linux/amd64, linux/arm64 | `latest`, `X.Y.Z`, `X.Y` |" in table
+    (tmp_path / "ruff" / "tags.md").write_text(table.replace("| trixie |", "| bookworm |"))
+    check = cli("render", "--check", "--matrix", matrix)
+    assert check.code == 1 and check.out.splitlines() == ["tags.md: differs from what the matrix and template render"]
+    assert cli("render", "--matrix", matrix).out == "wrote tags.md\n"
+    assert (tmp_path / "ruff" / "tags.md").read_text() == table
+    uv = (EXAMPLES / "uv" / "tags.md").read_text()
+    assert "| python3.10-dhi | `dhi.io/python:3.10` (only where the release job can log in to pull it) |" in uv

@@ -227,6 +227,14 @@ CASES = {
         SMALL + '  - base: dhi.io/alpine-base:3.23\n    family: alpine\n    tags: [alpine-dhi]\n    needs: login\n',
         ["matrix.yaml:18: needs 'login' is not known; write 'needs: credentials' for a base that needs a login to pull"],
     ),
+    "tag table outside the matrix's folder": (
+        SMALL.replace("repositories:", "tag_table: ../tags.md\nrepositories:"),
+        ["matrix.yaml:1: tag_table '../tags.md' leaves the matrix's folder; write a path below it, e.g. docs/tags.md"],
+    ),
+    "tag table not markdown": (
+        SMALL.replace("repositories:", "tag_table: tags.txt\nrepositories:"),
+        ["matrix.yaml:1: tag_table 'tags.txt' is not valid: a relative path ending in .md, e.g. docs/tags.md"],
+    ),
     # payload: lines 15 on (SMALL has 14 lines)
     "missing payload": (SMALL + "# payload: none\n", ["matrix.yaml:1: the document is missing required key 'payload'"]),
     "unknown payload key": (

@@ -49,7 +49,7 @@ def test_check_lists_each_file_that_differs(cli, project):
     run = cli("render", "--check", "--matrix", str(project / "matrix.yaml"))
     assert run.code == 1
     assert run.out.splitlines() == [
-        "variants/alpine3.20/Dockerfile: differs from what the template renders",
+        "variants/alpine3.20/Dockerfile: differs from what the matrix and template render",
         "variants/bookworm/Dockerfile: missing",
     ]
     assert cli("render", "--matrix", str(project / "matrix.yaml")).out.splitlines() == [

@@ -56,12 +56,14 @@ class Matrix:
     template: str
     variants: tuple[Variant, ...]  # the primary image first
     payload: Payload  # the files every image carries
+    tag_table: str | None = None  # where `publisher render` writes the Markdown table of images, relative to root
 
     def dockerfile(self, variant: Variant) -> str:
         return f"variants/{variant.name}/Dockerfile"
 
 
-TOP_KEYS = {"repositories", "platforms", "labels", "payload", "families", "primary", "variants", "template"}
+TOP_KEYS = {"repositories", "platforms", "labels", "payload", "families", "primary", "variants", "template", "tag_table"}
+TABLE = re.compile(r"(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+\.md")
 
 
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
@@ -71,13 +73,16 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
         raise PublisherError(f"{src.name}:1: the matrix is empty; see docs/matrix.md for its keys")
     if not isinstance(src.data, dict):
         raise PublisherError(f"{src.name}:1: the matrix must be a mapping of keys (repositories, platforms, ...), not a list or a value")
-    doc = mapping(src, (), src.data, required=TOP_KEYS - {"template"}, optional={"template"})
+    doc = mapping(src, (), src.data, required=TOP_KEYS - {"template", "tag_table"}, optional={"template", "tag_table"})
     repositories = _repositories(src, doc.get("repositories", MISSING))
     platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")
     labels = _labels(src, doc.get("labels", MISSING))
     payload = read_payload(src, doc.get("payload", MISSING))
     families = _families(src, doc.get("families", MISSING))
     template = string(src, ("template",), doc.get("template", DEFAULT_TEMPLATE))
+    table = string(src, ("tag_table",), doc["tag_table"], TABLE, "a relative path ending in .md, e.g. docs/tags.md") if "tag_table" in doc else None
+    if table and ".." in table.split("/"):
+        src.error(("tag_table",), f"tag_table '{table}' leaves the matrix's folder; write a path below it, e.g. docs/tags.md")
     variants = [_primary(src, doc.get("primary", MISSING), families, platforms)]
     entries = doc.get("variants", MISSING)
     if entries is not MISSING and not isinstance(entries, list):
@@ -91,7 +96,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
             variants.append(_variant(src, where, concrete, families, platforms))
     _unique(src, variants)
     src.problems.raise_if_any()
-    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload)
+    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload, table or None)
 
 
 def _repositories(src: Source, value: object) -> list[str]:
