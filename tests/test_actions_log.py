@@ -14,6 +14,7 @@ from publisher.report import summary
 from tests.conftest import ROOT
 
 BAD = "repositories: [ghcr.io/acme/tool]\nplatforms: [linux/amd64]\nlabels: {title: tool}\nfamilies: {scratch: {}}\nprimary: {name: distroless, family: scratch}\nvariants:\n  - base: alpine:3.20\n    family: alpine\n    tags: [alpine]\n"
+BAD += "payload: {files: {tool: null}, primary: /, derived: /usr/local/bin/}\n"  # after line 8: its line stays
 
 
 def run_phase(progress: Progress) -> str:
@@ -93,6 +94,7 @@ def test_calls_that_succeed_on_a_retry_are_counted():
 def test_the_summary_says_how_many_calls_a_retry_saved():
     class Plan:
         release = type("R", (), {"text": "0.5.31"})
+        left_out = ()
 
     counts = Counter({"tags verified": 4, "tags created": 4, RECOVERED: 3})
     assert summary(Plan, counts) == "0.5.31: published; 3 registry calls that succeeded on a retry, 4 tags created, 4 tags verified."
