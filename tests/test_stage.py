@@ -41,10 +41,12 @@ def run(argv: list[str]) -> subprocess.CompletedProcess:
 def staged(cli, tmp_path, engine, registry, mirror, cache):
     """The reduced matrix staged as two processes, amd64 and arm64, each with a cache of its own."""
     from publisher.local.artifacts import fetch_wheels
+    from publisher.options import Arguments, compute_plan
 
     matrix = reduced_matrix(tmp_path, cli)
     # The payload as a folder, so the separate caches download nothing.
-    artifacts = next(iter(fetch_wheels("0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
     repo = f"{registry.host}/staged/{secrets.token_hex(3)}"
     stages = []
     for platform in ("linux/amd64", "linux/arm64"):

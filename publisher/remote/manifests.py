@@ -15,22 +15,31 @@ class Manifests(Client):
         digest = sha256_digest(body)
         call = Call("PUT", f"/manifests/{ref}", f"manifest {ref}", ok=(201,), push=True,
                     headers={"Content-Type": media_type}, body=body)
-        try:
-            response = self.call(repo, call)
-        except RegistryError as error:
-            if ref == digest and self._head_manifest(repo, digest) == digest:
-                return digest  # by digest: already there is exactly this body, whoever put it
-            if _refused_type(error) and media_type in INDEXES:
-                raise RegistryError(self.host, repo, "PUT", call.what, f"{error.reason}; "
-                                    f"the registry does not take the media type {media_type} (an OCI image "
-                                    "index): publish to a registry that supports OCI indexes", error.status,
-                                    error.code) from None
-            raise
+        attempts = self.policy.attempt()
+        while True:
+            try:
+                response = self.call(repo, call)
+                break
+            except RegistryError as error:
+                if ref == digest and self._head_manifest(repo, digest) == digest:
+                    return digest  # by digest: already there is exactly this body, whoever put it
+                # A publish racing ours may be committing the same blob just now: the registry hides
+                # it for a moment (seen with two processes pushing one release at once).
+                if ref == digest and error.code == "MANIFEST_BLOB_UNKNOWN" and attempts.again():
+                    continue
+                raise self._explained(error, call, media_type) from None
         reported = response.headers.get("Docker-Content-Digest")
         if reported and reported != digest:
             raise RegistryError(self.host, repo, "PUT", call.what, f"registry stored {reported}, the body's digest is {digest}")
         self.transport.count("manifest_puts")
         return digest
+
+    def _explained(self, error: RegistryError, call: Call, media_type: str) -> RegistryError:
+        if _refused_type(error) and media_type in INDEXES:
+            return RegistryError(self.host, error.repo, "PUT", call.what, f"{error.reason}; the registry does not "
+                                 f"take the media type {media_type} (an OCI image index): publish to a registry "
+                                 "that supports OCI indexes", error.status, error.code)
+        return error
 
     def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
         """(media type, body, digest), or None if the registry has no such manifest."""
