@@ -169,6 +169,7 @@ def _dry_run(job, offline: bool, output: str) -> int:
         states, note = None, "not compared with the repositories: --offline"
     else:
         states, note = compare(job.plan, job.options.rules)
+        _retired_notices(states)
     if output == "json":
         document = job.plan.to_json()
         document["registry_state"] = _states_json(states)
@@ -177,6 +178,16 @@ def _dry_run(job, offline: bool, output: str) -> int:
     else:
         print(plan_table(job.plan) + "\n\n" + state_table(states, note))
     return 0
+
+
+def _retired_notices(states: dict | None) -> None:
+    """On GitHub Actions each retired tag is also a notice (on stderr: stdout may be JSON)."""
+    from publisher import github
+    from publisher.report import retired_lines
+
+    if github.active():
+        for line in retired_lines(states):
+            print(github.notice(line), file=sys.stderr)
 
 
 def arguments(ns: argparse.Namespace):

@@ -52,11 +52,18 @@ def state_table(states: dict | None, note: str | None) -> str:
     lines = []
     for repo, tags in states.items():
         counts = Counter(d.status for d in tags.values())
-        lines.append(f"{repo}: " + ", ".join(f"{counts[s]} {s}" for s in ("new", "stays", "moves", "held", "conflict")))
+        shown = ("new", "stays", "moves", "held", "conflict") + (("retired",) if counts["retired"] else ())
+        lines.append(f"{repo}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
         for tag, d in tags.items():
             was = f"  from {d.current.version or 'unknown version'} ({d.current.digest[:19]})" if d.current.digest else ""
             lines.append(f"  {d.status:<8}  {tag}{was}{'  ' + d.why if d.why else ''}")
     return "\n".join(lines)
+
+
+def retired_lines(states: dict | None) -> list[str]:
+    """`repo:tag: retired: last V` for each tag the plan no longer updates: a visible decision."""
+    return [f"{repo}:{tag}: {d.why}" for repo, tags in (states or {}).items()
+            for tag, d in tags.items() if d.status == "retired"]
 
 
 def step_summary(plan: Plan, result) -> str:

@@ -12,6 +12,7 @@ from publisher.errors import PublisherError
 from publisher.release.version import Release, parse_release
 
 NEW, STAYS, MOVES, HELD, CONFLICT = "new", "stays", "moves", "held", "conflict"
+RETIRED = "retired"  # in the repository, but no variant of the matrix updates it any more
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,8 @@ def _newer(version: str | None, release: Release) -> bool:
         return parse_release(version).key > release.key
     except PublisherError:
         return False
+
+
+def retire(current: Current) -> Decision:
+    """A tag the plan no longer updates: it stays where it is, frozen at its last release."""
+    return Decision(RETIRED, current, f"retired: last {current.version or 'unknown release'}")

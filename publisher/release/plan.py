@@ -10,7 +10,7 @@ from publisher.errors import Problems
 from publisher.spec.matrix import Matrix, Variant
 from publisher.release.selection import Selection
 from publisher.spec.payload import Payload
-from publisher.release.tags import TAG, tags_for
+from publisher.release.tags import TAG, retired, tags_for
 from publisher.release.version import Release
 
 OCI = "org.opencontainers.image."
@@ -43,6 +43,11 @@ class Plan:
     source: str = "matrix.yaml"  # the matrix file as the user named it, for messages
     selection: Selection = Selection()  # --only/--skip, when given
     left_out: tuple = ()  # release.gate.LeftOut: variants of the matrix not published, each with why
+    base_tags: tuple[str, ...] = ()  # every base tag of the matrix, selected or not: what is not retired
+
+    def retired(self, existing) -> list[str]:
+        """Tags of `existing` (a repository's) that this matrix no longer updates (see tags.retired)."""
+        return retired(existing, self.release, self.tags, self.base_tags)
 
     @property
     def tags(self) -> list[str]:
@@ -100,7 +105,8 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
         variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, text,
                                     _recipe(variant, text, matrix.payload)))
     problems.raise_if_any()
-    return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name)
+    return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name,
+                base_tags=tuple(t for v in matrix.variants for t in v.base_tags))
 
 
 def _recipe(variant: Variant, text: str, payload: Payload) -> recipes.Recipe | None:

@@ -9,6 +9,9 @@ from publisher.release.version import Release
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # A base tag must not be mistaken for a version or the primary's `latest`.
 RESERVED = re.compile(r"latest|v?\d+(\.\d+)*([._+-].*)?")
+# Tags in a repository that are not publisher's release tags: cosign's signatures, attestations and
+# SBOMs (sha256-<hex>.sig, .att, .sbom) and the dev channel's sha-<commit>[-T].
+FOREIGN = re.compile(r"sha256-.*|sha-[0-9a-f]{7,}(-.*)?|.*\.(sig|att|sbom)")
 
 
 def tags_for(release: Release, base_tags: list[str] | tuple[str, ...]) -> list[str]:
@@ -28,3 +31,26 @@ def tags_for(release: Release, base_tags: list[str] | tuple[str, ...]) -> list[s
 def is_floating(tag: str, release: Release) -> bool:
     """A floating tag moves from release to release; exact tags name one release."""
     return not (tag == release.text or tag.startswith(release.text + "-"))
+
+
+def retired(existing, release: Release, planned, base_tags) -> list[str]:
+    """Tags a repository holds that this release would update if the matrix still had their base tag.
+
+    For a base tag T the matrix no longer has: `T`, `X.Y-T` and `X.Y.Z-T` of this release's series
+    and version. Older releases' tags (`0.4-alpine`, `0.5.30`) are frozen by design, not retired;
+    FOREIGN tags (signatures, dev tags) are not publisher's release tags. `planned` and `base_tags`
+    are the whole matrix's, whatever --only, --skip or a missing login left out.
+    """
+    keep, known = set(planned), set(base_tags)
+    found = []
+    for tag in sorted(existing):
+        if tag in keep or FOREIGN.fullmatch(tag):
+            continue
+        rest = tag
+        for prefix in (release.text + "-", release.series + "-"):
+            if tag.startswith(prefix):
+                rest = tag[len(prefix):]
+                break
+        if rest not in known and not RESERVED.fullmatch(rest):
+            found.append(tag)
+    return found

@@ -16,7 +16,8 @@ from publisher.release.plan import Plan
 from publisher.steps.bases import Bases, check_platforms
 from publisher.steps.build import mirrored
 from publisher.steps.run import Run
-from publisher.steps.state import Repository, read_all
+from publisher.report import retired_lines
+from publisher.steps.state import Repository, read_all, retired_all
 
 
 def read_targets(run: Run) -> tuple[list[Repository], dict]:
@@ -24,7 +25,11 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
     targets = [Repository(ref, run.hosts[parse_repository(ref).host], run.counts)
                for ref in run.plan.repositories] if run.options.push else []
     with run.progress.phase("read", len(targets)) as tick:
-        return targets, read_all(targets, run.plan, run.network, tick, push=True)
+        states = read_all(targets, run.plan, run.network, tick, push=True)
+    if not run.options.stage:  # a retired tag is said once, by the job that moves tags
+        for line in retired_lines(retired_all(targets, run.plan, run.network)):
+            run.progress.notice(line)
+    return targets, states
 
 
 def payload(run: Run) -> dict[str, Path]:

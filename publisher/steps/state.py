@@ -13,7 +13,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 from publisher.errors import PublisherError
 from publisher.image.reference import endpoint, parse_repository
-from publisher.release.decisions import Current, Decision, Rules, decide
+from publisher.release.decisions import Current, Decision, Rules, decide, retire
 from publisher.release.inputs import INPUTS
 from publisher.release.plan import REVISION, VERSION, Plan
 from publisher.release.tags import is_floating
@@ -29,15 +29,25 @@ class Repository:
         self.ref, self.path, self.registry, self.counts = ref, parse_repository(ref).path, registry, counts
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
+        self.existing: set[str] = set()  # every tag the repository listed when read
+        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
-        existing = set(self.registry.list_tags(self.path))
-        present = [tag for tag in tags if tag in existing]
+        self.existing = set(self.registry.list_tags(self.path))
+        return self._current(tags, pool)
+
+    def _current(self, tags: list[str], pool: Executor) -> dict[str, Current]:
+        present = [tag for tag in tags if tag in self.existing]
         digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.path, tag), present)))
-        distinct = sorted({d for d in digests.values() if d})
-        releases = dict(zip(distinct, pool.map(self._release_of, distinct)))
-        return {tag: Current(digests[tag], *releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
+        distinct = sorted({d for d in digests.values() if d} - set(self.releases))
+        self.releases.update(zip(distinct, pool.map(self._release_of, distinct)))
+        return {tag: Current(digests[tag], *self.releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
+
+    def retired(self, plan: Plan, pool: Executor) -> dict[str, Decision]:
+        """Tags listed at the last read that the plan no longer updates, each with its last release."""
+        names = plan.retired(self.existing)
+        return {tag: retire(current) for tag, current in self._current(names, pool).items() if current.digest}
 
     def prove_push(self) -> None:
         """Open an upload session and cancel it: refused push permission fails now, not after the builds."""
@@ -92,8 +102,14 @@ def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=la
     return states
 
 
+def retired_all(repositories: list[Repository], plan: Plan, pool: Executor) -> dict[str, dict[str, Decision]]:
+    """repository → retired tag → Decision, after `read_all`: no second listing of the tags."""
+    return {repo.ref: repo.retired(plan, pool) for repo in repositories}
+
+
 def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
-    """For the dry-run: repository → tag → Decision; or None and why the comparison could not be made."""
+    """For the dry-run: repository → tag → Decision, planned tags then retired ones; or None and why
+    the comparison could not be made."""
     hosts = {parse_repository(r).host for r in plan.repositories}
     unreachable = sorted(h for h in hosts if not reachable(h))
     if unreachable:
@@ -102,10 +118,11 @@ def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
         repositories = [Repository(ref, registries[parse_repository(ref).host], Counter()) for ref in plan.repositories]
         try:
             states = read_all(repositories, plan, pool)
+            retired = retired_all(repositories, plan, pool)
         except PublisherError as e:
             return None, f"could not compare with the registries: {e.lines[0]}"
     decisions = decide_all(plan, states, rules)
-    return {ref: {tag: decisions[ref, tag] for tag in plan.tags} for ref in states}, None
+    return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags}, **retired[ref]} for ref in states}, None
 
 
 def reachable(host: str, timeout: float = 2.0) -> bool:
