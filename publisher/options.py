@@ -126,8 +126,9 @@ def compute_plan(args: Arguments) -> Plan:
     if args.base_mirror:
         _check_mirror(args.base_mirror)
     plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
-    if args.repositories:
-        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)))
+    if args.repositories:  # every variant goes to the repositories given, whatever its own repositories: say
+        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)),
+                       variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
     plan = gate.without_credentials(plan, lambda host: credentials.lookup(host) is not None, credentials.env_name)
     plan = select(plan, selection, list(platforms))
     if selection and not plan.variants:

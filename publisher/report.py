@@ -23,8 +23,9 @@ def plan_table(plan: Plan) -> str:
     lines += [
         "",
         f"{len(plan.variants)} variants, {plan.images} images, {tags} tags per repository, "
-        f"{tags * repos} tags in {repos} repositories.",
+        f"{sum(len(plan.tags_in(r)) for r in plan.repositories)} tags in {repos} repositories.",
     ]
+    lines += [f"{v.variant.name}: only to {', '.join(v.variant.repositories)}" for v in plan.variants if v.variant.repositories]
     if plan.selection:
         lines.append(plan.selection.describe(len(plan.variants)))
     lines += [x.line() for x in plan.left_out]

@@ -227,6 +227,15 @@ CASES = {
         SMALL + '  - base: dhi.io/alpine-base:3.23\n    family: alpine\n    tags: [alpine-dhi]\n    needs: login\n',
         ["matrix.yaml:18: needs 'login' is not known; write 'needs: credentials' for a base that needs a login to pull"],
     ),
+    "variant to a repository not in the matrix": (
+        SMALL + '  - base: alpine:3.21\n    family: alpine\n    tags: [alpine3.21]\n    repositories: [docker.io/acme/tool]\n',
+        ["matrix.yaml:18: repository 'docker.io/acme/tool' is not one of the matrix's repositories (ghcr.io/acme/tool); "
+         "a variant can only be published to some of them: list it under repositories: too"],
+    ),
+    "variant repositories not a list": (
+        SMALL + '  - base: alpine:3.21\n    family: alpine\n    tags: [alpine3.21]\n    repositories: ghcr.io/acme/tool\n',
+        ["matrix.yaml:18: variants[1].repositories must be a non-empty list"],
+    ),
     "tag table outside the matrix's folder": (
         SMALL.replace("repositories:", "tag_table: ../tags.md\nrepositories:"),
         ["matrix.yaml:1: tag_table '../tags.md' leaves the matrix's folder; write a path below it, e.g. docs/tags.md"],

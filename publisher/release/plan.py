@@ -53,6 +53,21 @@ class Plan:
     def tags(self) -> list[str]:
         return [t for v in self.variants for t in v.tags]
 
+    def repositories_of(self, v: VariantPlan) -> tuple[str, ...]:
+        """Where a variant is published: its own `repositories:` (a subset), else every repository."""
+        return v.variant.repositories or self.repositories
+
+    def publishes(self, name: str, ref: str) -> bool:
+        """Whether variant `name` goes to repository `ref`."""
+        return any(ref in self.repositories_of(v) for v in self.variants if v.variant.name == name)
+
+    def variants_in(self, ref: str) -> list[VariantPlan]:
+        return [v for v in self.variants if ref in self.repositories_of(v)]
+
+    def tags_in(self, ref: str) -> list[str]:
+        """The planned tags of one repository, in publishing order."""
+        return [t for v in self.variants_in(ref) for t in v.tags]
+
     @property
     def images(self) -> int:
         return sum(len(v.variant.platforms) for v in self.variants)
@@ -73,6 +88,8 @@ class Plan:
                     "made": "assembled" if v.recipe else "built",
                     "tags": list(v.tags),
                     "labels": v.labels,
+                    # only for a variant published to some of the repositories: the document is otherwise unchanged
+                    **({"repositories": list(v.variant.repositories)} if v.variant.repositories else {}),
                 }
                 for v in self.variants
             ],

@@ -40,6 +40,7 @@ class Variant:
     line: int  # where it is declared, for error messages
     tag_lines: tuple[int, ...]  # the line of each base tag
     needs_credentials: bool = False  # its base's registry needs a login to pull: left out without one
+    repositories: tuple[str, ...] = ()  # published only to these of the matrix's repositories; () for all
 
     @property
     def primary(self) -> bool:
@@ -93,7 +94,8 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
             src.error(where, f"{describe(where)} must be a mapping with base, family and tags")
             continue
         for concrete in expand(src, where, entry, VARIANT_KEYS):
-            variants.append(_variant(src, where, concrete, families, platforms))
+            variant = _variant(src, where, concrete, families, platforms)
+            variants.append(replace(variant, repositories=_only_in(src, where, concrete, repositories)))
     _unique(src, variants)
     src.problems.raise_if_any()
     return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload, table or None)
@@ -185,7 +187,7 @@ def _primary(src: Source, value: object, families: dict, platforms: list[str]) -
     return _build(src, where, entry, families, platforms, base=None, base_tags=[])
 
 
-VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand", "exclude", "overrides", "needs"}
+VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand", "exclude", "overrides", "needs", "repositories"}
 NEEDS = ("credentials",)
 
 
@@ -206,6 +208,19 @@ def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: 
     if needs is not None and needs not in NEEDS:
         src.error(where + ("needs",), f"needs '{needs}' is not known; write 'needs: credentials' for a base that needs a login to pull")
     return replace(variant, needs_credentials=needs == "credentials")
+
+
+def _only_in(src: Source, where: Where, entry: dict, repositories: list[str]) -> tuple[str, ...]:
+    """A variant's `repositories:`, a subset of the matrix's, in the matrix's order; () when absent."""
+    if "repositories" not in entry:
+        return ()
+    where = where + ("repositories",)
+    chosen = string_list(src, where, entry["repositories"])
+    for i, ref in enumerate(chosen):
+        if ref not in repositories:
+            src.error(where + (i,), f"repository '{ref}' is not one of the matrix's repositories ({', '.join(repositories)}); "
+                                    "a variant can only be published to some of them: list it under repositories: too")
+    return tuple(ref for ref in repositories if ref in chosen)
 
 
 def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:

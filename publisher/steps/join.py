@@ -43,8 +43,8 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
         raise PublisherError(*problems)
     staged = policy.by_variant(records)
     missing = [f"{repo.ref}: {i.variant} {i.platform}: manifest {i.manifest} is not there; run its stage again"
-               for repo in targets for i in staged.values()
-               if repo.registry.head_manifest(repo.path, i.manifest) != i.manifest]
+               for repo in targets for i in staged.values() if run.plan.publishes(i.variant, repo.ref)
+               and repo.registry.head_manifest(repo.path, i.manifest) != i.manifest]
     if missing:
         raise PublisherError(*missing)
     return staged

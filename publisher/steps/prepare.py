@@ -69,8 +69,8 @@ def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None
 
 def up_to_date(plan: Plan, states: dict, notes: dict) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now."""
-    for current in states.values():
-        for v in plan.variants:
+    for ref, current in states.items():
+        for v in plan.variants_in(ref):
             want = notes[v.variant.name][inputs.INPUTS]
             held = [current[tag] for tag in v.tags]
             if held[0].digest is None or any(c.digest != held[0].digest or c.inputs != want for c in held):

@@ -80,7 +80,8 @@ def _stage(run: Run) -> Result:
         made = _made_and_proven(run, binaries, bases)
     images = _pushable(run, made, binaries) if targets else {}
     with run.progress.phase("push", 1) as tick:
-        push_staged(targets, list(images.values()), run.network)
+        push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
+                              for t in targets}, run.network)
         tick("platform images by digest")
     stage.write_record(path, run, images, expected)
     run.progress.log(f"stage record: {path}")
@@ -119,6 +120,6 @@ def _base_digests(run: Run, resolved: dict[str, str]) -> dict[str, str | None]:
 
 def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
-    run.counts["tags unchanged"] = run.counts["tags verified"] = len(run.plan.tags) * len(targets)
-    first = states[targets[0].ref]
-    return Result(run.counts, {v.variant.name: first[v.tags[0]].digest for v in run.plan.variants})
+    run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
+    return Result(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[0]].digest
+                               for v in run.plan.variants})

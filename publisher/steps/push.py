@@ -21,6 +21,10 @@ class Publication:
     images: tuple[Image, ...]
     index: bytes
     tags: tuple[str, ...]
+    repositories: tuple[str, ...] = ()  # only these repositories; () for every one
+
+    def goes_to(self, ref: str) -> bool:
+        return not self.repositories or ref in self.repositories
 
     @property
     def digest(self) -> str:
@@ -42,18 +46,18 @@ def push(repositories: list[Repository], publications: list[Publication], decisi
          pool: Executor) -> None:
     """Content everywhere first; then exact tags everywhere; floating tags last."""
     for repo, mount_from in _with_mount_sources(repositories):
-        push_content(repo, publications, mount_from, pool)
+        push_content(repo, [p for p in publications if p.goes_to(repo.ref)], mount_from, pool)
     counts = repositories[0].counts if repositories else Counter()
-    every = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags]
+    every = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags]
     for floating in (False, True):
         phase = [(repo, p, tag) for repo, p, tag in every if is_floating(tag) == floating]
         counts.update(pool.map(lambda item: _tag(*item, decisions[item[0].ref, item[2]]), phase))
 
 
-def push_staged(repositories: list[Repository], images: list[Image], pool: Executor) -> None:
-    """A stage's images by digest, in every repository: no index, no tag."""
+def push_staged(repositories: list[Repository], images: dict[str, list[Image]], pool: Executor) -> None:
+    """A stage's images by digest (repository → its images), in every repository: no index, no tag."""
     for repo, mount_from in _with_mount_sources(repositories):
-        push_images(repo, images, mount_from, pool)
+        push_images(repo, images[repo.ref], mount_from, pool)
 
 
 def _with_mount_sources(repositories: list[Repository]):

@@ -16,8 +16,8 @@ def document(plan: Plan, digests: dict[str, str]) -> dict:
     """digests: variant → the index digest its tags hold (empty when nothing was pushed)."""
     if not digests:
         return {"repositories": {}}
-    tags = {tag: {"digest": digests[v.variant.name]} for v in plan.variants for tag in v.tags}
-    return {"repositories": {repo: dict(tags) for repo in plan.repositories}}
+    return {"repositories": {repo: {tag: {"digest": digests[v.variant.name]} for v in plan.variants_in(repo) for tag in v.tags}
+                             for repo in plan.repositories}}
 
 
 def write(path: Path, plan: Plan, digests: dict[str, str]) -> None:

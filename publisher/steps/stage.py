@@ -35,7 +35,7 @@ def staged_already(run: Run, targets: list[Repository], path: Path, expected: di
     if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
         return False
     return all(repo.registry.head_manifest(repo.path, i.manifest) == i.manifest
-               for repo in targets for i in record.images)
+               for repo in targets for i in record.images if run.plan.publishes(i.variant, repo.ref))
 
 
 def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) -> dict:

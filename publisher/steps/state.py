@@ -80,7 +80,7 @@ def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
     """
     decisions = {}
     for ref, current in states.items():
-        for v in plan.variants:
+        for v in plan.variants_in(ref):
             for tag in v.tags:
                 now = current[tag]
                 same = (now.digest == digests[v.variant.name] if digests is not None
@@ -95,7 +95,7 @@ def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=la
     """repository → tag → Current, for every planned tag; with `push`, push permission proven too."""
     states = {}
     for repo in repositories:
-        states[repo.ref] = repo.read(plan.tags, pool)
+        states[repo.ref] = repo.read(plan.tags_in(repo.ref), pool)
         if push:
             repo.prove_push()
         tick(repo.ref)
@@ -122,7 +122,7 @@ def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
         except PublisherError as e:
             return None, f"could not compare with the registries: {e.lines[0]}"
     decisions = decide_all(plan, states, rules)
-    return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags}, **retired[ref]} for ref in states}, None
+    return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags_in(ref)}, **retired[ref]} for ref in states}, None
 
 
 def reachable(host: str, timeout: float = 2.0) -> bool:

@@ -16,7 +16,7 @@ def publication(v: VariantPlan, children: dict, annotations: dict, images: dict 
     """One variant's index over `children` ((variant, platform) → Image or Child); `images` to push with it."""
     mine = [children[v.variant.name, p] for p in v.variant.platforms]
     pushed = tuple(images[v.variant.name, p] for p in v.variant.platforms) if images else ()
-    return Publication(v.variant.name, pushed, oci.index(mine, annotations), v.tags)
+    return Publication(v.variant.name, pushed, oci.index(mine, annotations), v.tags, v.variant.repositories)
 
 
 def release(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> None:

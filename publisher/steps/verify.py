@@ -12,7 +12,7 @@ from publisher.steps.state import Repository
 
 def verify(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor) -> None:
     """Every tag not held back holds its publication's index, in every repository."""
-    checked = [(repo, p, tag) for repo in repositories for p in publications for tag in p.tags
+    checked = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
                if decisions[repo.ref, tag].status != HELD]
     wrong = [line for line in pool.map(lambda item: _check(*item), checked) if line]
     if repositories:
