@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                          "no index, no tag; write the stage record into DIR (see docs/publishing.md)")
     publish.add_argument("--join", nargs="+", default=[], metavar="DIR", help="build nothing: join the stages' records "
                          "found in these folders into indexes, move tags and verify")
+    publish.add_argument("--dev", action="store_true", help="the dev channel: publish this revision (--revision, else git) "
+                         "to the matrix's dev_repositories as sha-<commit> tags; payload from --artifacts, or --version's wheels")
     publish.add_argument("--builder", metavar="NAME", help="build with this docker buildx builder, e.g. one with native nodes")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     return parser
@@ -200,7 +202,7 @@ def arguments(ns: argparse.Namespace):
         base_mirror=ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
-        stage=ns.stage, join=tuple(ns.join), builder=ns.builder,
+        stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
     )
 
 

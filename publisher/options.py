@@ -17,6 +17,7 @@ from publisher.local.git import provenance
 from publisher.release import gate
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
+from publisher.release.tags import dev_release
 from publisher.release.selection import Selection, hint, unmatched, words
 from publisher.release.version import parse_release
 from publisher.remote import credentials
@@ -53,6 +54,7 @@ class Arguments:
     stage: str | None = None  # make, smoke-test and push by digest these platforms; record it in this folder
     join: tuple[str, ...] = ()  # stage folders to join into indexes and tags; builds nothing
     builder: str | None = None  # a buildx builder for the builds (e.g. native nodes per platform)
+    dev: bool = False  # the dev channel: this revision, sha-<commit> tags, the matrix's dev_repositories
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,12 @@ def compute_plan(args: Arguments) -> Plan:
         raise PublisherError("publisher: --stage and --join are two jobs: stage on each runner, then join once")
     if args.join and not args.push:
         raise PublisherError("publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead")
-    if not args.version:
+    if not args.version and not args.dev:
         raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
-    release = parse_release(args.version)
+    if args.dev and not args.version and not args.artifacts:
+        raise PublisherError("publisher publish --dev: no payload: pass --artifacts DIR (this revision's build), "
+                             "or --version V to take V's wheels")
+    release = parse_release(args.version) if args.version else None
     matrix = load_matrix(Path(args.matrix), args.matrix)
     names = [v.name for v in matrix.variants]
     selection = Selection(words(args.only), words(args.skip))
@@ -125,7 +130,11 @@ def compute_plan(args: Arguments) -> Plan:
             raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
     if args.base_mirror:
         _check_mirror(args.base_mirror)
-    plan = make_plan(matrix, release, provenance(matrix.root, args.created, args.revision), render.render_all(matrix))
+    made = provenance(matrix.root, args.created, args.revision)
+    if args.dev:
+        plan = _dev_plan(matrix, release, made)
+    else:
+        plan = make_plan(matrix, release, made, render.render_all(matrix))
     if args.repositories:  # every variant goes to the repositories given, whatever its own repositories: say
         plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)),
                        variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
@@ -134,6 +143,19 @@ def compute_plan(args: Arguments) -> Plan:
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
     return plan
+
+
+def _dev_plan(matrix, release, made) -> Plan:
+    """The dev channel: tags sha-<commit>[-T] in the dev repositories; labels' version V, else the revision."""
+    if not matrix.dev_repositories:
+        raise PublisherError(f"{matrix.name}:1: --dev publishes to the matrix's dev_repositories:, and it has none; "
+                             "add e.g. dev_repositories: [ghcr.io/org/image-dev]")
+    if not made.revision:
+        raise PublisherError("publisher publish --dev: the revision is unknown; pass --revision or run in a git checkout")
+    version = release.text if release else None
+    plan = make_plan(matrix, dev_release(made.revision), made, render.render_all(matrix), version or made.revision)
+    return replace(plan, repositories=matrix.dev_repositories, checked=version or "",
+                   variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
 
 
 def default_cache() -> Path:

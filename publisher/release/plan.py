@@ -44,6 +44,12 @@ class Plan:
     selection: Selection = Selection()  # --only/--skip, when given
     left_out: tuple = ()  # release.gate.LeftOut: variants of the matrix not published, each with why
     base_tags: tuple[str, ...] = ()  # every base tag of the matrix, selected or not: what is not retired
+    checked: str | None = None  # the payload's version, when not the release's (the dev channel); "" unknown
+
+    @property
+    def payload_version(self) -> str:
+        """What `{version}` stands for in payload checks and smoke tests; "" matches any version."""
+        return self.release.text if self.checked is None else self.checked
 
     def retired(self, existing) -> list[str]:
         """Tags of `existing` (a repository's) that this matrix no longer updates (see tags.retired)."""
@@ -103,7 +109,8 @@ class Plan:
         return document
 
 
-def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfiles: dict[str, str]) -> Plan:
+def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfiles: dict[str, str],
+              version: str | None = None) -> Plan:
     """Tags and labels for every variant; refuses a tag set that is invalid or ambiguous."""
     problems = Problems()
     owners: dict[str, str] = {}
@@ -119,7 +126,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
             owners.setdefault(tag, variant.name)
         path = matrix.dockerfile(variant)
         text = dockerfiles[path]
-        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance), path, text,
+        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance, version), path, text,
                                     _recipe(variant, text, matrix.payload)))
     problems.raise_if_any()
     return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name,
@@ -140,9 +147,11 @@ def _line_of(variant: Variant, tag: str) -> int:
     return variant.line
 
 
-def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Provenance) -> dict[str, str]:
+def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Provenance,
+           version: str | None = None) -> dict[str, str]:
+    """`version`: the label's version when it is not the release's (the dev channel)."""
     result = {OCI + key: value for key, value in matrix.labels.items()}
-    result[VERSION] = release.text
+    result[VERSION] = version or release.text
     if provenance.created:
         result[CREATED] = provenance.created
     if provenance.revision:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from publisher.errors import PublisherError
 from publisher.release.version import Release
+
+HEX = re.compile(r"[0-9a-f]{7,64}")
 
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 # A base tag must not be mistaken for a version or the primary's `latest`.
@@ -26,6 +29,18 @@ def tags_for(release: Release, base_tags: list[str] | tuple[str, ...]) -> list[s
     if release.prerelease:
         return [f"{exact}-{t}" for t in base_tags]
     return [tag for t in base_tags for tag in (f"{exact}-{t}", f"{series}-{t}", t)]
+
+
+def dev_release(revision: str) -> Release:
+    """The dev channel's release of a commit: `sha-<first 7 hex>`, exact tags only.
+
+    Through `tags_for` it gives the primary `sha-<7 hex>` and a derived image `sha-<7 hex>-T` for each
+    base tag T: never a floating or version tag, and each tag names one commit (immutable, like X.Y.Z).
+    """
+    if not HEX.fullmatch(revision.lower()):
+        raise PublisherError(f"publisher: --dev: revision '{revision}' is not a git commit (7 to 64 hex digits); "
+                             "pass --revision with the commit's hash")
+    return Release(f"sha-{revision.lower()[:7]}", 0, 0, 0, prerelease=True)
 
 
 def is_floating(tag: str, release: Release) -> bool:

@@ -57,13 +57,14 @@ class Matrix:
     template: str
     variants: tuple[Variant, ...]  # the primary image first
     payload: Payload  # the files every image carries
+    dev_repositories: tuple[str, ...] = ()  # where `publish --dev` publishes sha-<commit> tags
     tag_table: str | None = None  # where `publisher render` writes the Markdown table of images, relative to root
 
     def dockerfile(self, variant: Variant) -> str:
         return f"variants/{variant.name}/Dockerfile"
 
 
-TOP_KEYS = {"repositories", "platforms", "labels", "payload", "families", "primary", "variants", "template", "tag_table"}
+TOP_KEYS = {"dev_repositories", "repositories", "platforms", "labels", "payload", "families", "primary", "variants", "template", "tag_table"}
 TABLE = re.compile(r"(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+\.md")
 
 
@@ -74,7 +75,8 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
         raise PublisherError(f"{src.name}:1: the matrix is empty; see docs/matrix.md for its keys")
     if not isinstance(src.data, dict):
         raise PublisherError(f"{src.name}:1: the matrix must be a mapping of keys (repositories, platforms, ...), not a list or a value")
-    doc = mapping(src, (), src.data, required=TOP_KEYS - {"template", "tag_table"}, optional={"template", "tag_table"})
+    doc = mapping(src, (), src.data, required=TOP_KEYS - {"template", "tag_table", "dev_repositories"},
+                  optional={"template", "tag_table", "dev_repositories"})
     repositories = _repositories(src, doc.get("repositories", MISSING))
     platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")
     labels = _labels(src, doc.get("labels", MISSING))
@@ -98,18 +100,20 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
             variants.append(replace(variant, repositories=_only_in(src, where, concrete, repositories)))
     _unique(src, variants)
     src.problems.raise_if_any()
-    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload, table or None)
+    dev = _repositories(src, doc["dev_repositories"], "dev_repositories") if "dev_repositories" in doc else []
+    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload,
+                  tuple(dev), table or None)
 
 
-def _repositories(src: Source, value: object) -> list[str]:
-    refs = string_list(src, ("repositories",), value)
+def _repositories(src: Source, value: object, key: str = "repositories") -> list[str]:
+    refs = string_list(src, (key,), value)
     for i, ref in enumerate(refs):
         try:
             reference.parse_repository(ref)
         except ValueError as e:
-            src.error(("repositories", i), f"repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image")
+            src.error((key, i), f"repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image")
         if ref in refs[:i]:
-            src.error(("repositories", i), f"repository '{ref}' is listed twice; keep one")
+            src.error((key, i), f"repository '{ref}' is listed twice; keep one")
     return refs
 
 

@@ -34,7 +34,7 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
 
 def payload(run: Run) -> dict[str, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
-    version, declared = run.plan.release.text, run.plan.payload
+    version, declared = run.plan.payload_version, run.plan.payload
     if run.options.artifacts:
         binaries = artifacts.from_directory(run.options.artifacts, run.platforms, declared.files)
     else:

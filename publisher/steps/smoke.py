@@ -25,7 +25,7 @@ def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick
 
     def one(item) -> Verdict:
         (name, platform), image = item
-        verdict = _smoke(engine, variants[name], platform, image, run.plan.release.text)
+        verdict = _smoke(engine, variants[name], platform, image, run.plan.payload_version)
         tick(f"{name} {platform}")
         return verdict
 
