@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                          "found in these folders into indexes, move tags and verify")
     publish.add_argument("--dev", action="store_true", help="the dev channel: publish this revision (--revision, else git) "
                          "to the matrix's dev_repositories as sha-<commit> tags; payload from --artifacts, or --version's wheels")
+    publish.add_argument("--refresh", action="store_true", help="with --version V (published): remake only the variants whose "
+                         "base moved since, and move their floating tags; exact tags keep V as first published")
     publish.add_argument("--builder", metavar="NAME", help="build with this docker buildx builder, e.g. one with native nodes")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     return parser
@@ -203,6 +205,7 @@ def arguments(ns: argparse.Namespace):
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
+        refresh=ns.refresh,
     )
 
 

@@ -55,6 +55,7 @@ class Arguments:
     join: tuple[str, ...] = ()  # stage folders to join into indexes and tags; builds nothing
     builder: str | None = None  # a buildx builder for the builds (e.g. native nodes per platform)
     dev: bool = False  # the dev channel: this revision, sha-<commit> tags, the matrix's dev_repositories
+    refresh: bool = False  # remake only the variants whose base moved since --version was published
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Options:
     stage: Path | None = None  # --stage DIR: this runner's platforms, pushed by digest, recorded in DIR
     join: tuple[Path, ...] = ()  # --join DIR...: the stages' records, joined into indexes and tags
     builder: str | None = None
+    refresh: bool = False  # --refresh: the stale variants' floating tags, on their bases as they are now
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def compute_options(args: Arguments) -> Job:
         stage=Path(args.stage) if args.stage else None,
         join=tuple(Path(folder) for folder in args.join),
         builder=args.builder,
+        refresh=args.refresh,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 
@@ -109,6 +112,8 @@ def compute_plan(args: Arguments) -> Plan:
         raise PublisherError("publisher: --stage and --join are two jobs: stage on each runner, then join once")
     if args.join and not args.push:
         raise PublisherError("publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead")
+    if args.refresh:
+        _check_refresh(args)
     if not args.version and not args.dev:
         raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
     if args.dev and not args.version and not args.artifacts:
@@ -143,6 +148,17 @@ def compute_plan(args: Arguments) -> Plan:
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
     return plan
+
+
+def _check_refresh(args: Arguments) -> None:
+    """--refresh remakes a published release's variants on one machine and moves their floating tags."""
+    clash = next((flag for flag, given in (("--dev", args.dev), ("--stage", args.stage), ("--join", args.join),
+                                           ("--no-push", not args.push), ("--force", args.force)) if given), None)
+    if clash:
+        raise PublisherError(f"publisher publish --refresh: not with {clash}: a refresh reads the published release, "
+                             "remakes the variants whose base moved and moves their floating tags")
+    if not args.version:
+        raise PublisherError("publisher publish --refresh: --version is required: the published release to refresh, e.g. --version 0.5.31")
 
 
 def _dev_plan(matrix, release, made) -> Plan:

@@ -339,6 +339,9 @@ FLAG_CASES = {
     "stage and join": (["--stage", "/nonexistent-a", "--join", "/nonexistent-b"], ["publisher: --stage and --join are two jobs: stage on each runner, then join once"]),
     "join without pushing": (["--join", "/nonexistent-b", "--no-push"], ["publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead"]),
     "join of no records": (["--join", "/nonexistent-stages"], ["publisher: --join /nonexistent-stages: no stage record (stage-*.json) there; give the folders the stages wrote with --stage"]),
+    "refresh without pushing": (["--refresh", "--no-push"], ["publisher publish --refresh: not with --no-push: a refresh reads the published release, remakes the variants whose base moved and moves their floating tags"]),
+    "refresh of a stage": (["--refresh", "--stage", "/nonexistent-a"], ["publisher publish --refresh: not with --stage: a refresh reads the published release, remakes the variants whose base moved and moves their floating tags"]),
+    "refresh forced": (["--refresh", "--force"], ["publisher publish --refresh: not with --force: a refresh reads the published release, remakes the variants whose base moved and moves their floating tags"]),
     "stage into a file": (["--stage", "/etc/hostname", "--platform", "linux/amd64"], ["publisher: --stage /etc/hostname is a file; give a folder for the stage record"]),
 }
 

@@ -23,6 +23,7 @@ class Current:
     version: str | None = None  # its release, from the index's annotations or the image's labels
     revision: str | None = None
     inputs: str | None = None  # what its content was made from (see inputs.py), when publisher made it
+    base: str | None = None  # its base's digest when it was made (see inputs.BASE_DIGEST), when recorded
 
 
 @dataclass(frozen=True)

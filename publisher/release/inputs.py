@@ -7,6 +7,7 @@ run that pushed it built, smoke-tested and verified exactly that content.
 from __future__ import annotations
 
 from publisher.image import oci
+from publisher.release.decisions import Current
 from publisher.release.plan import VariantPlan
 
 INPUTS = "dev.publisher.inputs"
@@ -31,3 +32,9 @@ def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[str, str
     if base_digest:
         extra[BASE_DIGEST] = base_digest
     return {**v.labels, **extra}
+
+
+def as_published(v: VariantPlan, current: Current, binaries: dict[str, str]) -> bool:
+    """The tag holds what `v` makes of these inputs on the base its index records: an exact tag a base
+    refresh left with the content first published, not content made from other inputs."""
+    return bool(current.inputs) and current.inputs == inputs_digest(v, current.base, binaries)

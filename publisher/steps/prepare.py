@@ -13,6 +13,7 @@ from publisher.local import artifacts
 from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.plan import Plan
+from publisher.release.tags import is_floating
 from publisher.steps.bases import Bases, check_platforms
 from publisher.steps.build import mirrored
 from publisher.steps.run import Run
@@ -67,12 +68,19 @@ def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None
     return {v.variant.name: inputs.annotations(v, bases.get(v.variant.name), payload) for v in plan.variants}
 
 
-def up_to_date(plan: Plan, states: dict, notes: dict) -> bool:
-    """Every tag of every repository holds one index per variant, made from the inputs it would be now."""
+def up_to_date(plan: Plan, states: dict, notes: dict, payload: dict[str, str] | None = None) -> bool:
+    """Every tag of every repository holds one index per variant, made from the inputs it would be now.
+
+    With `payload` (platform → payload digest), exact tags may instead hold the content this release
+    first published on an earlier base: a base refresh moved only the floating tags.
+    """
     for ref, current in states.items():
         for v in plan.variants_in(ref):
             want = notes[v.variant.name][inputs.INPUTS]
-            held = [current[tag] for tag in v.tags]
-            if held[0].digest is None or any(c.digest != held[0].digest or c.inputs != want for c in held):
-                return False
+            for floating in (False, True):
+                held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
+                kept = [c.inputs == want or (payload is not None and not floating and inputs.as_published(v, c, payload))
+                        for c in held]
+                if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
+                    return False
     return True

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from publisher.options import Options
 from publisher.progress import Progress
+from publisher.release import refresh
 from publisher.release.plan import Plan
 from publisher.remote.hosts import Hosts
 from publisher.remote.retry import RECOVERED
@@ -41,7 +42,7 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Result:
     try:
         with Hosts(options.policy, options.timeout) as hosts:
             run = Run(plan, options, progress, hosts, network)
-            flow = _join if options.join else _stage if options.stage else _one_machine
+            flow = _join if options.join else _stage if options.stage else _refresh if options.refresh else _one_machine
             result = flow(run)
             result.counts[RECOVERED] = hosts.stats().get(RECOVERED, 0)  # in the summary when not 0
             return result
@@ -53,9 +54,31 @@ def _one_machine(run: Run) -> Result:
     targets, states = read_targets(run)
     binaries = payload(run)
     bases = resolve_bases(run)
-    notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests)) if targets else {}
-    if notes and run.options.build_cache and up_to_date(run.plan, states, notes):
+    digests = payload_digests(run.plan, binaries)
+    notes = annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
+    if notes and run.options.build_cache and up_to_date(run.plan, states, notes, digests):
         return _nothing_to_do(run, targets, states)
+    return _released(run, targets, states, binaries, bases, notes)
+
+
+def _refresh(run: Run) -> Result:
+    """The variants whose base moved since --version was published, remade; only their floating tags move."""
+    targets, states = read_targets(run)
+    bases = resolve_bases(run)
+    stale = refresh.stale(run.plan, states, _base_digests(run, bases.digests))
+    if not stale:
+        run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
+        run.counts["tags unchanged"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
+        return Result(run.counts, {})
+    run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
+    run = replace(run, plan=refresh.floating_only(run.plan, stale))
+    binaries = payload(run)
+    notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests))
+    return _released(run, targets, states, binaries, bases, notes)
+
+
+def _released(run: Run, targets: list[Repository], states: dict, binaries: dict, bases, notes: dict) -> Result:
+    """Every image made and smoke-tested, then pushed, tagged and verified (with targets)."""
     made = _made_and_proven(run, binaries, bases)
     if not targets:
         return Result(run.counts, {})
@@ -121,5 +144,6 @@ def _base_digests(run: Run, resolved: dict[str, str]) -> dict[str, str | None]:
 def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
-    return Result(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[0]].digest
+    # the last tag: a floating one when there is one, which a base refresh moved to the newest content
+    return Result(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[-1]].digest
                                for v in run.plan.variants})

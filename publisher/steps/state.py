@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from publisher.errors import PublisherError
 from publisher.image.reference import endpoint, parse_repository
 from publisher.release.decisions import Current, Decision, Rules, decide, retire
-from publisher.release.inputs import INPUTS
+from publisher.release.inputs import BASE_DIGEST, INPUTS
 from publisher.release.plan import REVISION, VERSION, Plan
 from publisher.release.tags import is_floating
 from publisher.remote.hosts import Hosts
@@ -30,7 +30,7 @@ class Repository:
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
-        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs), read once
+        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
@@ -54,17 +54,17 @@ class Repository:
         session = self.registry.start_upload(self.path)
         self.registry.cancel_upload(self.path, session)
 
-    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None]:
-        """(version, revision, inputs) from the index's annotations, else from the first image's labels."""
+    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None, str | None]:
+        """(version, revision, inputs, base digest) from the index's annotations, else from the first image's labels."""
         document = self._json_manifest(digest)
         found = document.get("annotations") or {}
-        inputs = found.get(INPUTS)
+        inputs, base = found.get(INPUTS), found.get(BASE_DIGEST)
         if VERSION not in found and document.get("manifests"):
             document = self._json_manifest(document["manifests"][0]["digest"])
         if VERSION not in found and "config" in document:
             config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
             found = (config.get("config") or {}).get("Labels") or {}
-        return found.get(VERSION), found.get(REVISION), inputs
+        return found.get(VERSION), found.get(REVISION), inputs, base
 
     def _json_manifest(self, digest: str) -> dict:
         found = self.registry.get_manifest(self.path, digest)

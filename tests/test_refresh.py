@@ -1,0 +1,114 @@
+"""A base refresh: only the variants whose base moved since the release was published are remade; only
+their floating tags move; exact tags keep the content first published; a plain rerun leaves it so."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from publisher.release import refresh
+from publisher.release.decisions import Current
+from publisher.release.inputs import BASE_DIGEST, as_published, inputs_digest
+from publisher.release.plan import Provenance, make_plan
+from publisher.release.version import parse_release
+from publisher.spec import render
+from publisher.spec.matrix import load_matrix
+from tests.conftest import ROOT
+from tests.images import push_base
+from tests.registry_server import RegistryServer
+from tests.test_publish import PLATFORMS, publish, reduced_matrix, skopeo
+
+OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    return make_plan(matrix, parse_release("0.5.31"), Provenance("2024-11-20T10:53:20Z", "0123abc"), render.render_all(matrix))
+
+
+def states_of(plan, held):
+    """Every tag of every variant at 0.5.31 on base OLD, except `held`: variant → Current of its floating tags."""
+    return {ref: {t: held.get(v.variant.name, Current("sha256:" + "c" * 64, "0.5.31", base=OLD)) if not t.startswith("0.5.31")
+                  else Current("sha256:" + "c" * 64, "0.5.31", base=OLD)
+                  for v in plan.variants_in(ref) for t in v.tags} for ref in plan.repositories}
+
+
+def test_only_variants_whose_base_moved_are_stale(shipped):
+    bases = {v.variant.name: OLD if v.variant.base else None for v in shipped.variants} | {"alpine3.20": NEW}
+    assert refresh.stale(shipped, states_of(shipped, {}), bases) == ["alpine3.20"]
+    # a floating tag already at a newer release is not refreshed backwards; the primary never is
+    newer = Current("sha256:" + "d" * 64, "0.6.0", base=OLD)
+    assert refresh.stale(shipped, states_of(shipped, {"alpine3.20": newer}), bases) == []
+    every = refresh.stale(shipped, states_of(shipped, {}), {v.variant.name: NEW for v in shipped.variants})
+    assert "distroless" not in every and len(every) == len(shipped.variants) - 1
+    # after a refresh the floating tags record the new base: nothing more to do
+    moved = Current("sha256:" + "e" * 64, "0.5.31", base=NEW)
+    assert refresh.stale(shipped, states_of(shipped, {"alpine3.20": moved}), bases) == []
+
+
+def test_a_refresh_plans_only_floating_tags_of_the_stale_variants(shipped):
+    plan = refresh.floating_only(shipped, ["alpine3.20"])
+    assert [(v.variant.name, v.tags) for v in plan.variants] == [
+        ("alpine3.20", ("0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine"))]
+
+
+def test_an_exact_tag_left_by_a_refresh_is_as_published(shipped):
+    v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
+    payload = {p: "sha256:" + "f" * 64 for p in v.variant.platforms}
+    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base=OLD)
+    assert as_published(v, left, payload)
+    assert not as_published(v, left, {p: "sha256:" + "0" * 64 for p in v.variant.platforms})  # other payload
+    assert not as_published(v, Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base=NEW), payload)
+
+
+def digest_of(ref: str) -> str:
+    import hashlib
+    return "sha256:" + hashlib.sha256(skopeo("inspect", "--raw", f"docker://{ref}").encode()).hexdigest()
+
+
+def annotation(ref: str, key: str) -> str | None:
+    return (json.loads(skopeo("inspect", "--raw", f"docker://{ref}")).get("annotations") or {}).get(key)
+
+
+@pytest.mark.docker
+def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine, registry, cache):
+    (tmp_path / "mirror").mkdir()
+    own = RegistryServer(tmp_path / "mirror").start()  # the session mirror stays as other tests use it
+    try:
+        for base in ("alpine:3.20", "debian:bookworm-slim"):
+            push_base(tmp_path / "bases", own.host, base, list(PLATFORMS))
+        repo = f"{registry.host}/refresh/uv"
+        matrix = reduced_matrix(tmp_path, cli)
+        first = publish(cli, matrix, own.host, cache, repo)
+        assert first.code == 0, first.err
+        before = {t: digest_of(f"{repo}:{t}") for t in ("0.5.31", "0.5", "latest", "0.5.31-alpine3.20", "0.5.31-alpine",
+                                                       "alpine3.20", "0.5-alpine", "alpine", "0.5.31-debian-slim", "debian-slim")}
+        old_base = annotation(f"{repo}:alpine", BASE_DIGEST)
+
+        push_base(tmp_path / "changed", own.host, "alpine:3.20", list(PLATFORMS), python="3.99")  # a new alpine
+        run = publish(cli, matrix, own.host, cache, repo, extra=("--refresh",))
+        assert run.code == 0, run.err
+        assert "refreshing alpine3.20\n" in run.out
+        # alpine3.20's two platforms made again (the primary, which derived images copy from, comes from
+        # BuildKit's cache and is smoke-tested, not pushed); its index pushed; its 4 floating tags moved
+        assert "assemble: 2 in" in run.out and "3 manifests pushed" in run.out and "4 tags moved" in run.out
+        assert "bookworm-slim linux" not in run.out
+        after = {t: digest_of(f"{repo}:{t}") for t in before}
+        moved = {t for t in before if before[t] != after[t]}
+        assert moved == {"alpine3.20", "0.5-alpine", "alpine"}  # the floating tags of alpine3.20 read here
+        assert len({after[t] for t in moved}) == 1  # every floating tag at the one new index
+        assert annotation(f"{repo}:alpine", BASE_DIGEST) not in (None, old_base)
+        assert annotation(f"{repo}:0.5.31-alpine", BASE_DIGEST) == old_base  # the exact tags keep 0.5.31 as published
+        assert digest_of(f"{repo}:0.5-alpine3.20") == after["alpine"]
+
+        again = publish(cli, matrix, own.host, cache, repo, extra=("--refresh",))
+        assert again.code == 0, again.err
+        assert "nothing to refresh" in again.out and "assemble" not in again.out and "build:" not in again.out
+        rerun = publish(cli, matrix, own.host, cache, repo)  # a plain rerun keeps the refresh: nothing to build
+        assert rerun.code == 0, rerun.err
+        assert "nothing to build" in rerun.out
+        assert {t: digest_of(f"{repo}:{t}") for t in before} == after
+    finally:
+        own.stop()
