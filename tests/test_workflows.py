@@ -26,7 +26,8 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # What the runner would put there, on a pull request (the stage job: its amd64 entry).
 VALUES = {"steps.version.outputs.version": "0.5.31", "needs.plan.outputs.version": "0.5.31",
-          "matrix.platform": "linux/amd64", "github.event_name == 'push'": "false"}
+          "matrix.platform": "linux/amd64", "github.event_name == 'push'": "false",
+          "github.event_name != 'pull_request'": "false"}
 COMMAND = re.compile(r"(^|[\s/(])publisher\s")
 
 
@@ -93,3 +94,17 @@ def test_a_workflow_step_runs_as_written(workflow, name, step, project, engine, 
         include = json.loads(line.removeprefix("matrix="))["include"]
         assert [(e["platform"], e["runner"]) for e in include] == [
             ("linux/amd64", "ubuntu-24.04"), ("linux/arm64", "ubuntu-24.04-arm")]
+
+
+def test_the_refresh_workflow_finds_the_newest_final_release(tmp_path):
+    """refresh.yml's version step, as written, in a repository with tags: prereleases and non-releases skipped."""
+    step = next(s for s in yaml.safe_load((ROOT / ".github/workflows/refresh.yml").read_text())["jobs"]["refresh"]["steps"]
+                if s.get("id") == "version")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(git + ["init", "-q", str(tmp_path)], check=True)
+    subprocess.run(git + ["-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    for tag in ("0.5.9", "0.5.31", "0.5.4", "0.6.0rc1", "v9.9.9", "0.5.31-alpine"):
+        subprocess.run(git + ["-C", str(tmp_path), "tag", tag], check=True)
+    output = tmp_path / "github-output"
+    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True)
+    assert output.read_text() == "version=0.5.31\n"
