@@ -3,7 +3,8 @@
 Nothing is tagged until everything is proven: every image is made and smoke-tested before the
 first byte leaves this machine; content goes by digest, exact tags before floating ones, and the
 registries are read back at the end. A stage stops after pushing its images by digest; the join
-builds nothing and does the rest.
+builds nothing and does the rest. A refresh is the one-machine sequence cut to the variants whose
+base moved since the release was published, and to their floating tags.
 """
 
 from __future__ import annotations
