@@ -5,7 +5,8 @@
 Measured: a cold publish of the shipped matrix (both platforms) and the naive baseline (per variant and
 platform `DOCKER_BUILDKIT=1 docker build`, `docker push` of REPO:<tag>-<arch> for every tag, one
 `docker manifest create` + `push` per tag; no smoke tests); a rerun of the same release; the next
-release (0.6.0); the dry-run; plan time of generated matrices. Traffic is counted by a FaultProxy
+release (0.6.0); a base refresh of it with one base changed (`--refresh`: alpine:3.20 pushed again,
+different, to the mirror); the dry-run; plan time of generated matrices. Traffic is counted by a FaultProxy
 (no faults) in front of a fresh loopback registry per measured run; bases are stand-ins in a loopback
 mirror. `--quick`: primary + alpine3.20 + bookworm-slim. Prints a table, then `BENCH_JSON {...}`.
 """
@@ -50,7 +51,8 @@ PROVENANCE = ["--created", "1732100000", "--revision", "bench"]  # fixed: a reru
 ACCEPT = ", ".join(f"application/vnd.{t}+json" for t in (
     "oci.image.index.v1", "oci.image.manifest.v1", "docker.distribution.manifest.list.v2", "docker.distribution.manifest.v2"))
 MB = 1e6
-PHASE = re.compile(r"^([a-z-]+): \d+ in ([\d.]+) s$")
+PHASE = re.compile(r"^([a-z-]+): (\d+) in ([\d.]+) s$")
+REFRESHED = "alpine:3.20"  # the one base the refresh figure changes: variant alpine3.20, 2 images
 
 
 def sh(*argv: str, env: dict | None = None) -> str:
@@ -147,9 +149,13 @@ def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, art
     if process.returncode != 0:
         raise RuntimeError(f"publisher {version} failed (exit {process.returncode}):\n" + "\n".join(lines[-25:]))
     # ru_maxrss of wait4: the largest of the publisher and every process it waited for (docker CLI, qemu'd uv).
-    phases = {m[1]: float(m[2]) for m in map(PHASE.match, lines) if m}  # where the time went, as publisher logs it
+    matches = [m for m in map(PHASE.match, lines) if m]
+    phases = {m[1]: float(m[3]) for m in matches}  # where the time went, as publisher logs it
+    # derived images made: assembled, plus built beyond the primary (built for every platform, from cache when unchanged)
+    made = sum(int(m[2]) for m in matches if m[1] == "assemble") + sum(int(m[2]) - len(PLATFORMS) for m in matches if m[1] == "build")
     return {"wall_s": round(wall, 2), **traffic(proxy, before), "peak_rss_mb": round(hwm / 1024, 1),
-            "tree_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "phases": phases, "summary": lines[-1] if lines else ""}
+            "tree_peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "phases": phases, "derived_made": made,
+            "summary": lines[-1] if lines else ""}
 
 
 def run_staged(tmp: Path, proxy: FaultProxy, mirror: str, artifacts: Path, only: list[str]) -> dict:
@@ -166,6 +172,15 @@ def run_staged(tmp: Path, proxy: FaultProxy, mirror: str, artifacts: Path, only:
                                  ("--join", *folders))
     print(f"  join: {runs['join']['wall_s']} s: {runs['join']['summary']}", flush=True)
     return runs
+
+
+def run_refresh(tmp: Path, proxy: FaultProxy, mirror: str, cache: Path, artifacts: Path, only: list[str]) -> dict:
+    """NEXT published; then one base changed in the mirror, and `--refresh` of NEXT: its variant's images only."""
+    push_base(fresh(tmp / "bases-changed"), mirror, REFRESHED, PLATFORMS, "3.99")  # other content: a new digest
+    print(f"publisher refresh {NEXT} ({REFRESHED} changed) ...", flush=True)
+    result = run_publisher(NEXT, proxy, mirror, cache, artifacts, only, tmp / "publisher-refresh.log", ("--refresh",))
+    print(f"  {result['wall_s']} s, {result['derived_made']} derived images made: {result['summary']}", flush=True)
+    return result
 
 
 def _vmhwm_kb(pid: int) -> int:
@@ -278,14 +293,15 @@ def report(r: dict) -> None:
 
     print(f"\n{'run':<24}{'wall s':>8}{'MB up':>9}{'blob PUTs':>11}{'manifest PUTs':>15}{'requests':>10}{'peak RSS MB':>13}")
     for key, label in (("naive", "naive baseline"), ("cold", f"publisher cold {FIRST}"),
-                       ("rerun", f"publisher rerun {FIRST}"), ("next", f"publisher next {NEXT}")):
+                       ("rerun", f"publisher rerun {FIRST}"), ("next", f"publisher next {NEXT}"),
+                       ("refresh", f"publisher refresh {NEXT}")):
         x = r[key]
         print(f"{label:<24}{x['wall_s']:8.1f}{x['bytes_uploaded'] / MB:9.2f}{x['blob_uploads']:11d}{x['manifest_puts']:15d}"
               f"{x['requests']:10d}{cell(x['peak_rss_mb'], 13, '.1f')}")
     for key, x in r["staged"].items():
         print(f"{'publisher ' + key:<24}{x['wall_s']:8.1f}{x['bytes_uploaded'] / MB:9.2f}{x['blob_uploads']:11d}"
               f"{x['manifest_puts']:15d}{x['requests']:10d}{cell(x['peak_rss_mb'], 13, '.1f')}")
-    for key in ("cold", "rerun", "next"):
+    for key in ("cold", "rerun", "next", "refresh"):
         print(f"  {key} phases (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in r[key]["phases"].items()))
     m, t = r["minimum"], r["ratios"]
     print(f"\nphysical minimum {m['total'] / MB:.2f} MB: base layers {m['base_layers'] / MB:.2f}, uv primary {m['uv_primary'] / MB:.2f},"
@@ -300,6 +316,8 @@ def report(r: dict) -> None:
         (f"cold publish <= 0.5 x naive wall time: {t['cold_vs_naive_wall']:.3f} x", t["cold_vs_naive_wall"] <= 0.5),
         (f"rerun <= 0.05 x cold, 0 blob uploads:  {t['rerun_vs_cold_wall']:.3f} x, {r['rerun']['blob_uploads']} uploads",
          t["rerun_vs_cold_wall"] <= 0.05 and r["rerun"]["blob_uploads"] == 0),
+        (f"refresh, one base changed <= 0.15 x cold, 2 images: {t['refresh_vs_cold_wall']:.3f} x, {r['refresh']['derived_made']} images",
+         t["refresh_vs_cold_wall"] <= 0.15 and r["refresh"]["derived_made"] == 2),
         (f"dry-run <= 0.3 s:                      {r['dry_run']['median_s']:.3f} s", r["dry_run"]["median_s"] <= 0.3),
         (f"join < 0.1 x one-machine cold:         {t['join_vs_cold_wall']:.3f} x", t["join_vs_cold_wall"] < 0.1),
         (f"staged: no blob uploaded twice:        {t['staged_blob_uploads']} uploads (one machine: {r['cold']['blob_uploads']})",
@@ -346,6 +364,7 @@ def main() -> int:
         staged_registry, staged_proxy = target(tmp, "staged-registry")
         servers += [staged_registry, staged_proxy]
         staged = run_staged(tmp, staged_proxy, mirror.host, artifacts, only)
+        runs["refresh"] = run_refresh(tmp, proxy, mirror.host, cache, artifacts, only)  # last: it changes the mirror
 
         print("dry-run and plan scaling ...", flush=True)
         results = {**shape, "naive": naive, **runs, "staged": staged, "minimum": minimum, "dry_run": dry_run_median(),
@@ -354,6 +373,7 @@ def main() -> int:
             "cold_vs_naive_wall": round(runs["cold"]["wall_s"] / naive["wall_s"], 3),
             "rerun_vs_cold_wall": round(runs["rerun"]["wall_s"] / runs["cold"]["wall_s"], 3),
             "next_vs_cold_wall": round(runs["next"]["wall_s"] / runs["cold"]["wall_s"], 3),
+            "refresh_vs_cold_wall": round(runs["refresh"]["wall_s"] / runs["cold"]["wall_s"], 3),
             "cold_bytes_vs_minimum": round(runs["cold"]["bytes_uploaded"] / minimum["total"], 3),
             "naive_bytes_vs_minimum": round(naive["bytes_uploaded"] / minimum["total"], 3),
             "join_vs_cold_wall": round(staged["join"]["wall_s"] / runs["cold"]["wall_s"], 3),
