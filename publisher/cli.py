@@ -152,11 +152,11 @@ def _publish(ns: argparse.Namespace) -> int:
     progress.log(plan_table(job.plan))
     result = publish(job.plan, job.options, progress)
     print(summary(job.plan, result.counts))
-    write_step_summary(job.plan, result)
+    write_step_summary(result.plan or job.plan, result)
     if job.options.result:
         from publisher.steps import result as results
 
-        results.write(job.options.result, job.plan, result.digests)
+        results.write(job.options.result, result.plan or job.plan, result.digests)
     return 0
 
 

@@ -88,7 +88,7 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         old_base = annotation(f"{repo}:alpine", BASE_DIGEST)
 
         push_base(tmp_path / "changed", own.host, "alpine:3.20", list(PLATFORMS), python="3.99")  # a new alpine
-        run = publish(cli, matrix, own.host, cache, repo, extra=("--refresh",))
+        run = publish(cli, matrix, own.host, cache, repo, extra=("--refresh", "--result", str(tmp_path / "result.json")))
         assert run.code == 0, run.err
         assert "refreshing alpine3.20\n" in run.out
         # alpine3.20's two platforms made again (the primary, which derived images copy from, comes from
@@ -102,9 +102,12 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         assert annotation(f"{repo}:alpine", BASE_DIGEST) not in (None, old_base)
         assert annotation(f"{repo}:0.5.31-alpine", BASE_DIGEST) == old_base  # the exact tags keep 0.5.31 as published
         assert digest_of(f"{repo}:0.5-alpine3.20") == after["alpine"]
+        result = json.loads((tmp_path / "result.json").read_text())["repositories"]  # what the refresh published
+        assert result == {repo: {t: {"digest": after["alpine"]} for t in ("0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine")}}
 
-        again = publish(cli, matrix, own.host, cache, repo, extra=("--refresh",))
+        again = publish(cli, matrix, own.host, cache, repo, extra=("--refresh", "--result", str(tmp_path / "again.json")))
         assert again.code == 0, again.err
+        assert json.loads((tmp_path / "again.json").read_text()) == {"repositories": {}}
         assert "nothing to refresh" in again.out and "assemble" not in again.out and "build:" not in again.out
         rerun = publish(cli, matrix, own.host, cache, repo)  # a plain rerun keeps the refresh: nothing to build
         assert rerun.code == 0, rerun.err

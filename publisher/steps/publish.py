@@ -36,6 +36,7 @@ NETWORK_JOBS = 8
 class Result:
     counts: Counter
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
+    plan: Plan | None = None  # what was published, when not the whole plan (a refresh: stale variants, floating tags)
 
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Result:
@@ -75,7 +76,7 @@ def _refresh(run: Run) -> Result:
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
     binaries = payload(run)
     notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests))
-    return _released(run, targets, states, binaries, bases, notes)
+    return replace(_released(run, targets, states, binaries, bases, notes), plan=run.plan)
 
 
 def _released(run: Run, targets: list[Repository], states: dict, binaries: dict, bases, notes: dict) -> Result:
