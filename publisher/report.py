@@ -14,6 +14,7 @@ def plan_table(plan: Plan) -> str:
     rows = [("VARIANT", "BASE", "PLATFORMS", "TAGS")]
     for v in plan.variants:
         arches = ",".join(p.split("/", 1)[1] for p in v.variant.platforms)
+        arches = f"from base, of {arches}" if v.variant.platforms_from_base else arches
         rows.append((v.variant.name, v.variant.base or "scratch", arches, " ".join(v.tags)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"Release {release.text} ({kind}) to {', '.join(plan.repositories)}", ""]

@@ -271,6 +271,16 @@ CASES = {
         ["matrix.yaml:20: payload.wheels is missing required key 'platforms'",
          "matrix.yaml:21: payload.wheels.python is read as the number 3.12; quote it, e.g. \"3.10\""],
     ),
+    "platforms neither a list nor from-base": (
+        SMALL.replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: from-bse\n"),
+        ["matrix.yaml:15: platforms 'from-bse' is neither a list nor 'from-base'; write e.g. [linux/amd64, linux/arm64], "
+         "or from-base for those of the matrix's platforms its base has"],
+    ),
+    "primary platforms from its base": (
+        SMALL.replace("  family: scratch\n", "  family: scratch\n  platforms: from-base\n"),
+        ["matrix.yaml:11: the primary image is FROM scratch: it has no base to take its platforms from; "
+         "list them, e.g. platforms: [linux/amd64, linux/arm64]"],
+    ),
     "payload wheel tag for a bad platform": (
         SMALL + PAYLOAD + "  wheels:\n    package: tool\n    platforms: {linux-amd64: Musllinux}\n",
         ["matrix.yaml:21: payload.wheels.platforms.linux-amd64 'linux-amd64' is not valid: write os/arch, e.g. linux/arm64",
@@ -350,6 +360,13 @@ FLAG_CASES = {
 def test_bad_flag_is_refused_with_one_line(refused, small, name):
     extra, expected = FLAG_CASES[name]
     assert refused(small(), *extra) == expected
+
+
+@pytest.mark.parametrize("flag", [["--stage", "/nonexistent-a"], ["--join", "/nonexistent-b"]])
+def test_platforms_from_base_cannot_be_staged_or_joined(refused, small, flag):
+    matrix = small(SMALL.replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: from-base\n"))
+    assert refused(matrix, *flag) == [f"matrix.yaml:12: variant 'alpine3.20' takes its platforms from its base "
+                                      f"(platforms: from-base), which {flag[0]} cannot: list its platforms, or publish on one machine"]
 
 
 def test_unreachable_registry(refused, small):

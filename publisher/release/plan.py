@@ -90,6 +90,8 @@ class Plan:
                     "family": v.variant.family,
                     "primary": v.variant.primary,
                     "platforms": list(v.variant.platforms),
+                    # only for platforms: from-base: those of `platforms` its base has, found at publish time
+                    **({"platforms_from": "base"} if v.variant.platforms_from_base else {}),
                     "dockerfile": v.dockerfile,
                     "made": "assembled" if v.recipe else "built",
                     "tags": list(v.tags),

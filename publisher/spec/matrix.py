@@ -41,6 +41,7 @@ class Variant:
     tag_lines: tuple[int, ...]  # the line of each base tag
     needs_credentials: bool = False  # its base's registry needs a login to pull: left out without one
     repositories: tuple[str, ...] = ()  # published only to these of the matrix's repositories; () for all
+    platforms_from_base: bool = False  # `platforms: from-base`: of `platforms`, those its base's index has, at publish time
 
     @property
     def primary(self) -> bool:
@@ -191,6 +192,7 @@ def _primary(src: Source, value: object, families: dict, platforms: list[str]) -
     return _build(src, where, entry, families, platforms, base=None, base_tags=[])
 
 
+FROM_BASE = "from-base"  # `platforms: from-base`: the matrix's platforms its base's index has, found at publish time
 VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand", "exclude", "overrides", "needs", "repositories"}
 NEEDS = ("credentials",)
 
@@ -234,12 +236,20 @@ def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
     if family and family not in families:
         src.error(where + ("family",), f"family '{family}' is not declared under families: ({', '.join(families)})")
     own_platforms = entry.get("platforms")
-    if own_platforms is not None:
+    from_base = own_platforms == FROM_BASE
+    if from_base and base is None:
+        src.error(where + ("platforms",), "the primary image is FROM scratch: it has no base to take its platforms from; "
+                                          "list them, e.g. platforms: [linux/amd64, linux/arm64]")
+    if isinstance(own_platforms, str) and not from_base:
+        src.error(where + ("platforms",), f"platforms '{own_platforms}' is neither a list nor 'from-base'; write e.g. "
+                                          "[linux/amd64, linux/arm64], or from-base for those of the matrix's platforms its base has")
+    elif own_platforms is not None and not from_base:
         platforms = string_list(src, where + ("platforms",), own_platforms, PLATFORM, "write os/arch, e.g. linux/arm64")
     known = families.get(family, Family((), {}))
     smoke = known.smoke + _smoke_list(src, where + ("smoke",), entry.get("smoke", []))
     tag_lines = tuple(src.line(where + ("tags", i)) for i in range(len(base_tags)))
-    return Variant(name, base, family, tuple(base_tags), tuple(platforms), smoke, known.config, src.line(where), tag_lines)
+    return Variant(name, base, family, tuple(base_tags), tuple(platforms), smoke, known.config, src.line(where), tag_lines,
+                   platforms_from_base=from_base)
 
 
 def _unique(src: Source, variants: list[Variant]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.errors import PublisherError
@@ -138,10 +138,25 @@ def _matches(wanted: str, found: str) -> bool:
 
 def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
     """Every planned (variant, platform) has its base image, proven before anything is built."""
-    wanted = [(v.variant, p) for v in plan.variants if v.variant.base for p in v.variant.platforms]
+    wanted = [(v.variant, p) for v in plan.variants if v.variant.base and not v.variant.platforms_from_base
+              for p in v.variant.platforms]
     missing = list(pool.map(lambda item: bases.lacks(item[0].base, item[1]), wanted))
     problems = [f"{plan.source}:{variant.line}: variant '{variant.name}': base {variant.base} {why} "
                 f"(looked up at {bases.looked_up(variant.base)}); remove the platform from the variant or choose another base"
                 for (variant, _), why in zip(wanted, missing) if why]
     if problems:
         raise PublisherError(*problems)
+
+
+def from_bases(bases: Bases, plan: Plan, pool: Executor) -> Plan:
+    """Each `platforms: from-base` variant cut to those of its platforms its base's index has; refused with none."""
+    chosen = {v.variant.name: v for v in plan.variants if v.variant.platforms_from_base}
+    has = dict(zip(chosen, pool.map(lambda v: tuple(p for p in v.variant.platforms if not bases.lacks(v.variant.base, p)),
+                                    chosen.values())))
+    problems = [f"{plan.source}:{v.variant.line}: variant '{name}': platforms: from-base, and base {v.variant.base} has none of "
+                f"{', '.join(v.variant.platforms)} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
+                for name, v in chosen.items() if not has[name]]
+    if problems:
+        raise PublisherError(*problems)
+    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=has[v.variant.name]))
+                                        if v.variant.name in has else v for v in plan.variants))

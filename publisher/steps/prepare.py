@@ -5,6 +5,7 @@ Everything that can be refused without building is refused here, in seconds.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from publisher.image import oci
@@ -14,7 +15,7 @@ from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
-from publisher.steps.bases import Bases, check_platforms
+from publisher.steps.bases import Bases, check_platforms, from_bases
 from publisher.steps.build import mirrored
 from publisher.steps.run import Run
 from publisher.report import retired_lines
@@ -58,6 +59,17 @@ def resolve_bases(run: Run) -> Bases:
     bases.resolve(run.network)
     check_platforms(bases, run.plan, run.network)
     return bases
+
+
+def base_platforms(run: Run, bases: Bases) -> Run:
+    """The run with each `platforms: from-base` variant at the platforms its base's index has, each said once."""
+    if not any(v.variant.platforms_from_base for v in run.plan.variants):
+        return run
+    plan = from_bases(bases, run.plan, run.network)
+    for v in plan.variants:
+        if v.variant.platforms_from_base:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(v.variant.platforms)}")
+    return replace(run, plan=plan)
 
 
 def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:

@@ -22,7 +22,7 @@ from publisher.remote.retry import RECOVERED
 from publisher.steps import join, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import annotations, payload, payload_digests, read_targets, resolve_bases, up_to_date
+from publisher.steps.prepare import annotations, base_platforms, payload, payload_digests, read_targets, resolve_bases, up_to_date
 from publisher.steps.push import push_staged
 from publisher.steps.run import Run
 from publisher.steps.smoke import smoke_all
@@ -36,7 +36,7 @@ NETWORK_JOBS = 8
 class Result:
     counts: Counter
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
-    plan: Plan | None = None  # what was published, when not the whole plan (a refresh: stale variants, floating tags)
+    plan: Plan | None = None  # what was published, when not the given plan (a refresh; platforms from bases)
 
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Result:
@@ -56,6 +56,7 @@ def _one_machine(run: Run) -> Result:
     targets, states = read_targets(run)
     binaries = payload(run)
     bases = resolve_bases(run)
+    run = base_platforms(run, bases)
     digests = payload_digests(run.plan, binaries)
     notes = annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
     if notes and run.options.build_cache and up_to_date(run.plan, states, notes, digests):
@@ -67,6 +68,7 @@ def _refresh(run: Run) -> Result:
     """The variants whose base moved since --version was published, remade; only their floating tags move."""
     targets, states = read_targets(run)
     bases = resolve_bases(run)
+    run = base_platforms(run, bases)
     stale = refresh.stale(run.plan, states, _base_digests(run, bases.digests))
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
@@ -76,7 +78,7 @@ def _refresh(run: Run) -> Result:
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
     binaries = payload(run)
     notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests))
-    return replace(_released(run, targets, states, binaries, bases, notes), plan=run.plan)
+    return _released(run, targets, states, binaries, bases, notes)
 
 
 def _released(run: Run, targets: list[Repository], states: dict, binaries: dict, bases, notes: dict) -> Result:
@@ -87,7 +89,7 @@ def _released(run: Run, targets: list[Repository], states: dict, binaries: dict,
     images = _pushable(run, made, binaries)
     publications = [publication(v, images, notes[v.variant.name], images) for v in run.plan.variants]
     release(run, targets, publications, states)
-    return Result(run.counts, {p.name: p.digest for p in publications})
+    return Result(run.counts, {p.name: p.digest for p in publications}, run.plan)
 
 
 def _stage(run: Run) -> Result:
