@@ -115,3 +115,40 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         assert {t: digest_of(f"{repo}:{t}") for t in before} == after
     finally:
         own.stop()
+
+
+@pytest.mark.docker
+def test_a_rerun_of_a_join_keeps_what_a_refresh_did(cli, tmp_path, engine, registry, cache):
+    """A release staged and joined, then refreshed: joining the same stage records again has nothing to do."""
+    from publisher.local.artifacts import fetch_wheels
+    from publisher.options import Arguments, compute_plan
+    from tests.test_stage import command, run
+
+    (tmp_path / "mirror").mkdir()
+    own = RegistryServer(tmp_path / "mirror").start()
+    try:
+        for base in ("alpine:3.20", "debian:bookworm-slim"):
+            push_base(tmp_path / "bases", own.host, base, list(PLATFORMS))
+        matrix = reduced_matrix(tmp_path, cli)
+        payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
+        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(PLATFORMS), cache).values())).parent
+        repo = f"{registry.host}/refresh-join/uv"
+        stages = [tmp_path / f"stage-{p.split('/')[1]}" for p in PLATFORMS]
+        for platform, folder in zip(PLATFORMS, stages):
+            done = run(command(matrix, own.host, artifacts, cache, repo, "--platform", platform, "--stage", str(folder)))
+            assert done.returncode == 0, done.stderr
+        join = command(matrix, own.host, artifacts, cache, repo, "--join", *map(str, stages))
+        assert run(join).returncode == 0
+        exact = digest_of(f"{repo}:0.5.31-alpine")
+
+        push_base(tmp_path / "changed", own.host, "alpine:3.20", list(PLATFORMS), python="3.99")
+        refreshed = run(command(matrix, own.host, artifacts, cache, repo, "--refresh"))
+        assert refreshed.returncode == 0 and "refreshing alpine3.20\n" in refreshed.stdout, refreshed.stderr
+        assert digest_of(f"{repo}:alpine") != exact == digest_of(f"{repo}:0.5.31-alpine")
+
+        rejoin = run(join)
+        assert rejoin.returncode == 0, rejoin.stderr
+        assert "nothing to do" in rejoin.stdout.splitlines()[-1]
+        assert digest_of(f"{repo}:alpine") != exact == digest_of(f"{repo}:0.5.31-alpine")
+    finally:
+        own.stop()

@@ -80,18 +80,19 @@ def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None
     return {v.variant.name: inputs.annotations(v, bases.get(v.variant.name), payload) for v in plan.variants}
 
 
-def up_to_date(plan: Plan, states: dict, notes: dict, payload: dict[str, str] | None = None) -> bool:
+def up_to_date(plan: Plan, states: dict, notes: dict, payload: dict[str, str] | None = None, replay: bool = False) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now.
 
-    With `payload` (platform → payload digest), exact tags may instead hold the content this release
-    first published on an earlier base: a base refresh moved only the floating tags.
+    With `payload` (platform → payload digest), exact tags may instead hold this release as first
+    published on an earlier base (a base refresh moved only the floating tags); with `replay` (a join
+    of stage records made before), floating tags may too: a rerun of a join does not undo a refresh.
     """
     for ref, current in states.items():
         for v in plan.variants_in(ref):
             want = notes[v.variant.name][inputs.INPUTS]
             for floating in (False, True):
                 held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
-                kept = [c.inputs == want or (payload is not None and not floating and inputs.as_published(v, c, payload))
+                kept = [c.inputs == want or (payload is not None and (replay or not floating) and inputs.as_published(v, c, payload))
                         for c in held]
                 if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
                     return False

@@ -119,7 +119,7 @@ def _join(run: Run) -> Result:
     targets, states = read_targets(run)
     staged = join.accept(run, join.load(run.options.join), targets)
     notes = join.notes(run, staged)
-    if up_to_date(run.plan, states, notes):
+    if up_to_date(run.plan, states, notes, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
         return _nothing_to_do(run, targets, states)
     children = {key: image.child() for key, image in staged.items()}
     publications = [publication(v, children, notes[v.variant.name]) for v in run.plan.variants]
