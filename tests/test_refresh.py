@@ -109,6 +109,7 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         assert again.code == 0, again.err
         assert json.loads((tmp_path / "again.json").read_text()) == {"repositories": {}}
         assert "nothing to refresh" in again.out and "assemble" not in again.out and "build:" not in again.out
+        assert again.out.splitlines()[-1] == "0.5.31: nothing to do: no blob uploaded, no tag moved; 15 tags unchanged, 15 tags verified."
         rerun = publish(cli, matrix, own.host, cache, repo)  # a plain rerun keeps the refresh: nothing to build
         assert rerun.code == 0, rerun.err
         assert "nothing to build" in rerun.out

@@ -72,7 +72,7 @@ def _refresh(run: Run) -> Result:
     stale = refresh.stale(run.plan, states, _base_digests(run, bases.digests))
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
-        run.counts["tags unchanged"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
+        run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
         return Result(run.counts, {})
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
