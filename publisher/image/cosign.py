@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -98,3 +98,17 @@ def signature_tag(digest: str) -> str:
     if not _DIGEST.fullmatch(digest):
         raise ValueError(f"not a sha256 manifest digest: {digest!r}")
     return digest.replace(":", "-", 1) + ".sig"
+
+
+def verifies(public_key: ec.EllipticCurvePublicKey, repository: str, digest: str, data: bytes, signature: str) -> bool:
+    """True if `data` is a simple-signing payload for `digest` in `repository` and `signature`
+    (base64 DER) is ECDSA P-256/SHA-256 over exactly those bytes by `public_key`."""
+    try:
+        critical = json.loads(data)["critical"]
+        if (critical["type"] != SIGNATURE_TYPE or critical["image"]["docker-manifest-digest"] != digest
+                or critical["identity"]["docker-reference"] != repository):
+            return False
+        public_key.verify(base64.b64decode(signature), data, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (ValueError, KeyError, TypeError, InvalidSignature):
+        return False

@@ -98,7 +98,9 @@ class Child:
         return {"mediaType": MANIFEST, "digest": self.digest, "size": self.size, "platform": self.platform}
 
 
-def index(children: list[Image | Child], annotations: dict[str, str]) -> bytes:
-    """One index per variant: every platform's manifest, and the variant's labels as annotations."""
-    manifests = [child.descriptor() for child in children]
+def index(children: list[Image | Child], annotations: dict[str, str], attestations: list[dict] = ()) -> bytes:
+    """One index per variant: every platform's manifest, and the variant's labels as annotations.
+
+    `attestations`: descriptors listed after every platform manifest (BuildKit's order)."""
+    manifests = [child.descriptor() for child in children] + list(attestations)
     return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests, "annotations": annotations})

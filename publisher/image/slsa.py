@@ -55,7 +55,7 @@ def build_provenance(inputs: ProvenanceInputs) -> dict:
     builder = {"id": run["builder"] if run else f"{PUBLISHER_URI}@{inputs.publisher_version}",
                "version": {"publisher": inputs.publisher_version}}
     run_details: dict = {"builder": builder}
-    if run:
+    if run and run["invocation"]:
         run_details["metadata"] = {"invocationId": run["invocation"]}
     return {
         "buildDefinition": {
@@ -102,14 +102,16 @@ def _file(source: SourceFile) -> dict:
 
 def _github_run(env: Mapping[str, str]) -> dict | None:
     """GitHub Actions, as `actions/attest-build-provenance` names it: the builder is the runner
-    kind (a stable id a policy can pin), the invocation is this run's attempt (its logs)."""
+    kind (a stable id a policy can pin), the invocation is this run's attempt (its logs). Without
+    `GITHUB_RUN_ID` there is no invocation: a caller that must give the same bytes on every run
+    of a release (publisher's own attestations) leaves the run out and keeps the builder."""
     server, repo, run_id = (env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    if not (server and repo and run_id):
+    if not (server and repo):
         return None
     kind = "github-hosted" if env.get("RUNNER_ENVIRONMENT") == "github-hosted" else "self-hosted"
     attempt = env.get("GITHUB_RUN_ATTEMPT") or "1"
-    return {"builder": f"{server}/actions/runner/{kind}",
-            "invocation": f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"}
+    invocation = f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None
+    return {"builder": f"{server}/actions/runner/{kind}", "invocation": invocation}
 
 
 def _hex(digest: str) -> str:

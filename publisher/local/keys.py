@@ -99,3 +99,19 @@ def _curve_problem(key: object) -> str | None:
     if key.curve.name != "secp256r1":
         return f"an EC key on {key.curve.name}, not P-256 (secp256r1); make one with: {MAKE_KEY}"
     return None
+
+
+def load_public_key(path: str | os.PathLike) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key in `path` (`BEGIN PUBLIC KEY` PEM, as `cosign verify --key` takes)."""
+    data, problem = _read(Path(path))
+    key = None
+    if problem is None:
+        try:
+            key = serialization.load_pem_public_key(data)
+        except Exception:  # noqa: BLE001 - any unreadable PEM: one answer
+            problem = "not a PEM public key; pass the public half, e.g. `openssl ec -in key.pem -pubout`"
+    if problem is None and not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
+        problem = "not an EC P-256 public key; cosign signatures are ECDSA P-256"
+    if problem is not None:
+        raise PublisherError(f"{path}: {problem}")
+    return key

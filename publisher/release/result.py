@@ -1,0 +1,54 @@
+"""What a publish leaves in each repository, as the `--result` JSON document. Pure.
+
+For CI jobs after the publish (artifact attestations of each index digest, release notes): per
+repository and tag, the index digest, each platform's manifest digest, and for a tag that moved,
+the digest it held before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from publisher.release.decisions import HELD, MOVES, Decision
+from publisher.release.plan import Plan
+
+PLATFORM_KEYS = ("os", "architecture", "variant")
+
+
+@dataclass(frozen=True)
+class Published:
+    index: str  # the index digest
+    platforms: dict[str, str]  # platform → its manifest digest
+
+
+def platforms_of(index: bytes) -> dict[str, str]:
+    """Platform → manifest digest, from an index; its attestation manifests (unknown/unknown) left out."""
+    found = {}
+    for entry in json.loads(index).get("manifests", []):
+        p = entry.get("platform") or {}
+        if p.get("os") != "unknown":
+            found["/".join(p[k] for k in PLATFORM_KEYS if p.get(k))] = entry["digest"]
+    return found
+
+
+def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: dict[tuple[str, str], Decision]) -> dict:
+    """`published`: repository → variant → what it holds now. `decisions`: as made (empty when
+    nothing was to be done: every tag stayed)."""
+    repositories = {}
+    for ref, variants in published.items():
+        tags = {}
+        for v in plan.variants:
+            held = variants[v.variant.name]
+            for tag in v.tags:
+                d = decisions.get((ref, tag))
+                moved = d is not None and d.status == MOVES
+                if d is not None and d.status == HELD:  # still what it held: another, newer release
+                    tags[tag] = {"variant": v.variant.name, "index": d.current.digest, "platforms": None,
+                                 "status": HELD, "moved_from": None}
+                    continue
+                tags[tag] = {"variant": v.variant.name, "index": held.index, "platforms": held.platforms,
+                             "status": d.status if d else "stays",
+                             "moved_from": d.current.digest if moved else None}
+        repositories[ref] = tags
+    return {"version": plan.release.text, "repositories": repositories}
