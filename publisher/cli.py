@@ -1,4 +1,4 @@
-"""Command line: `publisher init`, `publisher render` and `publisher publish`."""
+"""Command line: `publisher init`, `publisher render`, `publisher publish` and `publisher verify`."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="leave out variants matching this shell-style pattern, e.g. '*-bookworm' (repeatable)")
     publish.add_argument("--artifacts", metavar="DIR", help="the payload's files from DIR/<os>-<arch>/ instead of its wheels")
     publish.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="pull every base through this mirror, laid out like Docker Hub (default: $PUBLISHER_BASE_MIRROR)")
-    publish.add_argument("--result", metavar="FILE", help="write what was published as JSON: per repository and tag, the index digest")
+    publish.add_argument("--result", metavar="FILE", help="write what was published as JSON: per repository and tag, the index "
+                         "digest, each platform's manifest digest, and what a moved tag held before")
     publish.add_argument("--stage", metavar="DIR", help="make, smoke-test and push by digest this runner's --platform(s), "
                          "no index, no tag; write the stage record into DIR (see docs/publishing.md)")
     publish.add_argument("--join", nargs="+", default=[], metavar="DIR", help="build nothing: join the stages' records "
@@ -75,13 +76,28 @@ def _parser() -> argparse.ArgumentParser:
                          "base moved since, and move their floating tags; exact tags keep V as first published")
     publish.add_argument("--builder", metavar="NAME", help="build with this docker buildx builder, e.g. one with native nodes")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
+    publish.add_argument("--sign-key", metavar="PEM", help="sign every index and image with this EC P-256 key, as cosign does "
+                         "(an encrypted key's password: $PUBLISHER_SIGN_PASSWORD)")
+    _verify_parser(commands)
     return parser
+
+
+def _verify_parser(commands) -> None:
+    verify = commands.add_parser("verify", help="check that the repositories hold release V, attested and signed",
+                                 description="Read every repository and check release --version: tags, platforms, "
+                                             "SBOM and provenance of every image, and signatures with --key.")
+    verify.add_argument("--matrix", default="matrix.yaml", help="the matrix file (default: matrix.yaml)")
+    verify.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31")
+    verify.add_argument("--key", metavar="PUB", help="the public key (PEM) the signatures must verify with")
+    verify.add_argument("--repository", action="append", default=[], metavar="REF", help="check here instead of the matrix's repositories (repeatable)")
+    verify.add_argument("--platform", action="append", default=[], help="only this platform (repeatable)")
+    verify.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"init": _init, "render": _render, "publish": _publish}[args.command](args)
+        return {"init": _init, "render": _render, "publish": _publish, "verify": _verify}[args.command](args)
     except PublisherError as e:
         for line in e.lines:
             print(_annotated(line), file=sys.stderr)
@@ -156,12 +172,27 @@ def _publish(ns: argparse.Namespace) -> int:
     if job.options.result:
         from publisher.steps import result as results
 
-        results.write(job.options.result, result.plan or job.plan, result.digests)
+        results.write(job.options.result, result.document)
     return 0
 
 
+def _verify(ns: argparse.Namespace) -> int:
+    from publisher.options import Arguments, compute_plan
+    from publisher.local.keys import load_public_key
+    from publisher.steps.audit import audit
+
+    plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
+                                  platforms=tuple(ns.platform), repositories=tuple(ns.repository)))
+    found = audit(plan, load_public_key(ns.key) if ns.key else None)
+    for line in found.problems:
+        print(line)
+    print(found.summary)
+    return 1 if found.problems else 0
+
+
 def _dry_run(job, offline: bool, output: str) -> int:
-    from publisher.report import plan_table, state_table
+    from publisher.report import plan_table, state_table, supply_chain_line
+    from publisher.release.supply import supply_chain
     from publisher.steps.state import compare
 
     if output.startswith("github-matrix"):  # what the jobs will be: the registries are not asked
@@ -174,13 +205,15 @@ def _dry_run(job, offline: bool, output: str) -> int:
     else:
         states, note = compare(job.plan, job.options.rules)
         _retired_notices(states)
+    carries = supply_chain(job.plan, job.options.sign_key is not None)
     if output == "json":
         document = job.plan.to_json()
         document["registry_state"] = _states_json(states)
         document["registry_note"] = note
+        document["supply_chain"] = carries
         print(json.dumps(document, indent=2))
     else:
-        print(plan_table(job.plan) + "\n\n" + state_table(states, note))
+        print(plan_table(job.plan) + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
     return 0
 
 
@@ -205,7 +238,7 @@ def arguments(ns: argparse.Namespace):
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
-        refresh=ns.refresh,
+        refresh=ns.refresh, sign_key=ns.sign_key,
     )
 
 

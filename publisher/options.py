@@ -15,6 +15,7 @@ from publisher.errors import PublisherError
 from publisher.image import reference
 from publisher.local.git import provenance
 from publisher.release import gate
+from publisher.local.keys import load_signing_key
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
 from publisher.release.tags import dev_release
@@ -56,6 +57,7 @@ class Arguments:
     builder: str | None = None  # a buildx builder for the builds (e.g. native nodes per platform)
     dev: bool = False  # the dev channel: this revision, sha-<commit> tags, the matrix's dev_repositories
     refresh: bool = False  # remake only the variants whose base moved since --version was published
+    sign_key: str | None = None  # PEM file of the EC P-256 key that signs every index and image
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Options:
     join: tuple[Path, ...] = ()  # --join DIR...: the stages' records, joined into indexes and tags
     builder: str | None = None
     refresh: bool = False  # --refresh: the stale variants' floating tags, on their bases as they are now
+    matrix_file: str = "matrix.yaml"  # its name in `root`, as the provenance records it
+    sign_key: object = field(default=None, repr=False)  # the loaded private key; never shown
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class Job:
 
 def compute_options(args: Arguments) -> Job:
     """The Plan and the Options; every input checked before anything runs."""
-    return Job(compute_plan(args), Options(
+    plan = compute_plan(args)
+    key = load_signing_key(args.sign_key) if args.sign_key else None  # a bad key: refused before any build
+    return Job(plan, Options(
         root=Path(args.matrix).resolve().parent,
         cache=Path(args.cache) if args.cache else default_cache(),
         artifacts=Path(args.artifacts) if args.artifacts else None,
@@ -102,6 +108,8 @@ def compute_options(args: Arguments) -> Job:
         join=tuple(Path(folder) for folder in args.join),
         builder=args.builder,
         refresh=args.refresh,
+        matrix_file=Path(args.matrix).name,
+        sign_key=key,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 

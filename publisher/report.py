@@ -36,7 +36,8 @@ def plan_table(plan: Plan) -> str:
 def summary(plan: Plan, counts) -> str:
     """The last lines of a publish: what it did, and plainly whether anything changed."""
     done = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n)
-    changed = counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
+    changed = (counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
+               + counts["signatures pushed"])
     staged = counts["manifests pushed"] + counts["manifests already there"]
     if not counts["tags verified"]:
         verdict = "staged: platform images pushed by digest, no index, no tag" if staged else "built and smoke-tested, not pushed"
@@ -84,3 +85,11 @@ def write_step_summary(plan: Plan, result) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(step_summary(plan, result))
+
+
+def supply_chain_line(carries: dict) -> str:
+    """One line of the plan: what each image is attested with, and what is signed."""
+    kinds = " and ".join(f"{a['kind']} ({a['format']})" for a in carries["attestations"])
+    signed = (f"{carries['signatures_per_repository']} signatures per repository (cosign, --sign-key)"
+              if carries["signed"] else "no signatures (no --sign-key)")
+    return f"Attestations: {kinds} on each of {carries['attestation_manifests']} images; {signed}."

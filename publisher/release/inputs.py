@@ -12,7 +12,7 @@ from publisher.release.plan import VariantPlan
 
 INPUTS = "dev.publisher.inputs"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
-FORMAT = 3  # bump when what publisher makes of the same inputs changes
+FORMAT = 4  # bump when what publisher makes of the same inputs changes (4: attestations in the index)
 
 
 def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:

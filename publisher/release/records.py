@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from publisher.image import oci
 from publisher.release.plan import Plan
 
-FORMAT = 1  # bump when what a record holds changes: a join refuses records of another format
+FORMAT = 2  # bump when what a record holds changes: a join refuses records of another format (2: attestations)
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class StagedImage:
     payload: str  # the digest of the payload binaries the image carries
     smoke: tuple[str, ...] = ()  # the smoke tests that passed
     failures: tuple[str, ...] = ()  # what failed, if anything: such a record is refused
+    attestation: dict = field(default_factory=dict)  # its attestation manifest's index entry, pushed by the stage
 
     def child(self) -> oci.Child:
         return oci.Child(self.manifest, self.size, self.entry)

@@ -1,8 +1,8 @@
 """What a publish leaves in each repository, as the `--result` JSON document. Pure.
 
 For CI jobs after the publish (artifact attestations of each index digest, release notes): per
-repository and tag, the index digest, each platform's manifest digest, and for a tag that moved,
-the digest it held before.
+repository and tag, `digest` (the index digest it holds now), `platforms` (each platform's manifest
+digest), `status`, and `moved_from`: for a tag that moved, the digest it held before.
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: 
     repositories = {}
     for ref, variants in published.items():
         tags = {}
-        for v in plan.variants:
+        for v in (v for v in plan.variants if v.variant.name in variants):  # a variant may skip a repository
             held = variants[v.variant.name]
             for tag in v.tags:
                 d = decisions.get((ref, tag))
                 moved = d is not None and d.status == MOVES
                 if d is not None and d.status == HELD:  # still what it held: another, newer release
-                    tags[tag] = {"variant": v.variant.name, "index": d.current.digest, "platforms": None,
+                    tags[tag] = {"digest": d.current.digest, "variant": v.variant.name, "platforms": None,
                                  "status": HELD, "moved_from": None}
                     continue
-                tags[tag] = {"variant": v.variant.name, "index": held.index, "platforms": held.platforms,
+                tags[tag] = {"digest": held.index, "variant": v.variant.name, "platforms": held.platforms,
                              "status": d.status if d else "stays",
                              "moved_from": d.current.digest if moved else None}
         repositories[ref] = tags

@@ -42,9 +42,10 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
     if problems:
         raise PublisherError(*problems)
     staged = policy.by_variant(records)
-    missing = [f"{repo.ref}: {i.variant} {i.platform}: manifest {i.manifest} is not there; run its stage again"
-               for repo in targets for i in staged.values() if run.plan.publishes(i.variant, repo.ref)
-               and repo.registry.head_manifest(repo.path, i.manifest) != i.manifest]
+    wanted = [(repo, i, d) for repo in targets for i in staged.values() if run.plan.publishes(i.variant, repo.ref)
+              for d in (i.manifest, i.attestation.get("digest")) if d]  # the image, and its attestation manifest
+    missing = [f"{repo.ref}: {i.variant} {i.platform}: manifest {d} is not there; run its stage again"
+               for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
     if missing:
         raise PublisherError(*missing)
     return staged

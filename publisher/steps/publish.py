@@ -3,7 +3,8 @@
 Nothing is tagged until everything is proven: every image is made and smoke-tested before the
 first byte leaves this machine; content goes by digest, exact tags before floating ones, and the
 registries are read back at the end. A stage stops after pushing its images by digest; the join
-builds nothing and does the rest. A refresh is the one-machine sequence cut to the variants whose
+builds nothing and does the rest. Every image is attested (SBOM, provenance) before anything is pushed,
+and signed (--sign-key) after its content and before any tag. A refresh is the one-machine sequence cut to the variants whose
 base moved since the release was published, and to their floating tags.
 """
 
@@ -13,17 +14,20 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from publisher.image import oci
 from publisher.options import Options
 from publisher.progress import Progress
-from publisher.release import refresh
+from publisher.release import refresh, result
+from publisher.release.result import Published
 from publisher.release.plan import Plan
 from publisher.remote.hosts import Hosts
 from publisher.remote.retry import RECOVERED
-from publisher.steps import join, stage
+from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
 from publisher.steps.prepare import annotations, base_platforms, payload, payload_digests, read_targets, resolve_bases, up_to_date
 from publisher.steps.push import push_staged
+from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import smoke_all
 from publisher.steps.state import Repository
@@ -37,6 +41,7 @@ class Result:
     counts: Counter
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
     plan: Plan | None = None  # what was published, when not the given plan (a refresh; platforms from bases)
+    document: dict | None = None  # what --result writes (release.result); None when nothing was tagged
 
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Result:
@@ -57,11 +62,12 @@ def _one_machine(run: Run) -> Result:
     binaries = payload(run)
     bases = resolve_bases(run)
     run = base_platforms(run, bases)
-    digests = payload_digests(run.plan, binaries)
+    context = attest.context(run, binaries)
+    digests = attest.with_payload(context, payload_digests(run.plan, binaries))
     notes = annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
     if notes and run.options.build_cache and up_to_date(run.plan, states, notes, digests):
         return _nothing_to_do(run, targets, states)
-    return _released(run, targets, states, binaries, bases, notes)
+    return _released(run, targets, states, Making(binaries, bases, context), notes)
 
 
 def _refresh(run: Run) -> Result:
@@ -77,19 +83,30 @@ def _refresh(run: Run) -> Result:
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
     binaries = payload(run)
-    notes = annotations(run.plan, payload_digests(run.plan, binaries), _base_digests(run, bases.digests))
-    return _released(run, targets, states, binaries, bases, notes)
+    context = attest.context(run, binaries)
+    notes = annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
+                        _base_digests(run, bases.digests))
+    return _released(run, targets, states, Making(binaries, bases, context), notes)
 
 
-def _released(run: Run, targets: list[Repository], states: dict, binaries: dict, bases, notes: dict) -> Result:
-    """Every image made and smoke-tested, then pushed, tagged and verified (with targets)."""
-    made = _made_and_proven(run, binaries, bases)
+@dataclass(frozen=True)
+class Making:
+    """What the images are made of: the payload's files, the bases, what the attestations share."""
+
+    binaries: dict
+    bases: object  # steps.bases.Bases
+    context: attest.Context
+
+
+def _released(run: Run, targets: list[Repository], states: dict, making: Making, notes: dict) -> Result:
+    """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
+    made = _made_and_proven(run, making.binaries, making.bases)
     if not targets:
         return Result(run.counts, {})
-    images = _pushable(run, made, binaries)
-    publications = [publication(v, images, notes[v.variant.name], images) for v in run.plan.variants]
-    release(run, targets, publications, states)
-    return Result(run.counts, {p.name: p.digest for p in publications}, run.plan)
+    images = _pushable(run, made, making.binaries)
+    attested = _attested(run, making.context, images, making.bases.digests)
+    publications = [publication(v, images, notes[v.variant.name], images, attested) for v in run.plan.variants]
+    return _result(run, targets, publications, release(run, targets, publications, states))
 
 
 def _stage(run: Run) -> Result:
@@ -97,7 +114,8 @@ def _stage(run: Run) -> Result:
     stage.check_folder(run.options.stage)
     binaries = payload(run)
     bases = resolve_bases(run)
-    expected = stage.expected_inputs(run, payload_digests(run.plan, binaries), bases.digests)
+    context = attest.context(run, binaries)
+    expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.digests)
     path = stage.record_path(run, run.options.stage)
     if run.options.build_cache and stage.staged_already(run, targets, path, expected):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
@@ -106,11 +124,13 @@ def _stage(run: Run) -> Result:
     with stage.failures_recorded(path, run, expected):
         made = _made_and_proven(run, binaries, bases)
     images = _pushable(run, made, binaries) if targets else {}
+    attested = _attested(run, context, images, bases.digests) if targets else {}
     with run.progress.phase("push", 1) as tick:
         push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
-                              for t in targets}, run.network)
-        tick("platform images by digest")
-    stage.write_record(path, run, images, expected)
+                              for t in targets}, run.network,
+                    {t.ref: [a for (name, _), a in attested.items() if run.plan.publishes(name, t.ref)] for t in targets})
+        tick("platform images and their attestations by digest")
+    stage.write_record(path, run, images, expected, attestations=attested)
     run.progress.log(f"stage record: {path}")
     return Result(run.counts, {})
 
@@ -122,9 +142,22 @@ def _join(run: Run) -> Result:
     if up_to_date(run.plan, states, notes, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
         return _nothing_to_do(run, targets, states)
     children = {key: image.child() for key, image in staged.items()}
-    publications = [publication(v, children, notes[v.variant.name]) for v in run.plan.variants]
-    release(run, targets, publications, states)
-    return Result(run.counts, {p.name: p.digest for p in publications})
+    entries = {key: image.attestation for key, image in staged.items()}
+    publications = [publication(v, children, notes[v.variant.name], attestations=entries) for v in run.plan.variants]
+    return _result(run, targets, publications, release(run, targets, publications, states))
+
+
+def _attested(run: Run, context: attest.Context, images: dict, bases: dict[str, str]) -> dict:
+    """(variant, platform) → its attestation manifest, made before anything is pushed."""
+    with run.progress.phase("attest", len(images)) as tick:
+        return attest.attest_all(run, context, images, bases, tick)
+
+
+def _result(run: Run, targets: list[Repository], publications: list, decisions: dict) -> Result:
+    mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
+    published = {t.ref: {name: found for name, found in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
+    return Result(run.counts, {p.name: p.digest for p in publications}, run.plan,
+                  result.document(run.plan, published, decisions))
 
 
 def _made_and_proven(run: Run, binaries: dict, bases) -> Made:
@@ -149,5 +182,14 @@ def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
     # the last tag: a floating one when there is one, which a base refresh moved to the newest content
+    held = {(t.ref, v.variant.name): t.registry.get_manifest(t.path, states[t.ref][v.tags[-1]].digest)[1]
+            for t in targets for v in run.plan.variants_in(t.ref)}
+    if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
+        for t in targets:
+            digests = [d for v in run.plan.variants_in(t.ref) for d in sign.subjects(held[t.ref, v.variant.name])]
+            push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
+    published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
+                                                    result.platforms_of(held[t.ref, v.variant.name]))
+                         for v in run.plan.variants_in(t.ref)} for t in targets}
     return Result(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[-1]].digest
-                               for v in run.plan.variants})
+                               for v in run.plan.variants}, None, result.document(run.plan, published, {}))

@@ -1,4 +1,4 @@
-"""Push a proven release: content by digest everywhere, then exact tags, then floating tags."""
+"""Push a proven release: content by digest everywhere (signatures next: steps/sign), then exact tags, then floating tags."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from publisher.errors import PublisherError
 from publisher.image import oci
+from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
 from publisher.steps.state import Repository
@@ -22,6 +23,7 @@ class Publication:
     index: bytes
     tags: tuple[str, ...]
     repositories: tuple[str, ...] = ()  # only these repositories; () for every one
+    attestations: tuple[AttestationManifest, ...] = ()  # one per image, listed in the index
 
     def goes_to(self, ref: str) -> bool:
         return not self.repositories or ref in self.repositories
@@ -42,11 +44,15 @@ def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
         raise PublisherError(*conflicts)
 
 
-def push(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
-         pool: Executor) -> None:
-    """Content everywhere first; then exact tags everywhere; floating tags last."""
+def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor) -> None:
+    """Content everywhere, by digest: nothing is tagged yet."""
     for repo, mount_from in _with_mount_sources(repositories):
         push_content(repo, [p for p in publications if p.goes_to(repo.ref)], mount_from, pool)
+
+
+def push_tags(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
+              pool: Executor) -> None:
+    """Exact tags everywhere; floating tags last."""
     counts = repositories[0].counts if repositories else Counter()
     every = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags]
     for floating in (False, True):
@@ -54,10 +60,11 @@ def push(repositories: list[Repository], publications: list[Publication], decisi
         counts.update(pool.map(lambda item: _tag(*item, decisions[item[0].ref, item[2]]), phase))
 
 
-def push_staged(repositories: list[Repository], images: dict[str, list[Image]], pool: Executor) -> None:
-    """A stage's images by digest (repository → its images), in every repository: no index, no tag."""
+def push_staged(repositories: list[Repository], images: dict[str, list[Image]], pool: Executor,
+                attestations: dict[str, list[AttestationManifest]] | None = None) -> None:
+    """A stage's images and their attestation manifests by digest (repository → its own), no index, no tag."""
     for repo, mount_from in _with_mount_sources(repositories):
-        push_images(repo, images[repo.ref], mount_from, pool)
+        push_images(repo, images[repo.ref], mount_from, pool, (attestations or {}).get(repo.ref, ()))
 
 
 def _with_mount_sources(repositories: list[Repository]):
@@ -70,20 +77,26 @@ def _with_mount_sources(repositories: list[Repository]):
 
 def push_content(repo: Repository, publications: list[Publication], mount_from: str | None, pool: Executor) -> None:
     """Blobs, then platform manifests, then indexes: each stage at once, each only when all before it landed."""
-    push_images(repo, [image for p in publications for image in p.images], mount_from, pool)
+    push_images(repo, [image for p in publications for image in p.images], mount_from, pool,
+                [made for p in publications for made in p.attestations])
     _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
 
 
-def push_images(repo: Repository, images: list[Image], mount_from: str | None, pool: Executor) -> None:
-    """Platform images by digest: their blobs, then their manifests. No index, no tag."""
+def push_images(repo: Repository, images: list[Image], mount_from: str | None, pool: Executor,
+                attestations: list[AttestationManifest] = ()) -> None:
+    """Platform images and attestation manifests by digest: their blobs, then their manifests. No index, no tag."""
     blobs = {}
     for image in images:
         blobs.setdefault(oci.digest(image.config), image.config)
         blobs.update((layer.digest, layer.path) for layer in image.layers if layer.digest not in blobs)
+    for made in attestations:
+        blobs.update((blob.digest, blob.data) for blob in (made.config, *made.layers))
     todo = [(d, data) for d, data in blobs.items() if d not in repo.blobs]
     repo.counts.update(pool.map(lambda item: _blob(repo, *item, mount_from), todo))
     repo.blobs.update(blobs)
-    _manifests(repo, {image.digest: image.manifest for image in images}, oci.MANIFEST, pool)
+    manifests = {image.digest: image.manifest for image in images}
+    manifests.update((made.digest, made.manifest) for made in attestations)
+    _manifests(repo, manifests, oci.MANIFEST, pool)
 
 
 def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> str:

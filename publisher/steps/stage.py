@@ -44,8 +44,10 @@ def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) ->
             for v in run.plan.variants for p in v.variant.platforms}
 
 
-def write_record(path: Path, run: Run, images: dict, expected: dict, failures: list[str] = ()) -> None:
-    """`images`: (variant, platform) → Image made (none when the stage failed before exporting)."""
+def write_record(path: Path, run: Run, images: dict, expected: dict, failures: list[str] = (),
+                 attestations: dict | None = None) -> None:
+    """`images`: (variant, platform) → Image made (none when the stage failed before exporting);
+    `attestations`: (variant, platform) → its AttestationManifest, pushed with it."""
     variants = {v.variant.name: v for v in run.plan.variants}
     staged = []
     for (name, platform), (base, payload) in expected.items():
@@ -55,6 +57,7 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, failures: l
             name, platform, image.digest if image else "", len(image.manifest) if image else 0,
             _config_digest(image), image.platform_entry() if image else {}, base, payload,
             _smoke_tests(variants[name]) if not failures else (), mine or tuple(failures[:1]),
+            attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
     record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The release proper, once every image is proven: decide every tag, push content and tags, verify."""
+"""The release proper, once every image is proven: decide every tag, push content, signatures and tags, verify."""
 
 from __future__ import annotations
 
@@ -6,21 +6,29 @@ from publisher.image import oci
 from publisher.release.decisions import HELD
 from publisher.release.plan import VariantPlan
 from publisher.release.tags import is_floating
-from publisher.steps.push import Publication, push, refuse_conflicts
+from publisher.steps import sign
+from publisher.steps.push import Publication, push_contents, push_tags, refuse_conflicts
 from publisher.steps.run import Run
 from publisher.steps.state import Repository, decide_all
 from publisher.steps.verify import verify
 
 
-def publication(v: VariantPlan, children: dict, annotations: dict, images: dict | None = None) -> Publication:
-    """One variant's index over `children` ((variant, platform) → Image or Child); `images` to push with it."""
-    mine = [children[v.variant.name, p] for p in v.variant.platforms]
-    pushed = tuple(images[v.variant.name, p] for p in v.variant.platforms) if images else ()
-    return Publication(v.variant.name, pushed, oci.index(mine, annotations), v.tags, v.variant.repositories)
+def publication(v: VariantPlan, children: dict, annotations: dict, images: dict | None = None,
+                attestations: dict | None = None) -> Publication:
+    """One variant's index over `children` ((variant, platform) → Image or Child); `images` to push with it.
+
+    `attestations`: (variant, platform) → its AttestationManifest (made here) or index entry (from a stage record)."""
+    keys = [(v.variant.name, p) for p in v.variant.platforms]
+    mine = [children[key] for key in keys]
+    pushed = tuple(images[key] for key in keys) if images else ()
+    notes = [attestations[key] for key in keys if attestations.get(key)] if attestations else []
+    made = tuple(a for a in notes if not isinstance(a, dict))  # to push; a stage pushed the others
+    entries = [a if isinstance(a, dict) else a.index_entry() for a in notes]
+    return Publication(v.variant.name, pushed, oci.index(mine, annotations, entries), v.tags, v.variant.repositories, made)
 
 
-def release(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> None:
-    """Decide every tag, refuse conflicts, then push content and tags, and verify."""
+def release(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
+    """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify."""
     for p in publications:
         run.progress.log(f"{p.name}: {p.digest}")
     decisions = decide_all(run.plan, states, run.options.rules, {p.name: p.digest for p in publications})
@@ -29,6 +37,19 @@ def release(run: Run, targets: list[Repository], publications: list[Publication]
         if d.status == HELD or d.why:
             (run.progress.notice if d.status == HELD else run.progress.log)(f"{ref}:{tag}: {d.status}: {d.why}")
     with run.progress.phase("push", 1) as tick:
-        push(targets, publications, decisions, lambda tag: is_floating(tag, run.plan.release), run.network)
-        verify(targets, publications, decisions, run.network)
-        tick("content, tags, verification")
+        push_contents(targets, publications, run.network)
+        # Signatures after the content they sign and before any tag: a tag is never unsigned.
+        signed = signatures(run, targets, publications)
+        sign.push_signatures(signed, run.network)
+        push_tags(targets, publications, decisions, lambda tag: is_floating(tag, run.plan.release), run.network)
+        verify(targets, publications, decisions, run.network, signed)
+        tick("content, signatures, tags, verification")
+    return decisions
+
+
+def signatures(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Signed]:
+    """With --sign-key: each index and each platform manifest in it, in every repository it goes to."""
+    if run.options.sign_key is None:
+        return []
+    return [s for t in targets for s in sign.signatures(
+        run.options.sign_key, [t], [d for p in publications if p.goes_to(t.ref) for d in sign.subjects(p.index)])]

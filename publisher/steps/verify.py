@@ -5,18 +5,27 @@ from __future__ import annotations
 from concurrent.futures import Executor
 
 from publisher.errors import PublishFailed
+from publisher.image.cosign import signature_tag
 from publisher.release.decisions import HELD
 from publisher.steps.push import Publication
+from publisher.steps.sign import Signed, missing
 from publisher.steps.state import Repository
 
 
-def verify(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor) -> None:
-    """Every tag not held back holds its publication's index, in every repository."""
+def verify(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
+           signed: list[Signed] = ()) -> None:
+    """Every tag not held back holds its publication's index, its attestation manifests are there,
+    and every signature is under its `.sig` tag, in every repository."""
     checked = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
                if decisions[repo.ref, tag].status != HELD]
     wrong = [line for line in pool.map(lambda item: _check(*item), checked) if line]
     if repositories:
         repositories[0].counts["tags verified"] += len(checked) - len(wrong)
+    attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
+                for a in p.attestations]
+    wrong += [line for line in pool.map(lambda item: _attestation(*item), attested) if line]
+    wrong += [f"{s.repo.ref}:{signature_tag(s.digest)}: does not hold this release's signature of {s.digest}"
+              for s in missing(list(signed), pool)]
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
 
@@ -27,3 +36,9 @@ def _check(repo: Repository, publication: Publication, tag: str) -> str | None:
     if found == publication.digest:
         return None
     return f"{repo.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
+
+
+def _attestation(repo: Repository, digest: str) -> str | None:
+    if repo.registry.head_manifest(repo.path, digest, expect=digest) == digest:
+        return None
+    return f"{repo.ref}@{digest}: attestation manifest missing"

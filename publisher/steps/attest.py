@@ -1,0 +1,149 @@
+"""Attest every image before anything is pushed: its SBOM and provenance, as an attestation manifest.
+
+What every attestation of the publish shares (`Context`) is known before any build, and its digest
+goes into each variant's inputs digest: a rerun that would attest differently is not "up to date".
+What is particular to one image (its manifest digest, its packages) follows from those inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from publisher import __version__
+from publisher.image import oci, purl
+from publisher.image.attest import Facts, attest, python_version, stable_env
+from publisher.image.attestation import AttestationManifest
+from publisher.image.oci import Image
+from publisher.image.sbom import BaseImage, Binary, SbomInputs
+from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile
+from publisher.local import artifacts
+from publisher.local.layers import file_digest
+from publisher.local.scans import Scans
+from publisher.release.plan import CREATED, OCI, REVISION, VariantPlan
+from publisher.steps.run import Run
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every attestation of one publish shares, as values."""
+
+    image: str  # the name the SBOMs give every image: the release's first repository
+    supplier: str
+    created: datetime
+    matrix: SourceFile
+    template: SourceFile | None
+    source: str | None  # the source repository's URL, in CI
+    revision: str | None  # a full commit id, or None
+    env: dict  # stable CI variables only (see image.attest.stable_env)
+    package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
+    folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
+    binaries: dict  # platform → ((name, sha256 hex), ...)
+    payloads: dict  # platform → (Dependency, ...): the wheel, or the binaries given with --artifacts
+
+    @property
+    def digest(self) -> str:
+        """All but the per-platform payload, which the inputs digest has already (the binaries; a wheel on
+        PyPI never changes): one value for every stage of a release, whatever its platforms."""
+        shared = {k: v for k, v in asdict(self).items() if k not in ("binaries", "payloads")}
+        return oci.digest(json.dumps(shared, sort_keys=True, default=str).encode())
+
+
+def context(run: Run, binaries: dict[str, Path]) -> Context:
+    plan, root = run.plan, run.options.root
+    labels = plan.primary.labels
+    env = stable_env(os.environ)
+    template = root / plan.template
+    revision = labels.get(REVISION, "")
+    return Context(
+        image=plan.repositories[0], supplier=labels.get(OCI + "vendor") or plan.repositories[0].split("/")[1],
+        created=_created(labels.get(CREATED)),
+        matrix=SourceFile(run.options.matrix_file, _hex(root / run.options.matrix_file)),
+        template=SourceFile(plan.template, _hex(template)) if template.is_file() else None,
+        source=f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}" if "GITHUB_REPOSITORY" in env else None,
+        revision=revision if len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision) else None,
+        env=env,
+        package=plan.payload.wheels.package if plan.payload.wheels else None,
+        folders=(plan.payload.primary, plan.payload.derived),
+        binaries={p: tuple((n, _hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
+        payloads={p: _payloads(run, p, folder) for p, folder in binaries.items()},
+    )
+
+
+def attest_all(run: Run, ctx: Context, images: dict[tuple[str, str], Image], bases: dict[str, str],
+               tick) -> dict[tuple[str, str], AttestationManifest]:
+    """(variant, platform) → the attestation manifest of that image. `bases`: base → digest."""
+    scans = Scans(run.options.cache)
+    derived = {key: image for key, image in images.items() if key[0] != run.plan.primary.variant.name}
+    distinct = {b.digest: b for image in derived.values() for b in image.layers}
+    list(run.network.map(scans.layer, distinct.values()))  # each layer once, and in parallel
+    plans = {v.variant.name: v for v in run.plan.variants}
+
+    def one(key):
+        v, image = plans[key[0]], images[key]
+        packages = scans.packages(image.layers) if key in derived else None
+        made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.base)))
+        tick(f"{key[0]} {key[1]}")
+        return key, made
+
+    return dict(map(one, sorted(images)))
+
+
+def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: str | None) -> Facts:
+    version, platform = v.labels[OCI + "version"], image.platform
+    folder = ctx.folders[0] if v.variant.primary else ctx.folders[1]
+    licenses = v.labels.get(OCI + "licenses")
+    binaries = tuple(Binary(name, version, sha, _purl(ctx.package, name, version), folder + name, licenses)
+                     for name, sha in ctx.binaries[platform])
+    base = BaseImage(v.variant.base, base_digest, _base_supplier(v.variant.base)) if base_digest else None
+    sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
+                      __version__, binaries, base, packages if packages and packages.packages else None,
+                      python_version(image.config) if base else None)
+    provenance = ProvenanceInputs(
+        __version__, version, v.variant.name, platform, ctx.matrix, ctx.template, ctx.source, ctx.revision,
+        Dependency(purl.docker(v.variant.base, base_digest, platform), base_digest) if base else None,
+        ctx.payloads[platform], ctx.env)
+    return Facts(sbom, provenance)
+
+
+def _purl(package: str | None, name: str, version: str) -> str:
+    """The file's package: the wheel's project on PyPI, or the file itself."""
+    return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
+
+
+def _payloads(run: Run, platform: str, folder: Path) -> tuple[Dependency, ...]:
+    version, declared = run.plan.release.text, run.plan.payload
+    if declared.wheels and not run.options.artifacts:
+        tag = artifacts.wheel_platform(declared.wheels, platform)
+        wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
+        if wheel:
+            return (Dependency(_purl(declared.wheels.package, "", version), _hex(wheel), wheel.name),)
+    return tuple(Dependency(_purl(None, name, version), _hex(folder / name), name) for name in declared.files)
+
+
+def _base_supplier(base: str) -> str:
+    domain, path, _ = purl.split_reference(base)
+    if domain == purl.DOCKER_HUB and path.startswith("library/"):
+        return "Docker Official Images"
+    return path.split("/")[0]
+
+
+def _created(text: str | None) -> datetime:
+    """The release's creation time (the label); the epoch when it has none, never "now"."""
+    if not text:
+        return datetime.fromtimestamp(0, timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _hex(path: Path) -> str:
+    return file_digest(path).split(":")[1]
+
+
+def with_payload(context: Context, payload: dict[str, str]) -> dict[str, str]:
+    """Platform → one digest of the payload files and of what the attestations say beyond the image:
+    what an image of that platform is made of and says about itself. Everything that compares inputs
+    (the rerun's fast path, a refresh, stage records and the join) uses it as the payload's digest."""
+    return {p: oci.digest(f"{digest}\n{context.digest}".encode()) for p, digest in payload.items()}

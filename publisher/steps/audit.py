@@ -1,0 +1,114 @@
+"""`publisher verify`: read every repository and check that it holds release V, attested and signed.
+
+Nothing is built and nothing is written. Each planned tag must hold an index of the planned
+platforms whose annotations say release V; each platform manifest must have its attestation
+manifest with an SBOM and a provenance statement about it, the SBOM naming the payload at V; with
+a key, the index and every platform manifest must carry a cosign signature verifying with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from publisher.image import sbom, slsa
+from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
+from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
+from publisher.image.oci import INDEXES
+from publisher.image.reference import parse_repository
+from publisher.release.plan import VERSION, Plan, VariantPlan
+from publisher.release.result import platforms_of
+from publisher.remote.hosts import Hosts
+from publisher.remote.retry import Policy
+from publisher.steps.state import Repository
+
+
+@dataclass(frozen=True)
+class Audit:
+    problems: list[str]
+    summary: str
+
+
+def audit(plan: Plan, public_key=None) -> Audit:
+    with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
+        repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
+        work = [(repo, v) for repo in repos for v in plan.variants]
+        found = [line for lines in pool.map(lambda item: _variant(*item, plan.release.text, public_key), work)
+                 for line in lines]
+    tags = len(plan.tags) * len(repos)
+    what = "attested and signed" if public_key else "attested (signatures not checked: no --key)"
+    if found:
+        return Audit(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
+    return Audit([], f"{plan.release.text}: all {tags} tags of {len(repos)} repositories hold it, {what}")
+
+
+def _variant(repo: Repository, v: VariantPlan, version: str, key) -> list[str]:
+    held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
+    problems = {d: _index(repo, d, v, version, key) for d in sorted(set(filter(None, held.values())))}
+    good = sorted(d for d, found in problems.items() if not found)
+    lines = []
+    for tag, digest in held.items():
+        if digest is None:
+            lines.append(f"{repo.ref}:{tag}: no such tag")
+        lines += [f"{repo.ref}:{tag}: {problem}" for problem in problems.get(digest, [])]
+        if digest in good and len(good) > 1:
+            lines.append(f"{repo.ref}:{tag}: holds {digest}; the other tags of {v.variant.name} hold {', '.join(d for d in good if d != digest)}")
+    return lines
+
+
+def _index(repo: Repository, digest: str, v: VariantPlan, version: str, key) -> list[str]:
+    media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
+    document = json.loads(body)
+    if media_type not in INDEXES and "manifests" not in document:
+        return [f"holds {digest}, not an index (publisher publishes an index per variant)"]
+    found = (document.get("annotations") or {}).get(VERSION)
+    problems = [] if found == version else [f"holds {digest}, made from release {found or 'unknown'}, not {version}"]
+    platforms = platforms_of(body)
+    if sorted(_short(p) for p in platforms) != sorted(_short(p) for p in v.variant.platforms):
+        problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(v.variant.platforms)}")
+    attested = {(m.get("annotations") or {}).get(REFERENCE_DIGEST): m["digest"] for m in document["manifests"]}
+    for platform, manifest in platforms.items():
+        problems += [f"{platform}: {p}" for p in _attestations(repo, manifest, attested.get(manifest), version)]
+    if key is not None:
+        problems += [f"{d}: no signature verifying with the given key under {signature_tag(d)}"
+                     for d in [digest, *platforms.values()] if not _signed(repo, d, key)]
+    return problems
+
+
+def _attestations(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:
+    if manifest is None:
+        return ["no attestation manifest"]
+    found = repo.registry.get_manifest(repo.path, manifest)
+    layers = json.loads(found[1]).get("layers", []) if found else []
+    kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"] for layer in layers}
+    spdx = kinds.get(sbom.PREDICATE_TYPE)
+    provenance = next((d for k, d in kinds.items() if k.startswith("https://slsa.dev/provenance/")), None)
+    problems = [f"no {name}" for name, d in (("SBOM", spdx), ("provenance", provenance)) if d is None]
+    for name, d in (("SBOM", spdx), ("provenance", provenance)):
+        statement = json.loads(repo.registry.get_blob(repo.path, d)) if d else {}
+        if d and subject.split(":")[1] not in [s.get("digest", {}).get("sha256") for s in statement.get("subject", [])]:
+            problems.append(f"the {name}'s subject is not {subject}")
+        if name == "SBOM" and d and not _names_payload(statement.get("predicate") or {}, version):
+            problems.append(f"the SBOM does not name the payload at {version}")
+    return problems
+
+
+def _names_payload(document: dict, version: str) -> bool:
+    return any(p.get("primaryPackagePurpose") == "APPLICATION" and p.get("versionInfo") == version
+               for p in document.get("packages", []))
+
+
+def _signed(repo: Repository, digest: str, key) -> bool:
+    found = repo.registry.get_manifest(repo.path, signature_tag(digest))
+    for layer in json.loads(found[1]).get("layers", []) if found else []:
+        signature = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
+        if signature and verifies(key, repo.ref, digest, repo.registry.get_blob(repo.path, layer["digest"]), signature):
+            return True
+    return False
+
+
+def _short(platform: str) -> str:
+    """linux/arm64/v8 is linux/arm64: indexes may name the variant the plan leaves out."""
+    return "/".join(platform.split("/")[:2])
