@@ -60,11 +60,29 @@ def _identity_layer(name: str, python: str | None) -> bytes:
     # into that folder carries into its layer.
     when = int(hashlib.sha256(name.encode()).hexdigest()[:7], 16)
     dirs = [(d, None, None, 0o755, when) for d in ("usr", "usr/local", "usr/local/bin")]
-    entries = [("etc/os-release", f'ID=standin\nPRETTY_NAME="stand-in for {name}"\n'.encode(), None, 0o644)]
+    entries = package_database(name)
     if python:
         script = f'#!/bin/sh\necho "Python {python}.0"\n'.encode()
         entries.append(("usr/local/bin/python", script, None, 0o755))
     return _tar(dirs + [(*e, 0) for e in entries])
+
+
+APK = ("P:busybox\nV:1.36.1-r29\nA:{arch}\nL:GPL-2.0-only\nT:Size optimized toolbox\no:busybox\n\n"
+       "P:musl\nV:1.2.5-r0\nA:{arch}\nL:MIT\nT:the musl c library\no:musl\n\n")
+DPKG = ("Package: busybox\nStatus: install ok installed\nArchitecture: {arch}\nVersion: 1:1.35.0-4+b3\n\n"
+        "Package: libc6\nStatus: install ok installed\nArchitecture: {arch}\nSource: glibc\nVersion: 2.36-9+deb12u9\n\n"
+        "Package: old-tool\nStatus: deinstall ok config-files\nArchitecture: {arch}\nVersion: 1.0\n\n")
+
+
+def package_database(name: str, arch: str = "all") -> list[tuple]:
+    """os-release and a small package database like the real base's: apk on alpine, dpkg elsewhere."""
+    if "alpine" in name:
+        release = f'ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME="stand-in for {name}"\n'
+        database = ("lib/apk/db/installed", APK.format(arch="noarch"))
+    else:
+        release = f'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nPRETTY_NAME="stand-in for {name}"\n'
+        database = ("var/lib/dpkg/status", DPKG.format(arch=arch))
+    return [("etc/os-release", release.encode(), None, 0o644), (database[0], database[1].encode(), None, 0o644)]
 
 
 class Layout:

@@ -1,0 +1,134 @@
+"""Attestations, signatures, --result and `publisher verify`, against a real engine and registry.
+
+Signatures are checked by tests.test_cosign.verify, written from cosign's spec, with blobs read
+over plain HTTP: neither publisher's signing nor its registry client is trusted here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+
+from tests.test_cosign import new_key, public, verify as cosign_verify
+from tests.test_publish import publish, reduced_matrix, skopeo
+
+pytestmark = pytest.mark.docker
+ONLY = ["--only", "distroless", "--only", "alpine3.20"]
+SPDX = "https://spdx.dev/Document"
+
+
+def write_key(path, key) -> str:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return str(path)
+
+
+def raw(host: str, path: str) -> bytes:
+    """A blob or manifest over plain HTTP, as any client reads it."""
+    accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+    request = urllib.request.Request(f"http://{host}/v2/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(request) as response:
+        return response.read()
+
+
+def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engine, registry, mirror, cache):
+    key, other = new_key(), new_key()
+    key_file = write_key(tmp_path / "key.pem", key)
+    (tmp_path / "key.pub").write_bytes(public(key))
+    (tmp_path / "other.pub").write_bytes(public(other))
+    matrix = reduced_matrix(tmp_path, cli)
+    repo, name = f"{registry.host}/attest/uv", "attest/uv"
+    extra = [*ONLY, "--sign-key", key_file, "--result", str(tmp_path / "result.json")]
+
+    run = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    assert run.code == 0, run.err
+    assert "attest: 4 in" in run.out and "signatures pushed" in run.out
+    assert "PRIVATE KEY" not in run.out + run.err
+
+    index_bytes = raw(registry.host, f"{name}/manifests/0.5.31-alpine3.20")
+    index = json.loads(index_bytes)
+    platforms, attestations = index["manifests"][:2], index["manifests"][2:]
+    assert [m["platform"]["architecture"] for m in platforms] == ["amd64", "arm64"]
+    assert [m["platform"] for m in attestations] == [{"architecture": "unknown", "os": "unknown"}] * 2
+    assert [m["annotations"] for m in attestations] == [
+        {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": m["digest"]} for m in platforms]
+    for image, entry in zip(platforms, attestations):
+        manifest = json.loads(raw(registry.host, f"{name}/manifests/{entry['digest']}"))
+        kinds = [layer["annotations"]["in-toto.io/predicate-type"] for layer in manifest["layers"]]
+        assert kinds == [SPDX, "https://slsa.dev/provenance/v1"]
+        assert {layer["mediaType"] for layer in manifest["layers"]} == {"application/vnd.in-toto+json"}
+        spdx, provenance = (json.loads(raw(registry.host, f"{name}/blobs/{layer['digest']}")) for layer in manifest["layers"])
+        for statement in (spdx, provenance):
+            assert statement["subject"][0]["digest"] == {"sha256": image["digest"].split(":")[1]}
+        purls = {ref["referenceLocator"] for p in spdx["predicate"]["packages"] for ref in p["externalRefs"]}
+        arch = image["platform"]["architecture"]
+        assert "pkg:apk/alpine/busybox@1.36.1-r29?arch=noarch&distro=alpine-3.20" in purls
+        assert "pkg:apk/alpine/musl@1.2.5-r0?arch=noarch&distro=alpine-3.20" in purls
+        uv = [p for p in spdx["predicate"]["packages"] if p["name"] == "uv"]
+        assert uv[0]["versionInfo"] == "0.5.31" and uv[0]["packageFileName"] == "/usr/local/bin/uv"
+        parameters = provenance["predicate"]["buildDefinition"]["externalParameters"]
+        assert (parameters["version"], parameters["variant"], parameters["platform"]) == ("0.5.31", "alpine3.20", f"linux/{arch}")
+
+    # Signatures of the index and of each platform manifest, read over HTTP, checked from the spec.
+    for digest in [f"sha256:{__import__('hashlib').sha256(index_bytes).hexdigest()}"] + [m["digest"] for m in platforms]:
+        sig = raw(registry.host, f"{name}/manifests/{digest.replace(':', '-')}.sig")
+        blobs = {layer["digest"]: raw(registry.host, f"{name}/blobs/{layer['digest']}") for layer in json.loads(sig)["layers"]}
+        assert cosign_verify(sig, blobs, public(key), repo, digest) == 1
+        with pytest.raises(InvalidSignature):
+            cosign_verify(sig, blobs, public(other), repo, digest)
+        tampered = {d: data.replace(b"attest/uv", b"attest/uw") for d, data in blobs.items()}
+        with pytest.raises(InvalidSignature):
+            cosign_verify(sig, tampered, public(key), repo, digest)
+
+    result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
+    alpine = result["alpine"]
+    assert alpine["index"] == json.loads(skopeo("inspect", f"docker://{repo}:alpine"))["Digest"]
+    assert alpine["platforms"] == {m["platform"]["os"] + "/" + m["platform"]["architecture"]: m["digest"] for m in platforms}
+    assert alpine["moved_from"] is None and alpine["status"] == "new"
+
+    again = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    assert again.code == 0, again.err
+    last = again.out.rstrip().splitlines()[-1]
+    assert last.startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;"), last
+    assert "signatures pushed" not in last and "build: " not in again.out
+
+    check = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, *ONLY]
+    good = cli(*check, "--key", str(tmp_path / "key.pub"))
+    assert good.code == 0 and good.out.strip().endswith("hold it, attested and signed"), good.out + good.err
+    wrong_key = cli(*check, "--key", str(tmp_path / "other.pub"))
+    assert wrong_key.code == 1 and "no signature verifying with the given key" in wrong_key.out
+
+    # Someone moves one tag to other content with another client: verify names that tag, only it.
+    skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",
+           f"docker://{mirror}/library/alpine:3.20", f"docker://{repo}:alpine")
+    moved = cli(*check, "--key", str(tmp_path / "key.pub"))
+    assert moved.code == 1
+    named = {line.split(": ")[0] for line in moved.out.splitlines()[:-1]}
+    assert named == {f"{repo}:alpine"}, moved.out
+    assert "made from release unknown" in moved.out and "no attestation manifest" in moved.out
+
+    # The publish puts it back, and --result says what it moved from.
+    back = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    assert back.code == 0, back.err
+    assert "tags moved" in back.out and "blobs uploaded" not in back.out.splitlines()[-1]
+    result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
+    base = json.loads(skopeo("inspect", f"docker://{mirror}/library/alpine:3.20"))["Digest"]
+    assert result["alpine"]["moved_from"] == base and result["alpine"]["status"] == "moves"
+    assert cli(*check, "--key", str(tmp_path / "key.pub")).code == 0
+
+
+def test_bad_sign_key_is_refused_before_anything_is_built(cli, project, tmp_path, registry):
+    bad = tmp_path / "key.pem"
+    bad.write_text("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n")
+    repo = f"{registry.host}/badkey/uv"
+    run = cli("publish", "--version", "0.5.31", "--matrix", str(project / "matrix.yaml"), "--repository", repo,
+              "--sign-key", str(bad))
+    assert run.code == 2 and run.out == ""  # not even the plan: nothing read, nothing built
+    assert len(run.err.splitlines()) == 1 and run.err.startswith(f"{bad}: holds PUBLIC KEY, not an EC private key;")
+    with urllib.request.urlopen(f"http://{registry.host}/v2/_catalog") as response:
+        assert "badkey/uv" not in json.load(response)["repositories"]
