@@ -1,6 +1,6 @@
 """Benchmark: `publisher publish` against a naive hand-written workflow, every figure measured in one run.
 
-    .venv/bin/python bench/publish.py [--quick]      # as root, on a machine set up by .ci/setup
+    .venv/bin/python bench/publish.py [--quick] [--signed]   # as root, on a machine set up by .ci/setup
 
 Measured: a cold publish of the shipped matrix (both platforms) and the naive baseline (per variant and
 platform `DOCKER_BUILDKIT=1 docker build`, `docker push` of REPO:<tag>-<arch> for every tag, one
@@ -232,6 +232,8 @@ def physical_minimum(registry: str, mirror: str, variants: list[dict]) -> dict:
         index = _get(registry, f"{REPO}/manifests/{v['tags'][0]}")
         meta["sha256:" + hashlib.sha256(index).hexdigest()] = len(index)
         for entry in json.loads(index)["manifests"]:
+            if entry["platform"]["os"] == "unknown":  # an attestation manifest: see attestation_bytes
+                continue
             arch, body = entry["platform"]["architecture"], _get(registry, f"{REPO}/manifests/{entry['digest']}")
             manifest = json.loads(body)
             meta[entry["digest"]], meta[manifest["config"]["digest"]] = len(body), manifest["config"]["size"]
@@ -243,10 +245,49 @@ def physical_minimum(registry: str, mirror: str, variants: list[dict]) -> dict:
             base.update((layer["digest"], layer["size"]) for layer in layers[:k])
             derived_uv.setdefault(arch, {})[tuple(layer["digest"] for layer in layers[k:])] = sum(layer["size"] for layer in layers[k:])
     figures = {"base_layers": sum(base.values()), "uv_primary": sum(primary_uv.values()),
-               "uv_derived": sum(min(sizes.values()) for sizes in derived_uv.values()), "configs_manifests": sum(meta.values())}
+               "uv_derived": sum(min(sizes.values()) for sizes in derived_uv.values()), "configs_manifests": sum(meta.values()),
+               "attestations": attestation_bytes(registry, variants)}
     figures["total"] = sum(figures.values())
     figures["derived_uv_layers_per_platform"] = {arch: len(sizes) for arch, sizes in derived_uv.items()}  # 1: shared
     return figures
+
+
+def attestation_bytes(registry: str, variants: list[dict]) -> int:
+    """The attestation manifests of every index, with their configs and statements."""
+    sizes = {}
+    for v in variants:
+        for entry in json.loads(_get(registry, f"{REPO}/manifests/{v['tags'][0]}"))["manifests"]:
+            if entry["platform"]["os"] == "unknown":
+                manifest = json.loads(_get(registry, f"{REPO}/manifests/{entry['digest']}"))
+                sizes[entry["digest"]] = entry["size"]
+                sizes.update((b["digest"], b["size"]) for b in [manifest["config"], *manifest["layers"]])
+    return sum(sizes.values())
+
+
+def signed_runs(tmp: Path, mirror: str, artifacts: Path, only: list[str], cold: dict, servers: list) -> dict:
+    """The cold publish again with --sign-key, on a fresh registry and cache, then its rerun.
+
+    Attestations are always made: "without" is the plain cold run less its attest phase."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = tmp / "bench-sign-key.pem"
+    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    registry, proxy = target(tmp, "registry-signed")
+    servers += [registry, proxy]
+    make_cold(mirror)
+    cache, signing = fresh(tmp / "cache-signed"), ["--sign-key", str(key)]
+    runs = {}
+    for name in ("cold_signed", "rerun_signed"):
+        print(f"publisher {name} {FIRST} ...", flush=True)
+        runs[name] = run_publisher(FIRST, proxy, mirror, cache, artifacts, only, tmp / f"publisher-{name}.log", tuple(signing))
+        print(f"  {runs[name]['wall_s']} s: {runs[name]['summary']}", flush=True)
+    without = cold["wall_s"] - cold["phases"].get("attest", 0.0)
+    return {**runs, "attestation_bytes": attestation_bytes(registry.host, plan_variants(only)),
+            "signature_bytes": runs["cold_signed"]["bytes_uploaded"] - cold["bytes_uploaded"],
+            "attest_phase_s": cold["phases"].get("attest", 0.0),
+            "signed_attested_vs_plain_wall": round(runs["cold_signed"]["wall_s"] / without, 3)}
 
 
 def _base_layer_count(mirror: str, base: str, arch: str) -> int:
@@ -309,6 +350,12 @@ def report(r: dict) -> None:
           f" (distinct derived uv layers per platform: {m['derived_uv_layers_per_platform']})")
     print(f"bytes uploaded / minimum: cold publish {t['cold_bytes_vs_minimum']:.3f}, naive {t['naive_bytes_vs_minimum']:.3f}")
     print(f"the naive baseline runs no smoke test; {r['cold']['summary']}")
+    if r.get("signed"):
+        sc = r["signed"]
+        print(f"attestations + signatures: cold signed {sc['cold_signed']['wall_s']:.1f} s vs plain without its attest phase "
+              f"({sc['attest_phase_s']:.1f} s): {sc['signed_attested_vs_plain_wall']:.3f} x; attestation bytes "
+              f"{sc['attestation_bytes'] / MB:.3f} MB, signature bytes {sc['signature_bytes'] / MB:.3f} MB; "
+              f"rerun signed: {sc['rerun_signed']['blob_uploads']} blob uploads, {sc['rerun_signed']['manifest_puts']} manifest PUTs")
     print(f"dry-run of the shipped matrix: median {r['dry_run']['median_s']:.3f} s of {r['dry_run']['runs']} runs (min {r['dry_run']['min_s']:.3f} s)")
     for n, p in r["plan"].items():
         print(f"plan of {n:>6,} variants: {p['seconds']:.3f} s, {p['us_per_variant']:.1f} us per variant")
@@ -324,6 +371,12 @@ def report(r: dict) -> None:
          t["staged_blob_uploads"] <= r["cold"]["blob_uploads"]),
         (f"plan of 10,000 variants < 2 s:         {r['plan'][10_000]['seconds']:.3f} s", r["plan"][10_000]["seconds"] < 2),
     ]
+    if r.get("signed"):
+        sc = r["signed"]
+        checks += [(f"signed+attested <= 1.1 x without:       {sc['signed_attested_vs_plain_wall']:.3f} x",
+                    sc["signed_attested_vs_plain_wall"] <= 1.1),
+                    (f"signed rerun: 0 uploads, 0 PUTs:        {sc['rerun_signed']['blob_uploads']}, {sc['rerun_signed']['manifest_puts']}",
+                     sc["rerun_signed"]["blob_uploads"] == 0 and sc["rerun_signed"]["manifest_puts"] == 0)]
     print("\ntargets:\n" + "\n".join(f"  {text:<58}{'PASS' if ok else 'FAIL'}" for text, ok in checks))
     print("BENCH_JSON " + json.dumps(r, sort_keys=True))
 
@@ -331,6 +384,8 @@ def report(r: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="primary + alpine3.20 + bookworm-slim instead of the shipped matrix")
+    parser.add_argument("--signed", action="store_true", help="also a cold publish and rerun with --sign-key: "
+                        "the cost of attestations and signatures, the bytes they add")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the registries and cleans up
     only = QUICK if args.quick else []
@@ -366,9 +421,10 @@ def main() -> int:
         staged = run_staged(tmp, staged_proxy, mirror.host, artifacts, only)
         runs["refresh"] = run_refresh(tmp, proxy, mirror.host, cache, artifacts, only)  # last: it changes the mirror
 
+        signed = signed_runs(tmp, mirror.host, artifacts, only, runs["cold"], servers) if args.signed else None
         print("dry-run and plan scaling ...", flush=True)
         results = {**shape, "naive": naive, **runs, "staged": staged, "minimum": minimum, "dry_run": dry_run_median(),
-                   "plan": plan_scaling(tmp)}
+                   "plan": plan_scaling(tmp), "signed": signed}
         results["ratios"] = {
             "cold_vs_naive_wall": round(runs["cold"]["wall_s"] / naive["wall_s"], 3),
             "rerun_vs_cold_wall": round(runs["rerun"]["wall_s"] / runs["cold"]["wall_s"], 3),
