@@ -132,3 +132,29 @@ def test_bad_sign_key_is_refused_before_anything_is_built(cli, project, tmp_path
     assert len(run.err.splitlines()) == 1 and run.err.startswith(f"{bad}: holds PUBLIC KEY, not an EC private key;")
     with urllib.request.urlopen(f"http://{registry.host}/v2/_catalog") as response:
         assert "badkey/uv" not in json.load(response)["repositories"]
+
+
+def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing(registry):
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    from publisher.remote.registry import Registry
+    from publisher.steps.sign import missing, push_signatures, signatures
+    from publisher.steps.state import Repository
+
+    theirs, ours = new_key(), new_key()
+    digest = "sha256:" + "ab" * 32  # a signature may name any digest; the registry does not check
+    with Registry(registry.host) as client, ThreadPoolExecutor(4) as pool:
+        repo = Repository(f"{registry.host}/merge/uv", client, Counter())
+        push_signatures(signatures(theirs, [repo], [digest]), pool)
+        mine = signatures(ours, [repo], [digest])
+        assert missing(mine, pool) == mine
+        push_signatures(mine, pool)
+        push_signatures(mine, pool)
+        assert repo.counts == Counter({"signatures pushed": 2, "signatures already there": 1})
+        assert missing(mine, pool) == []
+    tag = f"{digest.replace(':', '-')}.sig"
+    sig = raw(registry.host, f"merge/uv/manifests/{tag}")
+    blobs = {layer["digest"]: raw(registry.host, f"merge/uv/blobs/{layer['digest']}") for layer in json.loads(sig)["layers"]}
+    assert cosign_verify(sig, blobs, public(theirs), repo.ref, digest) == 1  # still there
+    assert cosign_verify(sig, blobs, public(ours), repo.ref, digest) == 1
