@@ -64,10 +64,10 @@ def test_result_document_names_what_moved_and_what_was_held():
     decisions["r.example/uv", "alpine"] = Decision(MOVES, before)
     decisions["r.example/uv", "0.5-alpine"] = Decision(HELD, Current("sha256:newer", "0.5.40"), "newer")
     tags = document(plan, published, decisions)["repositories"]["r.example/uv"]
-    assert tags["alpine"] == {"variant": "alpine3.20", "index": "sha256:new", "platforms": {"linux/amd64": "sha256:a"},
+    assert tags["alpine"] == {"digest": "sha256:new", "variant": "alpine3.20", "platforms": {"linux/amd64": "sha256:a"},
                               "status": "moves", "moved_from": "sha256:old"}
     assert tags["0.5.31-alpine"]["moved_from"] is None and tags["0.5.31-alpine"]["status"] == "new"
-    assert tags["0.5-alpine"]["index"] == "sha256:newer" and tags["0.5-alpine"]["status"] == "held"
+    assert tags["0.5-alpine"]["digest"] == "sha256:newer" and tags["0.5-alpine"]["status"] == "held"
 
 
 def test_dry_run_says_what_the_release_carries(cli, tmp_path):

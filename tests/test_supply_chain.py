@@ -87,8 +87,9 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
 
     result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
     alpine = result["alpine"]
-    assert alpine["index"] == json.loads(skopeo("inspect", f"docker://{repo}:alpine"))["Digest"]
-    assert alpine["platforms"] == {m["platform"]["os"] + "/" + m["platform"]["architecture"]: m["digest"] for m in platforms}
+    assert alpine["digest"] == json.loads(skopeo("inspect", f"docker://{repo}:alpine"))["Digest"]
+    keys = ("os", "architecture", "variant")
+    assert alpine["platforms"] == {"/".join(m["platform"][k] for k in keys if k in m["platform"]): m["digest"] for m in platforms}
     assert alpine["moved_from"] is None and alpine["status"] == "new"
 
     again = publish(cli, matrix, mirror, cache, repo, extra=extra)
