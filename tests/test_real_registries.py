@@ -67,7 +67,8 @@ def test_publish_through_expiring_tokens_fetches_each_token_once(cli, tmp_path, 
         config = json.loads(skopeo("inspect", "--config", "--raw", f"docker://{repo}@{entry['digest']}",
                                    creds=f"writer:{token_registry.users['writer']}"))
         assert entry["platform"] == {k: config[k] for k in ("os", "architecture", "variant") if k in config}
-    assert [e["platform"]["architecture"] for e in index["manifests"]] == ["amd64", "arm64"]
+    # The platform manifests, then their attestation manifests (unknown/unknown, as BuildKit lists them).
+    assert [e["platform"]["architecture"] for e in index["manifests"]] == ["amd64", "arm64", "unknown", "unknown"]
 
 
 def test_pull_only_credentials_are_refused_before_anything_is_built(cli, tmp_path, engine, mirror, cache,
