@@ -27,7 +27,8 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # What the runner would put there, on a pull request (the stage job: its amd64 entry).
 VALUES = {"steps.version.outputs.version": "0.5.31", "needs.plan.outputs.version": "0.5.31",
           "matrix.platform": "linux/amd64", "github.event_name == 'push'": "false",
-          "github.event_name != 'pull_request'": "false"}
+          "github.event_name != 'pull_request'": "false",
+          "github.event_name == 'push' && needs.join.outputs.subjects != '[]'": "false"}
 COMMAND = re.compile(r"(^|[\s/(])publisher\s")
 
 
