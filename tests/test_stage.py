@@ -112,4 +112,4 @@ def test_a_killed_join_completes_when_run_again(staged, tmp_path, registry, mirr
     assert tags_in(f"{registry.host}/{path.split('/', 1)[1]}") == EXPECTED
     invariant_holds(watcher.tag_writes, "0.5.31")
     index = json.loads(skopeo("inspect", "--raw", f"docker://{registry.host}/{path.split('/', 1)[1]}:latest"))
-    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64", "unknown", "unknown"]

@@ -2,7 +2,7 @@
 
 One attestation manifest per platform image, BuildKit's layout (see `attestation`): its SBOM
 (`sbom`, SPDX 2.3) then its provenance (`slsa`, SLSA v1), both about the platform manifest. The
-statements name the image by the release's first repository, the same bytes for every repository,
+statements name the image by the matrix's first repository, the same bytes for every repository,
 so every repository gets the same index digest.
 """
 

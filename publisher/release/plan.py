@@ -55,6 +55,7 @@ class Plan:
         """Tags of `existing` (a repository's) that this matrix no longer updates (see tags.retired)."""
         return retired(existing, self.release, self.tags, self.base_tags)
     template: str = "variants/Dockerfile.j2"  # the matrix's template, relative to its folder
+    home: str = ""  # the matrix's first repository, whatever --repository says: the images' name in attestations
 
     @property
     def tags(self) -> list[str]:
@@ -133,7 +134,8 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
                                     _recipe(variant, text, matrix.payload)))
     problems.raise_if_any()
     return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name,
-                base_tags=tuple(t for v in matrix.variants for t in v.base_tags), template=matrix.template)
+                base_tags=tuple(t for v in matrix.variants for t in v.base_tags), template=matrix.template,
+                home=matrix.repositories[0] if matrix.repositories else "")
 
 
 def _recipe(variant: Variant, text: str, payload: Payload) -> recipes.Recipe | None:

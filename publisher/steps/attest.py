@@ -31,7 +31,7 @@ from publisher.steps.run import Run
 class Context:
     """What every attestation of one publish shares, as values."""
 
-    image: str  # the name the SBOMs give every image: the release's first repository
+    image: str  # the name the SBOMs give every image: the matrix's first repository
     supplier: str
     created: datetime
     matrix: SourceFile
@@ -58,8 +58,9 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
     env = stable_env(os.environ)
     template = root / plan.template
     revision = labels.get(REVISION, "")
+    home = plan.home or plan.repositories[0]  # not --repository's: one name, one digest, wherever it is pushed
     return Context(
-        image=plan.repositories[0], supplier=labels.get(OCI + "vendor") or plan.repositories[0].split("/")[1],
+        image=home, supplier=labels.get(OCI + "vendor") or home.split("/")[1],
         created=_created(labels.get(CREATED)),
         matrix=SourceFile(run.options.matrix_file, _hex(root / run.options.matrix_file)),
         template=SourceFile(plan.template, _hex(template)) if template.is_file() else None,
