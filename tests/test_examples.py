@@ -101,7 +101,8 @@ def test_ruff_example_published_for_real(cli, engine, registry, cache, tmp_path)
     assert run.out.rstrip().splitlines()[-1].startswith("0.14.0: published;")
     for tag in ("0.14.0", "0.14.0-alpine3.23"):
         index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:{tag}"))
-        assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+        # The platform manifests, then one attestation manifest for each.
+        assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64", "unknown", "unknown"]
     for platform in ("linux/amd64", "linux/arm64"):
         for image, argv in ((f"{repo}:latest", ["--version"]), (f"{repo}:alpine", ["ruff", "--version"])):
             out = subprocess.run(["docker", "run", "--rm", "--platform", platform, image, *argv], capture_output=True, text=True)
