@@ -41,6 +41,7 @@ class Context:
     env: dict  # stable CI variables only (see image.attest.stable_env)
     package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
     folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
+    payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
     binaries: dict  # platform → ((name, sha256 hex), ...)
     payloads: dict  # platform → (Dependency, ...): the wheel, or the binaries given with --artifacts
 
@@ -69,6 +70,7 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
         env=env,
         package=plan.payload.wheels.package if plan.payload.wheels else None,
         folders=(plan.payload.primary, plan.payload.derived),
+        payload_version=plan.payload_version,
         binaries={p: tuple((n, _hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
         payloads={p: _payloads(run, p, folder) for p, folder in binaries.items()},
     )
@@ -97,7 +99,8 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     version, platform = v.labels[OCI + "version"], image.platform
     folder = ctx.folders[0] if v.variant.primary else ctx.folders[1]
     licenses = v.labels.get(OCI + "licenses")
-    binaries = tuple(Binary(name, version, sha, _purl(ctx.package, name, version), folder + name, licenses)
+    files = ctx.payload_version or "NOASSERTION"
+    binaries = tuple(Binary(name, files, sha, _purl(ctx.package, name, ctx.payload_version or None), folder + name, licenses)
                      for name, sha in ctx.binaries[platform])
     base = BaseImage(v.variant.base, base_digest, _base_supplier(v.variant.base)) if base_digest else None
     sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
@@ -110,13 +113,13 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     return Facts(sbom, provenance)
 
 
-def _purl(package: str | None, name: str, version: str) -> str:
+def _purl(package: str | None, name: str, version: str | None) -> str:
     """The file's package: the wheel's project on PyPI, or the file itself."""
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
 
 
 def _payloads(run: Run, platform: str, folder: Path) -> tuple[Dependency, ...]:
-    version, declared = run.plan.release.text, run.plan.payload
+    version, declared = run.plan.payload_version or run.plan.release.text, run.plan.payload
     if declared.wheels and not run.options.artifacts:
         tag = artifacts.wheel_platform(declared.wheels, platform)
         wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)

@@ -34,10 +34,10 @@ class Audit:
 def audit(plan: Plan, public_key=None) -> Audit:
     with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
         repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
-        work = [(repo, v) for repo in repos for v in plan.variants]
+        work = [(repo, v) for repo in repos for v in plan.variants_in(repo.ref)]
         found = [line for lines in pool.map(lambda item: _variant(*item, plan.release.text, public_key), work)
                  for line in lines]
-    tags = len(plan.tags) * len(repos)
+    tags = sum(len(plan.tags_in(ref)) for ref in plan.repositories)
     what = "attested and signed" if public_key else "attested (signatures not checked: no --key)"
     if found:
         return Audit(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
