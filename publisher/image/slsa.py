@@ -28,10 +28,13 @@ class Dependency:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file of the release's source that shaped the image: matrix.yaml, the Dockerfile template."""
+    """A file of the release's source that shaped the image: matrix.yaml, the Dockerfile template,
+    the variant's rendered Dockerfile. `sha256` None: named only, pinned by the source revision
+    (the matrix and template are shared by every variant: their digests would change every
+    variant's provenance when one variant's entry changes)."""
 
     path: str
-    sha256: str
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ProvenanceInputs:
     platform: str
     matrix: SourceFile
     template: SourceFile | None = None
+    dockerfile: SourceFile | None = None  # this variant's rendered Dockerfile: what was built from
     repository: str | None = None  # of the source: `https://github.com/astral-sh/ruff`
     revision: str | None = None  # its git commit
     base: Dependency | None = None
@@ -70,8 +74,9 @@ def build_provenance(inputs: ProvenanceInputs) -> dict:
 def _external(inputs: ProvenanceInputs) -> dict:
     """What the person releasing chose: version, variant, platform, and the files that say how."""
     files = {"matrix": _file(inputs.matrix)}
-    if inputs.template:
-        files["template"] = _file(inputs.template)
+    for key, found in (("template", inputs.template), ("dockerfile", inputs.dockerfile)):
+        if found:
+            files[key] = _file(found)
     params = {"version": inputs.version, "variant": inputs.variant, "platform": inputs.platform,
               "files": files}
     if inputs.repository or inputs.revision:
@@ -97,6 +102,8 @@ def _dependencies(inputs: ProvenanceInputs) -> list[dict]:
 
 
 def _file(source: SourceFile) -> dict:
+    if source.sha256 is None:
+        return {"path": source.path}
     return {"path": source.path, "digest": {"sha256": _hex(source.sha256)}}
 
 

@@ -63,8 +63,10 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
     return Context(
         image=home, supplier=labels.get(OCI + "vendor") or home.split("/")[1],
         created=_created(labels.get(CREATED)),
-        matrix=SourceFile(run.options.matrix_file, _hex(root / run.options.matrix_file)),
-        template=SourceFile(plan.template, _hex(template)) if template.is_file() else None,
+        # Named, not hashed: the revision pins them, and a digest of a file every variant shares would
+        # change every variant's provenance (and digest: an exact-tag conflict) when one variant's entry changes.
+        matrix=SourceFile(run.options.matrix_file),
+        template=SourceFile(plan.template) if template.is_file() else None,
         source=f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}" if "GITHUB_REPOSITORY" in env else None,
         revision=revision if len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision) else None,
         env=env,
@@ -107,7 +109,8 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
                       __version__, binaries, base, packages if packages and packages.packages else None,
                       python_version(image.config) if base else None)
     provenance = ProvenanceInputs(
-        __version__, version, v.variant.name, platform, ctx.matrix, ctx.template, ctx.source, ctx.revision,
+        __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
+        SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source, ctx.revision,
         Dependency(purl.docker(v.variant.base, base_digest, platform), base_digest) if base else None,
         ctx.payloads[platform], ctx.env)
     return Facts(sbom, provenance)
