@@ -93,7 +93,8 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         assert "refreshing alpine3.20\n" in run.out
         # alpine3.20's two platforms made again (the primary, which derived images copy from, comes from
         # BuildKit's cache and is smoke-tested, not pushed); its index pushed; its 4 floating tags moved
-        assert "assemble: 2 in" in run.out and "3 manifests pushed" in run.out and "4 tags moved" in run.out
+        # 2 platform manifests, their 2 attestation manifests, 1 index
+        assert "assemble: 2 in" in run.out and "5 manifests pushed" in run.out and "4 tags moved" in run.out
         assert "bookworm-slim linux" not in run.out
         after = {t: digest_of(f"{repo}:{t}") for t in before}
         moved = {t for t in before if before[t] != after[t]}
@@ -103,7 +104,10 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
         assert annotation(f"{repo}:0.5.31-alpine", BASE_DIGEST) == old_base  # the exact tags keep 0.5.31 as published
         assert digest_of(f"{repo}:0.5-alpine3.20") == after["alpine"]
         result = json.loads((tmp_path / "result.json").read_text())["repositories"]  # what the refresh published
-        assert result == {repo: {t: {"digest": after["alpine"]} for t in ("0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine")}}
+        digests = {ref: {t: {"digest": held["digest"]} for t, held in tags.items()} for ref, tags in result.items()}
+        assert digests == {repo: {t: {"digest": after["alpine"]} for t in ("0.5-alpine3.20", "alpine3.20", "0.5-alpine", "alpine")}}
+        assert {held["status"] for held in result[repo].values()} == {"moves"}  # and each says what it moved from
+        assert all(held["moved_from"] for held in result[repo].values())
 
         again = publish(cli, matrix, own.host, cache, repo, extra=("--refresh", "--result", str(tmp_path / "again.json")))
         assert again.code == 0, again.err
