@@ -52,6 +52,7 @@ ACCEPT = ", ".join(f"application/vnd.{t}+json" for t in (
     "oci.image.index.v1", "oci.image.manifest.v1", "docker.distribution.manifest.list.v2", "docker.distribution.manifest.v2"))
 MB = 1e6
 PHASE = re.compile(r"^([a-z-]+): (\d+) in ([\d.]+) s$")
+TIMEOUT = 900  # seconds: a cold publish of the shipped matrix takes about 65
 REFRESHED = "alpine:3.20"  # the one base the refresh figure changes: variant alpine3.20, 2 images
 
 
@@ -141,6 +142,11 @@ def run_publisher(version: str, proxy: FaultProxy, mirror: str, cache: Path, art
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            if time.perf_counter() - start > TIMEOUT:  # a hang is reported, with where the log stopped
+                process.kill()
+                process.wait()
+                raise RuntimeError(f"publisher {version} still running after {TIMEOUT} s, killed; the log ends:\n"
+                                   + "\n".join(log.read_text(errors="replace").splitlines()[-25:]))
             hwm = max(hwm, _vmhwm_kb(process.pid))
             time.sleep(0.05)
         wall = time.perf_counter() - start

@@ -4,7 +4,8 @@ It also records every tag written (to check what the registry showed at each mom
 call a hook before forwarding a request (to kill a publish at an exact point of the protocol).
 It counts what it receives (`counts()`: requests by method, blob uploads, manifest PUTs, bytes of
 request bodies), which is how bench/publish.py measures a publish. Chunked request bodies (as
-`docker push` sends them) are read whole and forwarded with a Content-Length; a TLS handshake is
+`docker push` sends them) are read whole and forwarded with a Content-Length, and so are chunked
+responses (Go's registry chunks a long tag list); a TLS handshake is
 answered as a plain-HTTP server written in Go answers it, so `docker manifest --insecure` works.
 """
 
@@ -140,8 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(status, headers)
         self.send_response(status)
         for name, value in headers:
-            if name.lower() not in HOP:
+            # the body was read whole: it goes with its length, whether the registry chunked it or not
+            if name.lower() not in HOP and (self.command == "HEAD" or name.lower() != "content-length"):
                 self.send_header(name, value)
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -75,3 +75,17 @@ def test_retry_after_date_and_seconds_are_obeyed():
     assert retry_after("7") == 7.0
     assert 9 <= retry_after(formatdate(time.time() + 10, usegmt=True)) <= 10
     assert retry_after(None) is None and retry_after("soon") is None
+
+
+def test_a_long_tag_list_comes_through_the_proxy(proxies, registry, tmp_path):
+    """The registry chunks a tag list beyond 2 KB; the proxy (bench/publish.py reads every registry
+    through it) forwards it whole with its length, or a client on a kept-alive connection waits forever."""
+    proxy = proxies()
+    with Registry(registry.host) as direct:
+        _, index = push_image(direct, "faults/long-list", tmp_path, "long")
+        names = [f"0.5.{n}-python3.13-bookworm-slim" for n in range(120)]  # about 4 KB of JSON
+        for tag in names:
+            direct.put_manifest("faults/long-list", tag, index, oci.INDEX)
+    with Registry(proxy.host, timeout=5, policy=fast(attempts=1)) as through:
+        assert set(through.list_tags("faults/long-list")) == {"1.2.3", "latest", *names}
+        assert through.head_manifest("faults/long-list", "latest") == oci.digest(index)  # the same connection, still usable
