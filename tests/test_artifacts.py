@@ -208,3 +208,32 @@ def test_files_without_a_pattern_are_not_run(tmp_path):
     check_runs({"linux/amd64": folder}, "9.9.9", {})
     with pytest.raises(PublisherError):
         check_runs({"linux/amd64": folder}, "9.9.9", {"uvx": "."})
+
+
+def test_a_file_digest_is_read_again_once_the_file_changed(tmp_path):
+    from publisher.local.layers import file_digest
+
+    path = tmp_path / "uv"
+    path.write_bytes(b"one")
+    assert file_digest(path) == "sha256:" + hashlib.sha256(b"one").hexdigest()
+    replaced = tmp_path / "uv.new"
+    replaced.write_bytes(b"two")
+    replaced.rename(path)  # another file at the same path, as a new download lands
+    assert file_digest(path) == "sha256:" + hashlib.sha256(b"two").hexdigest()
+    with path.open("ab") as file:  # the same file, grown
+        file.write(b"!")
+    assert file_digest(path) == "sha256:" + hashlib.sha256(b"two!").hexdigest()
+
+
+def test_every_version_check_runs_and_each_problem_is_said(tmp_path):
+    folders = {}
+    for platform, text in (("linux/amd64", "uv 0.5.31"), ("linux/arm64", "uv 0.5.30")):
+        folder = folders[platform] = tmp_path / platform.replace("/", "-")
+        folder.mkdir()
+        for name in ("uv", "uvx"):
+            (folder / name).write_text(f"#!/bin/sh\necho '{text}'\n")
+            (folder / name).chmod(0o755)
+    with pytest.raises(PublisherError) as refused:
+        check_runs(folders, "0.5.31", {"uv": "^uv {version}$", "uvx": "^uv {version}$"})
+    said = "\n".join(refused.value.lines)
+    assert "linux/arm64" in said and said.count("--version") == 2 and "linux/amd64" not in said

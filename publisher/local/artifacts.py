@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
@@ -67,12 +68,12 @@ def from_directory(root: Path, platforms: list[str], files: tuple[str, ...]) -> 
 
 def check_runs(binaries: dict[str, Path], version: str, checks: dict[str, str]) -> None:
     """Run `<file> --version` of each checked file on each platform; its output must match the matrix's pattern."""
+    runs = [(platform, folder / name, pattern) for platform, folder in binaries.items() for name, pattern in checks.items()]
+    with ThreadPoolExecutor(max(1, len(runs))) as pool:  # an arm64 binary under qemu takes a while to start
+        found = list(pool.map(lambda run: version_problem(run[0], run[1], version, run[2]), runs))
     problems = Problems()
-    for platform, folder in binaries.items():
-        for name, pattern in checks.items():
-            problem = version_problem(platform, folder / name, version, pattern)
-            if problem:
-                problems.add(problem)
+    for problem in filter(None, found):
+        problems.add(problem)
     problems.raise_if_any()
 
 

@@ -28,8 +28,17 @@ class PayloadFiles:
 
 
 def file_digest(path: Path) -> str:
-    with path.open("rb") as file:
-        return stream_digest(file)
+    """The file's sha256 digest, read once per process while the file stays as it was: a payload
+    binary is hashed for its inputs, its SBOM entry and its provenance, and uv is 35 MB."""
+    found = path.stat()
+    key = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+    if key not in _DIGESTS:
+        with path.open("rb") as file:
+            _DIGESTS[key] = stream_digest(file)
+    return _DIGESTS[key]
+
+
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime) → digest
 
 
 def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> Blob:
