@@ -193,7 +193,6 @@ def _verify(ns: argparse.Namespace) -> int:
 def _dry_run(job, offline: bool, output: str) -> int:
     from publisher.report import plan_table, state_table, supply_chain_line
     from publisher.release.supply import supply_chain
-    from publisher.steps.state import compare
 
     if output.startswith("github-matrix"):  # what the jobs will be: the registries are not asked
         from publisher import github
@@ -203,6 +202,8 @@ def _dry_run(job, offline: bool, output: str) -> int:
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
+        from publisher.steps.state import compare  # the registry client, only when it is used
+
         states, note = compare(job.plan, job.options.rules)
         _retired_notices(states)
     carries = supply_chain(job.plan, job.options.sign_key is not None)

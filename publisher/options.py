@@ -15,14 +15,13 @@ from publisher.errors import PublisherError
 from publisher.image import reference
 from publisher.local.git import provenance
 from publisher.release import gate
-from publisher.local.keys import load_signing_key
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
 from publisher.release.tags import dev_release
 from publisher.release.selection import Selection, hint, unmatched, words
 from publisher.release.version import parse_release
 from publisher.remote import credentials
-from publisher.remote.retry import Policy
+from publisher.remote.policy import Policy
 from publisher.spec import render
 from publisher.spec.matrix import load_matrix
 
@@ -92,7 +91,7 @@ class Job:
 def compute_options(args: Arguments) -> Job:
     """The Plan and the Options; every input checked before anything runs."""
     plan = compute_plan(args)
-    key = load_signing_key(args.sign_key) if args.sign_key else None  # a bad key: refused before any build
+    key = _signing_key(args.sign_key) if args.sign_key else None  # a bad key: refused before any build
     return Job(plan, Options(
         root=Path(args.matrix).resolve().parent,
         cache=Path(args.cache) if args.cache else default_cache(),
@@ -208,3 +207,9 @@ def _check_choices(flag: str, given, known: list[str]) -> None:
             near = difflib.get_close_matches(value, known, n=1)
             hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
             raise PublisherError(f"publisher: {flag} '{value}' is not in the matrix; {hint}")
+
+
+def _signing_key(path: str):
+    from publisher.local.keys import load_signing_key  # cryptography, only when signing
+
+    return load_signing_key(path)

@@ -99,3 +99,16 @@ def test_no_module_names_the_payload(path):
     found = [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
              if PAYLOAD_NAMES.search(line)]
     assert not found, found
+
+
+def test_the_offline_dry_run_loads_no_registry_client_engine_or_crypto():
+    """The dry-run is a maintainer's preview, run often: it starts in well under a second."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\nfrom publisher.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert main(['publish', '--dry-run', '--offline', '--version', '0.5.31']) == 0\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'docker', 'cryptography', 'h11'})))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""

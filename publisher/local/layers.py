@@ -29,7 +29,7 @@ class PayloadFiles:
 
 def file_digest(path: Path) -> str:
     """The file's sha256 digest, read once per process while the file stays as it was: a payload
-    binary is hashed for its inputs, its SBOM entry and its provenance, and uv is 35 MB."""
+    binary (tens of MB) is hashed for its inputs, its SBOM entry and its provenance."""
     found = path.stat()
     key = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
     if key not in _DIGESTS:

@@ -11,7 +11,8 @@ from publisher.image.reference import api_url
 from publisher.remote.auth import Auth
 from publisher.remote.credentials import Credentials
 from publisher.remote.errors import Refused, RegistryError, Unreachable, codes, errors
-from publisher.remote.retry import Policy, Retry, retry_after
+from publisher.remote.policy import Policy
+from publisher.remote.retry import Retry, retry_after
 from publisher.remote.transport import Request, Transport
 
 PUSH_METHODS = ("POST", "PUT", "PATCH", "DELETE")

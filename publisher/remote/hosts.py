@@ -6,7 +6,7 @@ import threading
 
 from publisher.remote.credentials import lookup
 from publisher.remote.registry import Registry
-from publisher.remote.retry import Policy
+from publisher.remote.policy import Policy
 
 
 class Hosts:

@@ -21,7 +21,7 @@ from publisher.image.reference import parse_repository
 from publisher.release.plan import VERSION, Plan, VariantPlan
 from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
-from publisher.remote.retry import Policy
+from publisher.remote.policy import Policy
 from publisher.steps.state import Repository
 
 

@@ -19,7 +19,7 @@ from publisher.release.plan import REVISION, VERSION, Plan
 from publisher.release.tags import is_floating
 from publisher.remote.hosts import Hosts
 from publisher.remote.registry import Registry
-from publisher.remote.retry import Policy
+from publisher.remote.policy import Policy
 
 
 class Repository:
