@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                                description="Start a new project: matrix.yaml, variants/Dockerfile.j2 and its Dockerfiles, "
                                            ".github/workflows/release.yml. Asks nothing; refuses to overwrite without --force.")
     init.add_argument("--image", required=True, metavar="REPOSITORY", help="where the images go, e.g. ghcr.io/org/tool")
-    init.add_argument("--payload", default="uv", metavar="NAME", help="what the images carry: uv's binaries, the one payload today (default: uv)")
+    init.add_argument("--payload", metavar="NAME", help=f"what the images carry: {_payloads_known()}")
     init.add_argument("--action", default=None, metavar="OWNER/REPO@REF", help="publisher's GitHub action for the workflow's 'uses:'")
     init.add_argument("--dir", default=".", metavar="DIR", help="the project's folder (default: the current one)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -121,16 +121,23 @@ def _annotated(line: str) -> str:
     return github.error(line) if github.active() else line
 
 
+def _payloads_known() -> str:
+    from publisher.starter import known_payloads
+
+    first, *others = known_payloads()
+    return f"{first}'s files (the default)" + "".join(f", {name}'s" for name in others)
+
+
 def _init(args) -> int:
     from publisher.starter import DEFAULT_ACTION, Starter, init
 
-    starter = Starter(args.image, Path(args.dir), args.payload, args.action or DEFAULT_ACTION, args.force)
-    for path in init(starter):
+    started = init(Starter(args.image, Path(args.dir), args.payload, args.action or DEFAULT_ACTION, args.force))
+    for path in started.written:
         print(f"wrote {path}")
     if not args.action:
         print(f"next: in .github/workflows/release.yml, replace {DEFAULT_ACTION} with where publisher's action lives "
               "(or pass --action)")
-    print("then: publisher render --check && publisher publish --dry-run --offline --version 0.5.31")
+    print(f"then: publisher render --check && publisher publish --dry-run --offline --version {started.release}")
     return 0
 
 

@@ -53,12 +53,52 @@ def test_bad_init_flags_are_one_line(cli, tmp_path):
     run = cli("init", "--image", "ghcr.io/acme/tool:1.0", "--dir", str(tmp_path))
     assert (run.code, run.err) == (2, "publisher init: --image 'ghcr.io/acme/tool:1.0': a repository takes no tag or digest; "
                                       "write host/path, e.g. ghcr.io/org/tool\n")
-    run = cli("init", "--image", "ghcr.io/acme/tool", "--payload", "ruff", "--dir", str(tmp_path))
-    assert (run.code, run.err) == (2, "publisher init: --payload 'ruff': publisher publishes uv images today; pass --payload uv\n")
+    run = cli("init", "--image", "ghcr.io/acme/tool", "--payload", "black", "--dir", str(tmp_path))
+    assert (run.code, run.err) == (2, "publisher init: --payload 'black' is not a payload init knows; pass one of: uv, ruff\n")
     assert cli("init", "--dir", str(tmp_path)).err == "publisher init: the following arguments are required: --image; see 'publisher init --help'\n"
     assert not any(tmp_path.iterdir())
 
 
-def test_the_packaged_template_is_the_shipped_one():
-    """One template: the starter's copy inside the package is the one this repository renders its variants with."""
-    assert (ROOT / "publisher/templates/Dockerfile.j2").read_text() == (ROOT / "variants/Dockerfile.j2").read_text()
+def test_the_packaged_template_renders_the_shipped_dockerfiles(tmp_path):
+    """The starter's template names no payload, and with uv's matrix it writes this repository's Dockerfiles, byte for byte."""
+    import shutil
+
+    from publisher.spec import render
+    from publisher.spec.matrix import load_matrix
+
+    (tmp_path / "variants").mkdir()
+    shutil.copy(ROOT / "matrix.yaml", tmp_path)
+    shutil.copy(ROOT / "publisher/templates/Dockerfile.j2", tmp_path / "variants")
+    assert "uv" not in (tmp_path / "variants/Dockerfile.j2").read_text()
+    rendered = render.render_all(load_matrix(tmp_path / "matrix.yaml", "matrix.yaml"))
+    assert len(rendered) == 22  # the primary and 21 derived images
+    assert {path: (ROOT / path).read_text() for path in rendered} == rendered
+
+
+def test_init_with_ruff_payload_publishes_ruff(cli, tmp_path, monkeypatch):
+    """A second payload is an entry of templates/payloads.yaml: ruff's wheel, its one binary, its smoke tests."""
+    monkeypatch.chdir(tmp_path)
+    run = cli("init", "--image", "ghcr.io/acme/ruff", "--payload", "ruff")
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[-1] == "then: publisher render --check && publisher publish --dry-run --offline --version 0.8.0"
+    assert cli("render", "--check").code == 0
+    matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
+    assert matrix["payload"] == yaml.safe_load((ROOT / "examples/ruff/matrix.yaml").read_text())["payload"]
+    assert matrix["families"]["alpine"] == {"config": {"entrypoint": None, "cmd": ["/usr/local/bin/ruff"]},
+                                            "smoke": [{"run": ["ruff", "--version"], "stdout": "^ruff {version}$"}]}
+    assert matrix["families"]["scratch"]["smoke"] == [{"run": ["--version"], "stdout": "^ruff {version}$"}]
+    dockerfiles = "".join(p.read_text() for p in sorted(tmp_path.glob("variants/*/Dockerfile")))
+    assert "COPY --from=ruff /ruff /usr/local/bin/" in dockerfiles and "uv" not in dockerfiles
+    assert "version: ${{ github.event_name == 'push' && github.ref_name || '0.8.0' }}" in (
+        tmp_path / ".github/workflows/release.yml").read_text()
+
+    dry = cli("publish", "--dry-run", "--offline", "--version", "0.8.0", "--output", "json", "--matrix", "matrix.yaml")
+    assert dry.code == 0, dry.err
+    plan = json.loads(dry.out)
+    assert {v["name"]: v["tags"] for v in plan["variants"]} == {
+        "distroless": ["latest", "0.8.0", "0.8"],
+        "alpine3.20": ["0.8.0-alpine3.20", "0.8-alpine3.20", "alpine3.20", "0.8.0-alpine", "0.8-alpine", "alpine"],
+        "bookworm-slim": ["0.8.0-bookworm-slim", "0.8-bookworm-slim", "bookworm-slim",
+                          "0.8.0-debian-slim", "0.8-debian-slim", "debian-slim"]}
+    assert [v["made"] for v in plan["variants"]] == ["built", "assembled", "assembled"]
+    assert plan["variants"][0]["labels"]["org.opencontainers.image.licenses"] == "MIT"

@@ -28,7 +28,7 @@ def test_the_wheel_installs_and_starts_a_project_outside_the_checkout(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("publisher-*.whl")
     with zipfile.ZipFile(wheel) as archive:  # what `publisher init` writes ships inside the wheel
         assert {"publisher/templates/matrix.yaml", "publisher/templates/Dockerfile.j2",
-                "publisher/templates/release.yml"} <= set(archive.namelist())
+                "publisher/templates/release.yml", "publisher/templates/payloads.yaml"} <= set(archive.namelist())
     tool = tmp_path / "tool"
     venv.create(tool, with_pip=True)
     sh(tool / "bin" / "python", "-m", "pip", "install", "-q", wheel, cwd=tmp_path)  # dependencies from the index
