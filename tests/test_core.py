@@ -32,6 +32,13 @@ def test_judge_names_expected_and_actual():
     assert judge(test, "0.5.31", 139, "", "Segmentation fault\n") == "expected exit code 0, got 139: 'Segmentation fault'"
 
 
+def test_judge_says_a_command_missing_from_the_image_did_not_start():
+    shell = SmokeTest(("sh", "-c", "uv --version"), None)
+    missing = 'exec: "sh": executable file not found in $PATH'
+    assert judge(shell, "0.5.31", 127, "", "", missing) == f"did not start: {missing!r}"
+    assert judge(SmokeTest(("sh",), None, 127), "0.5.31", 127, "", "", missing) is None  # a test that there is no shell
+
+
 def variant(config: dict) -> Variant:
     return Variant("alpine3.20", "alpine:3.20", "alpine", ("alpine3.20",), ("linux/arm64",), (), config, 1, (1,))
 

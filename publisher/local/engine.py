@@ -67,6 +67,7 @@ class Run:
     exit_code: int
     stdout: str
     stderr: str
+    not_started: str | None = None  # why the container's command never ran, e.g. an image without that file
 
 
 class Engine:
@@ -117,7 +118,8 @@ class Engine:
             err = container.logs(stdout=False, stderr=True).decode(errors="replace")
             return Run(code, out, err)
         except self._docker_errors.APIError as e:
-            return Run(127, "", _first_line(e))
+            why = _not_started(e)
+            return Run(127 if "not found" in why or "no such file" in why else 126, "", "", why)  # as `docker run` exits
         finally:
             container.remove(force=True)
 
@@ -178,6 +180,12 @@ def _archive(members: list[tuple[str, bytes | Path]]):
                     yield chunk
         yield b"\0" * (-size % tarfile.BLOCKSIZE)
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def _not_started(error) -> str:
+    """The runtime's own reason, without the engine's wrapping: `exec: "sh": executable file not found in $PATH`."""
+    text = _first_line(error) if not getattr(error, "explanation", None) else str(error.explanation)
+    return text.rpartition("unable to start container process: ")[2].removesuffix(": unknown").strip()
 
 
 def _first_line(error: Exception) -> str:

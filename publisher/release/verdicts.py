@@ -35,9 +35,16 @@ def check_config(variant: Variant, platform: str, attrs: dict, labels: dict) -> 
     return failures
 
 
-def judge(test: SmokeTest, version: str, exit_code: int, stdout: str, stderr: str) -> str | None:
-    """None when the run passed; otherwise what was expected and what came."""
+def judge(test: SmokeTest, version: str, exit_code: int, stdout: str, stderr: str,
+          not_started: str | None = None) -> str | None:
+    """None when the run passed; otherwise what was expected and what came.
+
+    `not_started`: why the command never ran, with exit code 127 when it is not in the image (e.g. `sh`
+    in an image without a shell) as `docker run` gives: a test expecting 127 passes then.
+    """
     if exit_code != test.exit:
+        if not_started is not None:
+            return f"did not start: {_short(not_started)}"
         return f"expected exit code {test.exit}, got {exit_code}: {_short(stderr or stdout)}"
     if test.stdout is not None:
         pattern = test.stdout.replace("{version}", re.escape(version) if version else r"\S+")

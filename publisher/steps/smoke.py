@@ -42,7 +42,7 @@ def _smoke(engine: Engine, v: VariantPlan, platform: str, image: str, version: s
     failures = verdicts.check_config(v.variant, platform, engine.inspect(image), v.labels)
     for test in v.variant.smoke:
         result = engine.run(image, list(test.run))
-        why = verdicts.judge(test, version, result.exit_code, result.stdout, result.stderr)
+        why = verdicts.judge(test, version, result.exit_code, result.stdout, result.stderr, result.not_started)
         if why:
             failures.append(f"{v.variant.name} {platform}: {shlex.join(test.run)}: {why}")
     return Verdict(failures, len(v.variant.smoke))
