@@ -74,6 +74,29 @@ DPKG = ("Package: busybox\nStatus: install ok installed\nArchitecture: {arch}\nV
         "Package: old-tool\nStatus: deinstall ok config-files\nArchitecture: {arch}\nVersion: 1.0\n\n")
 
 
+NONROOT = "65532"  # distroless' and Docker Hardened Images' non-root user
+PASSWD = f"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{NONROOT}:{NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n"
+GROUP = f"root:x:0:\nnonroot:x:{NONROOT}:\n"
+STATUS_D = {"base-files": "Package: base-files\nArchitecture: {arch}\nVersion: 13.8\n",
+            "libc6": "Package: libc6\nArchitecture: {arch}\nSource: glibc\nVersion: 2.41-12\n"}
+
+
+def _hardened_layer(name: str, platform: str, packages: bool) -> bytes:
+    """A hardened base's one layer: no shell, no busybox, nothing to run; os-release, a non-root user
+    and, with `packages`, a distroless-style package database (one stanza file per package)."""
+    arch = platform.split("/")[1]
+    dirs = [(d, None, None, 0o755) for d in ("etc", "home", "home/nonroot", "usr", "usr/lib", "var", "var/lib")]
+    dirs.append(("tmp", None, None, 0o1777))
+    release = f'ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\nPRETTY_NAME="stand-in for {name}, no shell"\n'
+    files = [("etc/passwd", PASSWD.encode(), None, 0o644),
+             ("etc/group", GROUP.encode(), None, 0o644), ("usr/lib/os-release", release.encode(), None, 0o644),
+             ("etc/os-release", None, "../usr/lib/os-release", 0o777)]
+    if packages:
+        dirs += [(d, None, None, 0o755) for d in ("var/lib/dpkg", "var/lib/dpkg/status.d")]
+        files += [(f"var/lib/dpkg/status.d/{n}", s.format(arch=arch).encode(), None, 0o644) for n, s in STATUS_D.items()]
+    return _tar(dirs + files)
+
+
 def package_database(name: str, arch: str = "all") -> list[tuple]:
     """os-release and a small package database like the real base's: apk on alpine, dpkg elsewhere."""
     if "alpine" in name:
@@ -98,12 +121,13 @@ class Layout:
         (self.path / "blobs" / "sha256" / digest).write_bytes(data)
         return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
 
-    def image(self, platform: str, layers: list[bytes]) -> dict:
+    def image(self, platform: str, layers: list[bytes], settings: dict | None = None) -> dict:
+        """`settings`: the config's `config`; default: PATH and `/bin/sh` as the command."""
         arch = platform.split("/")[1]
         # As Docker Hub's official images: arm64 says variant v8, in the config and in the index.
         where = {"architecture": arch, "os": "linux", **({"variant": "v8"} if arch == "arm64" else {})}
         diff_ids = [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers]
-        config = {**where, "config": {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]},
+        config = {**where, "config": settings or {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         manifest = {
             "schemaVersion": 2,
@@ -123,12 +147,21 @@ class Layout:
         top.write_text(json.dumps({"schemaVersion": 2, "manifests": existing + [entry]}))
 
 
-def push_base(work: Path, host: str, base: str, platforms: list[str], python: str | None = None) -> str:
-    """Make a stand-in for `base` (e.g. alpine:3.20) and push it to HOST/library/... with skopeo."""
+def push_base(work: Path, host: str, base: str, platforms: list[str], python: str | None = None,
+              shell: bool = True, packages: bool = True) -> str:
+    """Make a stand-in for `base` (e.g. alpine:3.20) and push it to HOST/library/... with skopeo.
+
+    `shell=False`: a hardened or distroless base: no /bin/sh, no busybox, a non-root user, no command;
+    `packages=False` leaves its package database out.
+    """
     name, _, tag = base.partition(":")
     path = name if "/" in name else f"library/{name}"
     layout = Layout(work / f"{path.replace('/', '_')}_{tag}")
-    images = [layout.image(p, [_busybox_layer(p), _identity_layer(base, python)]) for p in platforms]
+    if shell:
+        images = [layout.image(p, [_busybox_layer(p), _identity_layer(base, python)]) for p in platforms]
+    else:
+        hardened = {"Env": [f"PATH={PATH}"], "User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/home/nonroot"}
+        images = [layout.image(p, [_hardened_layer(base, p, packages)], hardened) for p in platforms]
     layout.index(tag, images)
     target = f"docker://{host}/{path}:{tag}"
     subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", f"oci:{layout.path}:{tag}", target],
