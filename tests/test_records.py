@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from publisher.options import Arguments, compute_plan
-from publisher.release.records import StagedImage, StageRecord, check, plan_identity
+from publisher.release.records import StagedImage, StagedVariant, StageRecord, check, joined_plan, plan_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,10 +37,24 @@ def test_one_stage_per_platform_is_accepted(plan):
     assert StageRecord.from_json(records["amd"].to_json()) == records["amd"]
 
 
-def test_a_missing_platform_names_variant_and_platform(plan):
+def test_a_missing_stage_is_one_line_naming_its_platform(plan):
     assert check(plan, {"amd": stage(plan, "linux/amd64")}) == [
-        "distroless linux/arm64: no stage record holds it; stage --platform linux/arm64 and join again",
+        "linux/arm64: no stage record holds this platform; stage --platform linux/arm64 and join again"]
+
+
+def test_a_missing_image_names_variant_and_platform(plan):
+    arm = stage(plan, "linux/arm64")
+    assert check(plan, {"amd": stage(plan, "linux/amd64"), "arm": replace(arm, images=arm.images[:1])}) == [
         "alpine3.20 linux/arm64: no stage record holds it; stage --platform linux/arm64 and join again"]
+
+
+def test_a_record_of_another_format_is_refused_in_one_line(plan):
+    old = json.loads(stage(plan, "linux/arm64").to_json())
+    old["format"] = 2
+    del old["variants"]
+    record = StageRecord.from_json(json.dumps(old).encode())
+    assert check(plan, {"amd": stage(plan, "linux/amd64"), "stage-linux-arm64.json": record})[0] == (
+        "stage-linux-arm64.json: a stage record of format 2, and this publisher reads format 3; stage again with this publisher")
 
 
 def test_a_duplicated_stage_is_refused(plan):
@@ -68,4 +83,64 @@ def test_stages_on_different_base_digests_are_refused(plan):
     moved = replace(arm, images=(arm.images[0], replace(arm.images[1], base="sha256:" + "c" * 64)))
     assert check(plan, {"amd": stage(plan, "linux/amd64"), "arm": moved}) == [
         f"alpine3.20: its stages used different digests of its base (sha256:{'b' * 64}, sha256:{'c' * 64}); "
+        "the base moved between stages: stage every platform again"]
+
+
+# `platforms: from-base`: alpine3.20's base has linux/amd64 only; each stage says what it found.
+FROM_BASE = ("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: from-base\n")
+BASE = "sha256:" + "b" * 64
+
+
+@pytest.fixture
+def from_base(project):
+    text = (project / "matrix.yaml").read_text()
+    assert FROM_BASE[0] in text
+    (project / "matrix.yaml").write_text(text.replace(*FROM_BASE))
+    return compute_plan(Arguments(matrix=str(project / "matrix.yaml"), version="0.5.31", only=("distroless", "alpine3.20"),
+                                  created="1732100000", revision="abc"))
+
+
+def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageRecord:
+    """A stage of `platform`; alpine3.20 made there only when `alpine` (its base has the platform)."""
+    made = ("distroless", "alpine3.20") if alpine else ("distroless",)
+    variants = (StagedVariant("distroless", (platform,)),
+                StagedVariant("alpine3.20", (platform,) if alpine else (), base, () if alpine else (platform,)))
+    return StageRecord("0.5.31", plan_identity(plan), tuple(image(v, platform, base=base if v != "distroless" else None)
+                                                            for v in made), variants=variants)
+
+
+def test_from_base_is_expected_where_its_base_has_the_platform(from_base):
+    records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False)}
+    assert check(from_base, records) == []
+    joined = {v.variant.name: v.variant.platforms for v in joined_plan(from_base, records).variants}
+    assert joined == {"distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
+    assert StageRecord.from_json(records["arm"].to_json()) == records["arm"]
+
+
+def test_from_base_without_the_stage_of_its_platform_is_one_line(from_base):
+    assert check(from_base, {"arm": base_stage(from_base, "linux/arm64", False)}) == [
+        "linux/amd64: no stage record holds this platform; stage --platform linux/amd64 and join again"]
+
+
+def test_from_base_a_stage_that_should_have_made_it_did_not(from_base):
+    amd = base_stage(from_base, "linux/amd64", True)
+    lost = replace(amd, images=amd.images[:1])  # the record says alpine3.20 amd64 was staged; no image of it
+    assert check(from_base, {"amd": lost, "arm": base_stage(from_base, "linux/arm64", False)}) == [
+        "alpine3.20 linux/amd64: no stage record holds it, and its base alpine:3.20 has it (platforms: from-base); "
+        "stage --platform linux/amd64 and join again"]
+
+
+def test_from_base_with_none_of_the_staged_platforms_is_refused(from_base, project):
+    records = {"amd": base_stage(from_base, "linux/amd64", False), "arm": base_stage(from_base, "linux/arm64", False)}
+    line = (project / "matrix.yaml").read_text().splitlines().index("  - base: alpine:3.20") + 1
+    assert check(from_base, records) == [
+        f"{from_base.source}:{line}: variant 'alpine3.20': platforms: from-base, and base alpine:3.20 has none of "
+        "linux/amd64, linux/arm64 (as its stages found); list its platforms or choose another base"]
+
+
+def test_from_base_stages_on_different_base_digests_are_refused(from_base):
+    moved = "sha256:" + "c" * 64
+    records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False, moved)}
+    assert check(from_base, records) == [
+        f"alpine3.20: its stages used different digests of its base ({BASE}, {moved}); "
         "the base moved between stages: stage every platform again"]

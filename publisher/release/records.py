@@ -4,17 +4,24 @@ A stage (one CI runner, some platforms) makes and smoke-tests its images and pus
 its record says, for each (variant, platform), the manifest pushed and what it was made from. The
 join builds nothing: it accepts a set of records only when they are of this release and this plan,
 cover every planned (variant, platform) exactly once, all passed, and agree on each base's digest.
+
+A `platforms: from-base` variant is planned for the platforms its base has: each stage records, at
+the base digest it resolved, which of its platforms the base lacks, and the join expects the rest.
+The join trusts these answers as it trusts the staged digests, checked for agreement: the index at
+one digest cannot change, so stages on one base digest cannot disagree about it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from publisher.image import oci
-from publisher.release.plan import Plan
+from publisher.release.plan import Plan, VariantPlan
 
-FORMAT = 2  # bump when what a record holds changes: a join refuses records of another format (2: attestations)
+# Bump when what a record holds changes: a join refuses records of another format, in one line.
+# 2: attestations; 3: `variants`, the platforms each variant was staged for (from-base: those its base lacks).
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -36,21 +43,38 @@ class StagedImage:
 
 
 @dataclass(frozen=True)
+class StagedVariant:
+    """One variant in one stage: the platforms it was staged for, and for `platforms: from-base`, the
+    stage's platforms its base lacks (so not staged, by any stage)."""
+
+    name: str
+    platforms: tuple[str, ...]
+    base: str | None = None  # the base's digest as the stage resolved it
+    lacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StageRecord:
     release: str
     plan: str  # plan_identity(): the same matrix, template, labels and tags
     images: tuple[StagedImage, ...] = field(default_factory=tuple)
     format: int = FORMAT
+    variants: tuple[StagedVariant, ...] = field(default_factory=tuple)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 
     @staticmethod
     def from_json(data: bytes) -> StageRecord:
+        """A record; one of another format is read as its format, release and plan only, for `check` to refuse."""
         document = json.loads(data)
+        if document["format"] != FORMAT:
+            return StageRecord(document["release"], document["plan"], format=document["format"])
         images = tuple(StagedImage(**{**i, "smoke": tuple(i["smoke"]), "failures": tuple(i["failures"])})
                        for i in document["images"])
-        return StageRecord(document["release"], document["plan"], images, document["format"])
+        variants = tuple(StagedVariant(v["name"], tuple(v["platforms"]), v["base"], tuple(v["lacks"]))
+                         for v in document["variants"])
+        return StageRecord(document["release"], document["plan"], images, document["format"], variants)
 
 
 def plan_identity(plan: Plan) -> str:
@@ -68,12 +92,17 @@ def plan_identity(plan: Plan) -> str:
 
 def check(plan: Plan, records: dict[str, StageRecord]) -> list[str]:
     """Problems with these records (name → record) for a join of `plan`; empty when they are its stages."""
-    problems, seen = [], {}
+    problems, seen, valid = [], {}, {}
     for name, record in records.items():
-        if record.format != FORMAT or record.release != plan.release.text or record.plan != plan_identity(plan):
+        if record.format != FORMAT:
+            problems.append(f"{name}: a stage record of format {record.format}, and this publisher reads format {FORMAT}; "
+                            "stage again with this publisher")
+            continue
+        if record.release != plan.release.text or record.plan != plan_identity(plan):
             problems.append(f"{name}: a stage of another release or plan (release {record.release}); "
                             "stage again with this matrix and --version, or leave it out")
             continue
+        valid[name] = record
         for image in record.images:
             key = (image.variant, image.platform)
             if image.failures:
@@ -82,12 +111,63 @@ def check(plan: Plan, records: dict[str, StageRecord]) -> list[str]:
                 problems.append(f"{name}: {image.variant} {image.platform} is staged twice (also in {seen[key]}); "
                                 "keep one record of it")
             seen.setdefault(key, name)
-    planned = [(v.variant.name, p) for v in plan.variants for p in v.variant.platforms]
-    problems += [f"{variant} {platform}: no stage record holds it; stage --platform {platform} and join again"
-                 for variant, platform in planned if (variant, platform) not in seen]
+    return problems + _coverage(plan, valid, seen) + _base_agreement(records)
+
+
+def _coverage(plan: Plan, records: dict[str, StageRecord], seen: dict) -> list[str]:
+    """Every planned (variant, platform) staged; a platform no stage made is one line, not one per variant."""
+    expected = expected_platforms(plan, records)
+    covered = _covered(records)
+    planned = [(v.variant.name, p) for v in plan.variants for p in expected[v.variant.name]]
+    absent = [p for p in _platforms(plan) if p not in covered]
+    problems = [f"{p}: no stage record holds this platform; stage --platform {p} and join again" for p in absent]
+    problems += [f"{variant} {platform}: no stage record holds it{_from_base_note(plan, variant)}; "
+                 f"stage --platform {platform} and join again"
+                 for variant, platform in planned if (variant, platform) not in seen and platform not in absent]
     problems += [f"{seen[key]}: {key[0]} {key[1]} is not in the plan; stage with the same matrix and selections"
                  for key in seen if key not in planned]
-    return problems + _base_agreement(records)
+    return problems + _none_from_base(plan, expected, covered)
+
+
+def expected_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, tuple[str, ...]]:
+    """Variant → the platforms the join expects: its own, or for from-base, those no stage found its base lacks."""
+    lacking = {(v.name, p) for r in records.values() for v in r.variants for p in v.lacks}
+    return {v.variant.name: tuple(p for p in v.variant.platforms if (v.variant.name, p) not in lacking)
+            for v in plan.variants}
+
+
+def joined_plan(plan: Plan, records: dict[str, StageRecord]) -> Plan:
+    """The plan with each from-base variant at the platforms its stages found on its base (after `check`)."""
+    expected = expected_platforms(plan, records)
+    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=expected[v.variant.name]))
+                                        if v.variant.platforms_from_base else v for v in plan.variants))
+
+
+def _none_from_base(plan: Plan, expected: dict, covered: set[str]) -> list[str]:
+    """A from-base variant whose base has none of the staged platforms: refused, as on one machine."""
+    return [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} "
+            f"has none of {', '.join(v.variant.platforms)} (as its stages found); list its platforms or choose another base"
+            for v in plan.variants if v.variant.platforms_from_base and not expected[v.variant.name]
+            and all(p in covered for p in v.variant.platforms)]
+
+
+def _from_base_note(plan: Plan, name: str) -> str:
+    found = _variant(plan, name)
+    return f", and its base {found.variant.base} has it (platforms: from-base)" if found and found.variant.platforms_from_base else ""
+
+
+def _variant(plan: Plan, name: str) -> VariantPlan | None:
+    return next((v for v in plan.variants if v.variant.name == name), None)
+
+
+def _covered(records: dict[str, StageRecord]) -> set[str]:
+    """The platforms some stage made or looked at."""
+    return ({i.platform for r in records.values() for i in r.images}
+            | {p for r in records.values() for v in r.variants for p in (*v.platforms, *v.lacks)})
+
+
+def _platforms(plan: Plan) -> list[str]:
+    return sorted({p for v in plan.variants for p in v.variant.platforms})
 
 
 def _base_agreement(records: dict[str, StageRecord]) -> list[str]:
@@ -96,6 +176,9 @@ def _base_agreement(records: dict[str, StageRecord]) -> list[str]:
     for record in records.values():
         for image in record.images:
             bases.setdefault(image.variant, set()).add(image.base)
+        for variant in record.variants:  # a from-base variant a stage did not make still names its base
+            if variant.lacks:
+                bases.setdefault(variant.name, set()).add(variant.base)
     return [f"{variant}: its stages used different digests of its base ({', '.join(sorted(map(str, found)))}); "
             "the base moved between stages: stage every platform again" for variant, found in bases.items()
             if len(found) > 1]
