@@ -152,7 +152,6 @@ def compute_plan(args: Arguments) -> Plan:
                        variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
     plan = gate.without_credentials(plan, lambda host: credentials.lookup(host) is not None, credentials.env_name)
     plan = select(plan, selection, list(platforms))
-    _check_from_base(plan, args)
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
     return plan
@@ -167,15 +166,6 @@ def _check_refresh(args: Arguments) -> None:
                              "remakes the variants whose base moved and moves their floating tags")
     if not args.version:
         raise PublisherError("publisher publish --refresh: --version is required: the published release to refresh, e.g. --version 0.5.31")
-
-
-def _check_from_base(plan: Plan, args: Arguments) -> None:
-    """A stage's record and the join need every variant's platforms before the bases are read."""
-    flag = "--stage" if args.stage else "--join" if args.join else None
-    found = next((v.variant for v in plan.variants if v.variant.platforms_from_base), None)
-    if flag and found:
-        raise PublisherError(f"{plan.source}:{found.line}: variant '{found.name}' takes its platforms from its base "
-                             f"(platforms: from-base), which {flag} cannot: list its platforms, or publish on one machine")
 
 
 def _dev_plan(matrix, release, made) -> Plan:

@@ -362,13 +362,6 @@ def test_bad_flag_is_refused_with_one_line(refused, small, name):
     assert refused(small(), *extra) == expected
 
 
-@pytest.mark.parametrize("flag", [["--stage", "/nonexistent-a"], ["--join", "/nonexistent-b"]])
-def test_platforms_from_base_cannot_be_staged_or_joined(refused, small, flag):
-    matrix = small(SMALL.replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: from-base\n"))
-    assert refused(matrix, *flag) == [f"matrix.yaml:12: variant 'alpine3.20' takes its platforms from its base "
-                                      f"(platforms: from-base), which {flag[0]} cannot: list its platforms, or publish on one machine"]
-
-
 def test_unreachable_registry(refused, small):
     port = free_port()
     lines = refused(small(), "--repository", f"127.0.0.1:{port}/uv")

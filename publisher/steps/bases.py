@@ -8,7 +8,7 @@ compressed them: those are the bytes pushed, so a registry that has the base alr
 from __future__ import annotations
 
 import json
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +19,9 @@ from publisher.image.reference import Reference, parse
 from publisher.remote.hosts import Hosts
 from publisher.release.plan import Plan
 from publisher.remote.registry import Registry
+from publisher.remote.retry import Policy
+from publisher.steps.build import mirrored
+from publisher.steps.state import reachable
 
 LAYER_TYPES = {
     oci.LAYER: oci.LAYER,
@@ -148,15 +151,60 @@ def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
         raise PublisherError(*problems)
 
 
+@dataclass(frozen=True)
+class BasePlatforms:
+    """Of a `platforms: from-base` variant's planned platforms, those its base's index has and those it lacks."""
+
+    has: tuple[str, ...]
+    lacks: tuple[str, ...]
+
+
+def platforms_found(bases: Bases, plan: Plan, pool: Executor) -> dict[str, BasePlatforms]:
+    """Each `platforms: from-base` variant → what its base, at the digest `resolve` found, has of its platforms."""
+    chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
+    has = pool.map(lambda v: tuple(p for p in v.platforms if not bases.lacks(v.base, p)), chosen)
+    return {v.name: BasePlatforms(found, tuple(p for p in v.platforms if p not in found)) for v, found in zip(chosen, has)}
+
+
 def from_bases(bases: Bases, plan: Plan, pool: Executor) -> Plan:
     """Each `platforms: from-base` variant cut to those of its platforms its base's index has; refused with none."""
-    chosen = {v.variant.name: v for v in plan.variants if v.variant.platforms_from_base}
-    has = dict(zip(chosen, pool.map(lambda v: tuple(p for p in v.variant.platforms if not bases.lacks(v.variant.base, p)),
-                                    chosen.values())))
-    problems = [f"{plan.source}:{v.variant.line}: variant '{name}': platforms: from-base, and base {v.variant.base} has none of "
+    found = platforms_found(bases, plan, pool)
+    problems = [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} has none of "
                 f"{', '.join(v.variant.platforms)} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
-                for name, v in chosen.items() if not has[name]]
+                for v in plan.variants if v.variant.name in found and not found[v.variant.name].has]
     if problems:
         raise PublisherError(*problems)
-    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=has[v.variant.name]))
-                                        if v.variant.name in has else v for v in plan.variants))
+    return cut(plan, found)
+
+
+def cut(plan: Plan, found: dict[str, BasePlatforms]) -> Plan:
+    """The plan with each from-base variant at the platforms its base has (none: kept, with no platform)."""
+    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=found[v.variant.name].has))
+                                        if v.variant.name in found else v for v in plan.variants))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """For the dry-run: each from-base variant's platforms as its base's index has them now, or why not read."""
+
+    platforms: dict[str, tuple[str, ...]]  # from-base variant → those of its platforms its base has; {} when not read
+    note: str | None = None
+
+
+def preview(plan: Plan, mirror: str | None, cache: Path) -> Preview:
+    """The from-base variants' bases read as a publish reads them (through the mirror), without refusing any."""
+    chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
+    if not chosen:
+        return Preview({})
+    refs = {v.base: mirrored(v.base, mirror) or v.base for v in chosen}
+    unreachable = sorted(h for h in {parse(ref).host for ref in refs.values()} if not reachable(h))
+    if unreachable:
+        return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
+    with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
+        try:
+            bases = Bases(refs, cache, hosts)
+            bases.resolve(pool)
+            found = platforms_found(bases, plan, pool)
+        except PublisherError as e:
+            return Preview({}, f"platforms from base not read: {e.lines[0]}")
+    return Preview({name: f.has for name, f in found.items()})

@@ -7,6 +7,7 @@ every repository. The indexes it writes are byte for byte what a one-machine pub
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from publisher.errors import PublisherError
@@ -49,6 +50,20 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
     if missing:
         raise PublisherError(*missing)
     return staged
+
+
+def from_records(run: Run, records: dict[str, StageRecord]) -> Run:
+    """The run with each `platforms: from-base` variant at the platforms its stages found on its base, each said once.
+
+    The records say it (checked by `accept`): the join reads no base, so it needs no credentials for the
+    bases' registries and holds to the base digest the images were made on, even if the base moved since.
+    """
+    plan = policy.joined_plan(run.plan, records)
+    for v in plan.variants:
+        if v.variant.platforms_from_base:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(v.variant.platforms)} "
+                             "(as its stages found)")
+    return replace(run, plan=plan)
 
 
 def notes(run: Run, staged: dict[tuple[str, str], StagedImage]) -> dict[str, dict]:

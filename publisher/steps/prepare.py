@@ -5,7 +5,7 @@ Everything that can be refused without building is refused here, in seconds.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.image import oci
@@ -15,7 +15,7 @@ from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
-from publisher.steps.bases import Bases, check_platforms, from_bases
+from publisher.steps.bases import BasePlatforms, Bases, check_platforms, cut, from_bases, platforms_found
 from publisher.steps.build import mirrored
 from publisher.steps.run import Run
 from publisher.report import retired_lines
@@ -70,6 +70,28 @@ def base_platforms(run: Run, bases: Bases) -> Run:
         if v.variant.platforms_from_base:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(v.variant.platforms)}")
     return replace(run, plan=plan)
+
+
+@dataclass(frozen=True)
+class StagePlatforms:
+    """A stage's run, its from-base variants cut to this stage's platforms their bases have, and what each base had."""
+
+    run: Run
+    found: dict[str, BasePlatforms]  # from-base variant → what its base has and lacks of this stage's platforms
+
+
+def stage_platforms(run: Run, bases: Bases) -> StagePlatforms:
+    """As `base_platforms`, for a stage: a from-base variant whose base has none of this stage's platforms
+    stays in the plan with no platform (the stages of the platforms it has make it), and that is said."""
+    found = platforms_found(bases, run.plan, run.network)
+    for v in run.plan.variants:
+        mine = found.get(v.variant.name)
+        if mine and mine.has:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(mine.has)}")
+        elif mine:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(mine.lacks)}; "
+                             "not staged here, the join expects the platforms its base has")
+    return StagePlatforms(replace(run, plan=cut(run.plan, found)), found)
 
 
 def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:

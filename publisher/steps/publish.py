@@ -25,7 +25,8 @@ from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import annotations, base_platforms, payload, payload_digests, read_targets, resolve_bases, up_to_date
+from publisher.steps.prepare import (annotations, base_platforms, payload, payload_digests, read_targets, resolve_bases,
+                                     stage_platforms, up_to_date)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
@@ -112,16 +113,19 @@ def _released(run: Run, targets: list[Repository], states: dict, making: Making,
 def _stage(run: Run) -> Result:
     targets, _ = read_targets(run)
     stage.check_folder(run.options.stage)
+    path = stage.record_path(run, run.options.stage)  # named by the stage's platforms, before from-base cuts
     binaries = payload(run)
     bases = resolve_bases(run)
+    staging = stage_platforms(run, bases)
+    run = staging.run
+    variants = stage.staged_variants(run, staging.found, bases.digests)
     context = attest.context(run, binaries)
     expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.digests)
-    path = stage.record_path(run, run.options.stage)
-    if run.options.build_cache and stage.staged_already(run, targets, path, expected):
+    if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         run.counts["manifests already there"] = len(expected) * len(targets)
         return Result(run.counts, {})
-    with stage.failures_recorded(path, run, expected):
+    with stage.failures_recorded(path, run, expected, variants):
         made = _made_and_proven(run, binaries, bases)
     images = _pushable(run, made, binaries) if targets else {}
     attested = _attested(run, context, images, bases.digests) if targets else {}
@@ -130,14 +134,16 @@ def _stage(run: Run) -> Result:
                               for t in targets}, run.network,
                     {t.ref: [a for (name, _), a in attested.items() if run.plan.publishes(name, t.ref)] for t in targets})
         tick("platform images and their attestations by digest")
-    stage.write_record(path, run, images, expected, attestations=attested)
+    stage.write_record(path, run, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
     return Result(run.counts, {})
 
 
 def _join(run: Run) -> Result:
     targets, states = read_targets(run)
-    staged = join.accept(run, join.load(run.options.join), targets)
+    records = join.load(run.options.join)
+    staged = join.accept(run, records, targets)
+    run = join.from_records(run, records)
     notes = join.notes(run, staged)
     if up_to_date(run.plan, states, notes, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
         return _nothing_to_do(run, targets, states)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from publisher.errors import PublisherError, PublishFailed
 from publisher.image import oci
-from publisher.release.records import StagedImage, StageRecord, plan_identity
+from publisher.release.records import StagedImage, StagedVariant, StageRecord, plan_identity
 from publisher.release.plan import VariantPlan
+from publisher.steps.bases import BasePlatforms
 from publisher.steps.run import Run
 from publisher.steps.state import Repository
 
@@ -21,16 +22,18 @@ def record_path(run: Run, folder: Path) -> Path:
     return folder / f"stage-{'_'.join(p.replace('/', '-') for p in run.platforms)}.json"
 
 
-def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict) -> bool:
+def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict,
+                   variants: tuple[StagedVariant, ...]) -> bool:
     """The record there is this stage's, made from the same inputs, and every repository holds its manifests.
 
-    `expected`: (variant, platform) → (base digest, payload digest) as resolved now.
+    `expected`: (variant, platform) → (base digest, payload digest) as resolved now; `variants`: what
+    each variant is staged for now.
     """
     try:
         record = StageRecord.from_json(path.read_bytes())
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    if record.plan != plan_identity(run.plan) or any(i.failures for i in record.images):
+    if record.plan != plan_identity(run.plan) or record.variants != variants or any(i.failures for i in record.images):
         return False
     if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
         return False
@@ -44,8 +47,15 @@ def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) ->
             for v in run.plan.variants for p in v.variant.platforms}
 
 
-def write_record(path: Path, run: Run, images: dict, expected: dict, failures: list[str] = (),
-                 attestations: dict | None = None) -> None:
+def staged_variants(run: Run, found: dict[str, BasePlatforms], bases: dict[str, str]) -> tuple[StagedVariant, ...]:
+    """Each variant with the platforms this stage makes of it; a from-base one also with those its base lacks."""
+    return tuple(StagedVariant(v.variant.name, v.variant.platforms, bases.get(v.variant.base),
+                               found[v.variant.name].lacks if v.variant.name in found else ())
+                 for v in run.plan.variants)
+
+
+def write_record(path: Path, run: Run, images: dict, expected: dict, variants: tuple[StagedVariant, ...],
+                 failures: list[str] = (), attestations: dict | None = None) -> None:
     """`images`: (variant, platform) → Image made (none when the stage failed before exporting);
     `attestations`: (variant, platform) → its AttestationManifest, pushed with it."""
     variants = {v.variant.name: v for v in run.plan.variants}
@@ -59,7 +69,7 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, failures: l
             _smoke_tests(variants[name]) if not failures else (), mine or tuple(failures[:1]),
             attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
-    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged))
+    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(record.to_json())
@@ -67,12 +77,12 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, failures: l
 
 
 @contextmanager
-def failures_recorded(path: Path, run: Run, expected: dict):
+def failures_recorded(path: Path, run: Run, expected: dict, variants: tuple[StagedVariant, ...]):
     """Around making and smoke-testing: a failure is written down as a failed record, then raised."""
     try:
         yield
     except PublishFailed as error:
-        write_record(path, run, {}, expected, list(error.lines[1:]))
+        write_record(path, run, {}, expected, variants, list(error.lines[1:]))
         raise
 
 
