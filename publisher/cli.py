@@ -206,22 +206,29 @@ def _dry_run(job, offline: bool, output: str) -> int:
 
         print(json.dumps((github.by_platform if output == "github-matrix" else github.by_variant_group)(job.plan)))
         return 0
+    resolved, base_note = {}, None  # from-base variants' platforms, read from their bases with the repositories
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
-        from publisher.steps.state import compare  # the registry client, only when it is used
+        from publisher.steps.bases import preview  # the registry client, only when it is used
+        from publisher.steps.state import compare
 
         states, note = compare(job.plan, job.options.rules)
         _retired_notices(states)
+        found = preview(job.plan, job.options.base_mirror, job.options.cache)
+        resolved, base_note = found.platforms, found.note
     carries = supply_chain(job.plan, job.options.sign_key is not None)
     if output == "json":
-        document = job.plan.to_json()
+        document = job.plan.to_json(resolved)
         document["registry_state"] = _states_json(states)
         document["registry_note"] = note
         document["supply_chain"] = carries
+        if base_note:  # only when a from-base variant's base could not be read
+            document["base_note"] = base_note
         print(json.dumps(document, indent=2))
     else:
-        print(plan_table(job.plan) + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
+        table = plan_table(job.plan, resolved) + (f"\n{base_note}" if base_note else "")
+        print(table + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
     return 0
 
 

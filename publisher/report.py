@@ -8,13 +8,17 @@ from collections import Counter
 from publisher.release.plan import Plan
 
 
-def plan_table(plan: Plan) -> str:
+def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -> str:
+    """`resolved`: from-base variant → the platforms its base has, when the dry-run read the bases."""
     release = plan.release
     kind = "prerelease: exact tags only" if release.prerelease else "final release"
     rows = [("VARIANT", "BASE", "PLATFORMS", "TAGS")]
     for v in plan.variants:
-        arches = ",".join(p.split("/", 1)[1] for p in v.variant.platforms)
-        arches = f"from base, of {arches}" if v.variant.platforms_from_base else arches
+        arches = _arches(v.variant.platforms)
+        if v.variant.platforms_from_base and v.variant.name in (resolved or {}):
+            arches = f"from base: {_arches(resolved[v.variant.name]) or 'none'} (of {arches})"
+        elif v.variant.platforms_from_base:
+            arches = f"from base, of {arches}"
         rows.append((v.variant.name, v.variant.base or "scratch", arches, " ".join(v.tags)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"Release {release.text} ({kind}) to {', '.join(plan.repositories)}", ""]
@@ -31,6 +35,10 @@ def plan_table(plan: Plan) -> str:
         lines.append(plan.selection.describe(len(plan.variants)))
     lines += [x.line() for x in plan.left_out]
     return "\n".join(lines)
+
+
+def _arches(platforms) -> str:
+    return ",".join(p.split("/", 1)[1] for p in platforms)
 
 
 def summary(plan: Plan, counts) -> str:

@@ -9,6 +9,7 @@ import pytest
 from tests.images import push_base
 from tests.registry_server import RegistryServer
 from tests.test_publish import PLATFORMS, publish, reduced_matrix, skopeo
+from tests.test_refusals import free_port
 
 
 def from_base_matrix(tmp_path, cli) -> str:
@@ -30,6 +31,33 @@ def test_the_plan_says_from_the_base(cli, tmp_path):
     variants = {v["name"]: v for v in json.loads(cli(*args, "--output", "json").out)["variants"]}
     assert variants["alpine3.20"]["platforms_from"] == "base"
     assert "platforms_from" not in variants["bookworm-slim"] and "platforms_from" not in variants["distroless"]
+
+
+def test_a_dry_run_that_reads_the_registries_shows_the_platforms_its_base_has(cli, tmp_path, registry):
+    """No engine: the base is read as a publish reads it, and offline the plan stays as it was."""
+    push_base(tmp_path / "bases", registry.host, "alpine:3.20", ["linux/amd64"])
+    matrix = from_base_matrix(tmp_path, cli)
+    args = ("publish", "--dry-run", "--version", "0.5.31", "--matrix", matrix, "--repository", f"{registry.host}/preview/uv")
+    table = cli(*args, "--base-mirror", registry.host)
+    assert table.code == 0, table.err
+    assert [line.split()[:7] for line in table.out.splitlines() if line.startswith("alpine3.20 ")] == [
+        ["alpine3.20", "alpine:3.20", "from", "base:", "amd64", "(of", "amd64,arm64)"]]
+    assert "platforms from base not read" not in table.out
+    document = json.loads(cli(*args, "--base-mirror", registry.host, "--output", "json").out)
+    variants = {v["name"]: v for v in document["variants"]}
+    assert variants["alpine3.20"]["platforms_resolved"] == ["linux/amd64"]
+    assert variants["alpine3.20"]["platforms"] == ["linux/amd64", "linux/arm64"]  # the candidates, as before
+    assert "platforms_resolved" not in variants["bookworm-slim"] and "base_note" not in document
+
+    port = free_port()  # a mirror nobody serves: the plan as offline, and why
+    unread = cli(*args, "--base-mirror", f"127.0.0.1:{port}")
+    assert unread.code == 0, unread.err
+    assert [line.split()[:6] for line in unread.out.splitlines() if line.startswith("alpine3.20 ")] == [
+        ["alpine3.20", "alpine:3.20", "from", "base,", "of", "amd64,arm64"]]
+    assert f"platforms from base not read: 127.0.0.1:{port} not reachable" in unread.out.splitlines()
+    document = json.loads(cli(*args, "--base-mirror", f"127.0.0.1:{port}", "--output", "json").out)
+    assert document["base_note"] == f"platforms from base not read: 127.0.0.1:{port} not reachable"
+    assert "platforms_resolved" not in document["variants"][1]
 
 
 @pytest.mark.docker

@@ -80,7 +80,9 @@ class Plan:
     def images(self) -> int:
         return sum(len(v.variant.platforms) for v in self.variants)
 
-    def to_json(self) -> dict:
+    def to_json(self, resolved: dict[str, tuple[str, ...]] | None = None) -> dict:
+        """`resolved`: from-base variant → the platforms its base has, when the dry-run read the bases."""
+        resolved = resolved or {}
         document = {
             "version": self.release.text,
             "prerelease": self.release.prerelease,
@@ -94,6 +96,8 @@ class Plan:
                     "platforms": list(v.variant.platforms),
                     # only for platforms: from-base: those of `platforms` its base has, found at publish time
                     **({"platforms_from": "base"} if v.variant.platforms_from_base else {}),
+                    # only for those, when the dry-run could read their bases: the platforms a publish would make now
+                    **({"platforms_resolved": list(resolved[v.variant.name])} if v.variant.name in resolved else {}),
                     "dockerfile": v.dockerfile,
                     "made": "assembled" if v.recipe else "built",
                     "tags": list(v.tags),

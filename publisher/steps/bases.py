@@ -19,7 +19,7 @@ from publisher.image.reference import Reference, parse
 from publisher.remote.hosts import Hosts
 from publisher.release.plan import Plan
 from publisher.remote.registry import Registry
-from publisher.remote.retry import Policy
+from publisher.remote.policy import Policy
 from publisher.steps.build import mirrored
 from publisher.steps.state import reachable
 
