@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 
@@ -85,5 +86,67 @@ def test_a_variant_is_published_for_the_platforms_its_base_has(cli, tmp_path, en
                                        if m.get("platform", {}).get("os") != "unknown")
         assert platforms("alpine") == ["linux/amd64"]
         assert platforms("debian-slim") == ["linux/amd64", "linux/arm64"]
+    finally:
+        own.stop()
+
+
+@pytest.mark.docker
+def test_stages_make_a_from_base_variant_where_its_base_has_the_platform(cli, tmp_path, engine, registry, cache):
+    """Staged for amd64 and arm64 in two processes, then joined: alpine3.20's base has amd64 only."""
+    from publisher.local.artifacts import fetch_wheels
+    from publisher.options import Arguments, compute_plan
+    from tests.test_reliability import digests
+    from tests.test_stage import EXPECTED, command, run, tags_of
+
+    (tmp_path / "mirror").mkdir()
+    own = RegistryServer(tmp_path / "mirror").start()
+    try:
+        push_base(tmp_path / "bases", own.host, "alpine:3.20", ["linux/amd64"])
+        push_base(tmp_path / "bases", own.host, "debian:bookworm-slim", list(PLATFORMS))
+        matrix = from_base_matrix(tmp_path, cli)
+        payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
+        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(PLATFORMS), cache).values())).parent
+        repo = f"{registry.host}/from-base-staged/{secrets.token_hex(3)}"
+        stages, logs = {}, {}
+        for platform in PLATFORMS:
+            arch = platform.split("/")[1]
+            stages[arch] = tmp_path / f"stage-{arch}"
+            done = run(command(matrix, own.host, artifacts, tmp_path / f"cache-{arch}", repo,
+                               "--platform", platform, "--stage", str(stages[arch])))
+            assert done.returncode == 0, done.stderr
+            logs[arch] = done.stdout.splitlines()
+        assert "alpine3.20: platforms from base alpine:3.20: linux/amd64" in logs["amd64"]
+        assert ("alpine3.20: platforms from base alpine:3.20: none of linux/arm64; not staged here, "
+                "the join expects the platforms its base has") in logs["arm64"]
+        record = json.loads(next(stages["arm64"].glob("stage-*.json")).read_bytes())
+        assert record["format"] == 3
+        assert {v["name"]: (v["platforms"], v["lacks"]) for v in record["variants"]} == {
+            "distroless": (["linux/arm64"], []), "alpine3.20": ([], ["linux/arm64"]), "bookworm-slim": (["linux/arm64"], [])}
+        assert sorted(i["variant"] for i in record["images"]) == ["bookworm-slim", "distroless"]
+
+        missing = run(command(matrix, own.host, artifacts, tmp_path / "cache-join", repo, "--join", str(stages["arm64"])))
+        assert (missing.returncode, missing.stderr.splitlines()) == (2, [
+            "linux/amd64: no stage record holds this platform; stage --platform linux/amd64 and join again"])
+        assert tags_of(repo) == set()
+
+        joined = run(command(matrix, own.host, artifacts, tmp_path / "cache-join", repo,
+                             "--join", str(stages["amd64"]), str(stages["arm64"])))
+        assert joined.returncode == 0, joined.stderr
+        assert "alpine3.20: platforms from base alpine:3.20: linux/amd64 (as its stages found)" in joined.stdout.splitlines()
+        assert tags_of(repo) == EXPECTED
+        platforms = lambda tag: sorted(f"{m['platform']['os']}/{m['platform']['architecture']}" for m in
+                                       json.loads(skopeo("inspect", "--raw", f"docker://{repo}:{tag}"))["manifests"]
+                                       if m.get("platform", {}).get("os") != "unknown")
+        assert platforms("0.5.31-alpine3.20") == platforms("alpine") == ["linux/amd64"]
+        assert platforms("debian-slim") == platforms("latest") == ["linux/amd64", "linux/arm64"]
+
+        again = run(command(matrix, own.host, artifacts, tmp_path / "cache-arm64", repo,
+                            "--platform", "linux/arm64", "--stage", str(stages["arm64"])))
+        assert again.returncode == 0 and "this stage is done" in again.stdout, again.stderr  # its record still holds
+
+        other = f"{registry.host}/from-base-one-machine/{secrets.token_hex(3)}"
+        whole = run(command(matrix, own.host, artifacts, cache, other))
+        assert whole.returncode == 0, whole.stderr
+        assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # the same indexes, byte for byte
     finally:
         own.stop()

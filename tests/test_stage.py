@@ -92,7 +92,7 @@ def test_a_missing_stage_is_refused_and_no_tag_moves(staged, tmp_path, mirror):
     done = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", str(stages[0])))
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"{v} linux/arm64: no stage record holds it; stage --platform linux/arm64 and join again" for v in REDUCED_TAGS]
+        "linux/arm64: no stage record holds this platform; stage --platform linux/arm64 and join again"]
     assert tags_of(repo) == set()
 
 

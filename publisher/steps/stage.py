@@ -58,7 +58,7 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, variants: t
                  failures: list[str] = (), attestations: dict | None = None) -> None:
     """`images`: (variant, platform) → Image made (none when the stage failed before exporting);
     `attestations`: (variant, platform) → its AttestationManifest, pushed with it."""
-    variants = {v.variant.name: v for v in run.plan.variants}
+    plans = {v.variant.name: v for v in run.plan.variants}
     staged = []
     for (name, platform), (base, payload) in expected.items():
         image = images.get((name, platform))
@@ -66,7 +66,7 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, variants: t
         staged.append(StagedImage(
             name, platform, image.digest if image else "", len(image.manifest) if image else 0,
             _config_digest(image), image.platform_entry() if image else {}, base, payload,
-            _smoke_tests(variants[name]) if not failures else (), mine or tuple(failures[:1]),
+            _smoke_tests(plans[name]) if not failures else (), mine or tuple(failures[:1]),
             attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
     record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants)
