@@ -36,15 +36,24 @@ def test_the_plan_says_from_the_base(cli, tmp_path):
 
 def test_a_dry_run_that_reads_the_registries_shows_the_platforms_its_base_has(cli, tmp_path, registry):
     """No engine: the base is read as a publish reads it, and offline the plan stays as it was."""
-    push_base(tmp_path / "bases", registry.host, "alpine:3.20", ["linux/amd64"])
+    (tmp_path / "mirror").mkdir()
+    own = RegistryServer(tmp_path / "mirror").start()  # never the session mirror: other tests pull its alpine:3.20
+    try:
+        _dry_runs(cli, tmp_path, registry, own.host)
+    finally:
+        own.stop()
+
+
+def _dry_runs(cli, tmp_path, registry, mirror: str) -> None:
+    push_base(tmp_path / "bases", mirror, "alpine:3.20", ["linux/amd64"])
     matrix = from_base_matrix(tmp_path, cli)
     args = ("publish", "--dry-run", "--version", "0.5.31", "--matrix", matrix, "--repository", f"{registry.host}/preview/uv")
-    table = cli(*args, "--base-mirror", registry.host)
+    table = cli(*args, "--base-mirror", mirror)
     assert table.code == 0, table.err
     assert [line.split()[:7] for line in table.out.splitlines() if line.startswith("alpine3.20 ")] == [
         ["alpine3.20", "alpine:3.20", "from", "base:", "amd64", "(of", "amd64,arm64)"]]
     assert "platforms from base not read" not in table.out
-    document = json.loads(cli(*args, "--base-mirror", registry.host, "--output", "json").out)
+    document = json.loads(cli(*args, "--base-mirror", mirror, "--output", "json").out)
     variants = {v["name"]: v for v in document["variants"]}
     assert variants["alpine3.20"]["platforms_resolved"] == ["linux/amd64"]
     assert variants["alpine3.20"]["platforms"] == ["linux/amd64", "linux/arm64"]  # the candidates, as before
