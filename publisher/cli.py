@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     publish.add_argument("--sign-key", metavar="PEM", help="sign every index and image with this EC P-256 key, as cosign does "
                          "(an encrypted key's password: $PUBLISHER_SIGN_PASSWORD)")
+    publish.add_argument("--no-attestations", action="store_true", help="no SBOM and no provenance: each index lists "
+                         "its platform manifests only, no unknown/unknown entries (see docs/supply-chain.md)")
     _verify_parser(commands)
     return parser
 
@@ -92,6 +94,8 @@ def _verify_parser(commands) -> None:
     verify.add_argument("--repository", action="append", default=[], metavar="REF", help="check here instead of the matrix's repositories (repeatable)")
     verify.add_argument("--platform", action="append", default=[], help="only this platform (repeatable)")
     verify.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
+    verify.add_argument("--no-attestations", action="store_true", help="the release was published with --no-attestations: "
+                        "do not demand an SBOM and a provenance of every image")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +194,7 @@ def _verify(ns: argparse.Namespace) -> int:
 
     plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
                                   platforms=tuple(ns.platform), repositories=tuple(ns.repository)))
-    found = audit(plan, load_public_key(ns.key) if ns.key else None)
+    found = audit(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations)
     for line in found.problems:
         print(line)
     print(found.summary)
@@ -213,11 +217,11 @@ def _dry_run(job, offline: bool, output: str) -> int:
         from publisher.steps.bases import preview  # the registry client, only when it is used
         from publisher.steps.state import compare
 
-        states, note = compare(job.plan, job.options.rules)
+        states, note = compare(job.plan, job.options.rules, job.options.attestations)
         _retired_notices(states)
         found = preview(job.plan, job.options.base_mirror, job.options.cache)
         resolved, base_note = found.platforms, found.note
-    carries = supply_chain(job.plan, job.options.sign_key is not None)
+    carries = supply_chain(job.plan, job.options.sign_key is not None, job.options.attestations)
     if output == "json":
         document = job.plan.to_json(resolved)
         document["registry_state"] = _states_json(states)
@@ -253,7 +257,7 @@ def arguments(ns: argparse.Namespace):
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
-        refresh=ns.refresh, sign_key=ns.sign_key,
+        refresh=ns.refresh, sign_key=ns.sign_key, attestations=not ns.no_attestations,
     )
 
 

@@ -57,6 +57,7 @@ class Arguments:
     dev: bool = False  # the dev channel: this revision, sha-<commit> tags, the matrix's dev_repositories
     refresh: bool = False  # remake only the variants whose base moved since --version was published
     sign_key: str | None = None  # PEM file of the EC P-256 key that signs every index and image
+    attestations: bool = True  # False (--no-attestations): no SBOM, no provenance, indexes of platform manifests only
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Options:
     refresh: bool = False  # --refresh: the stale variants' floating tags, on their bases as they are now
     matrix_file: str = "matrix.yaml"  # its name in `root`, as the provenance records it
     sign_key: object = field(default=None, repr=False)  # the loaded private key; never shown
+    attestations: bool = True  # an SBOM and a provenance per image, in its variant's index
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def compute_options(args: Arguments) -> Job:
         refresh=args.refresh,
         matrix_file=Path(args.matrix).name,
         sign_key=key,
+        attestations=args.attestations,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 

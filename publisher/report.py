@@ -100,4 +100,6 @@ def supply_chain_line(carries: dict) -> str:
     kinds = " and ".join(f"{a['kind']} ({a['format']})" for a in carries["attestations"])
     signed = (f"{carries['signatures_per_repository']} signatures per repository (cosign, --sign-key)"
               if carries["signed"] else "no signatures (no --sign-key)")
+    if not carries["attestations"]:
+        return f"Attestations: none (--no-attestations): no SBOM, no provenance, no unknown/unknown index entries; {signed}."
     return f"Attestations: {kinds} on each of {carries['attestation_manifests']} images; {signed}."

@@ -39,6 +39,12 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def lists_attestations(index: Mapping) -> bool:
+    """The index (as a JSON document) lists at least one attestation manifest."""
+    return any((m.get("annotations") or {}).get(REFERENCE_TYPE) == "attestation-manifest"
+               for m in index.get("manifests") or [])
+
+
 @dataclass(frozen=True)
 class Blob:
     """A blob to upload and the descriptor that points at it."""

@@ -60,6 +60,7 @@ class StageRecord:
     images: tuple[StagedImage, ...] = field(default_factory=tuple)
     format: int = FORMAT
     variants: tuple[StagedVariant, ...] = field(default_factory=tuple)
+    attestations: bool = True  # False: staged with --no-attestations (records before this field: True)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
@@ -74,7 +75,8 @@ class StageRecord:
                        for i in document["images"])
         variants = tuple(StagedVariant(v["name"], tuple(v["platforms"]), v["base"], tuple(v["lacks"]))
                          for v in document["variants"])
-        return StageRecord(document["release"], document["plan"], images, document["format"], variants)
+        return StageRecord(document["release"], document["plan"], images, document["format"], variants,
+                           document.get("attestations", True))
 
 
 def plan_identity(plan: Plan) -> str:
@@ -90,9 +92,11 @@ def plan_identity(plan: Plan) -> str:
     }))
 
 
-def check(plan: Plan, records: dict[str, StageRecord]) -> list[str]:
-    """Problems with these records (name → record) for a join of `plan`; empty when they are its stages."""
-    problems, seen, valid = [], {}, {}
+def check(plan: Plan, records: dict[str, StageRecord], attestations: bool = True) -> list[str]:
+    """Problems with these records (name → record) for a join of `plan`; empty when they are its stages.
+
+    `attestations`: the join's setting (False with --no-attestations); every stage must have had it."""
+    problems, seen, valid = _attestation_agreement(records, attestations), {}, {}
     for name, record in records.items():
         if record.format != FORMAT:
             problems.append(f"{name}: a stage record of format {record.format}, and this publisher reads format {FORMAT}; "
@@ -168,6 +172,18 @@ def _covered(records: dict[str, StageRecord]) -> set[str]:
 
 def _platforms(plan: Plan) -> list[str]:
     return sorted({p for v in plan.variants for p in v.variant.platforms})
+
+
+def _attestation_agreement(records: dict[str, StageRecord], attestations: bool) -> list[str]:
+    """One line naming every record staged with the other setting: a join cannot add or drop attestations."""
+    other = sorted(name for name, record in records.items() if record.attestations != attestations)
+    if not other:
+        return []
+    if attestations:
+        why, fix = "staged with --no-attestations, and this join makes attestations", "join with --no-attestations, or stage again without it"
+    else:
+        why, fix = "staged with attestations, and this join is --no-attestations", "join without --no-attestations, or stage again with it"
+    return [f"{', '.join(other)}: {why}; {fix}"]
 
 
 def _base_agreement(records: dict[str, StageRecord]) -> list[str]:

@@ -6,16 +6,17 @@ from publisher.image import sbom, slsa
 from publisher.release.plan import Plan
 
 
-def supply_chain(plan: Plan, signed: bool) -> dict:
-    """Every image gets one attestation manifest (SBOM + provenance) in its variant's index;
-    with a key, every index and every image is signed in every repository."""
+def supply_chain(plan: Plan, signed: bool, attested: bool = True) -> dict:
+    """Every image gets one attestation manifest (SBOM + provenance) in its variant's index, none
+    with --no-attestations (`attested` False); with a key, every index and every image is signed in
+    every repository."""
     signatures = len(plan.variants) + plan.images
     return {
         "attestations": [
             {"kind": "sbom", "format": "SPDX-2.3", "predicate_type": sbom.PREDICATE_TYPE},
             {"kind": "provenance", "format": "SLSA-1.0", "predicate_type": slsa.PREDICATE_TYPE},
-        ],
-        "attestation_manifests": plan.images,
+        ] if attested else [],
+        "attestation_manifests": plan.images if attested else 0,
         "signed": signed,
         "signatures_per_repository": signatures if signed else 0,
     }

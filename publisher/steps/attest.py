@@ -149,8 +149,16 @@ def _hex(path: Path) -> str:
     return file_digest(path).split(":")[1]
 
 
-def with_payload(context: Context, payload: dict[str, str]) -> dict[str, str]:
+NONE = "no attestations"  # what stands for the Context's digest with --no-attestations
+
+
+def with_payload(context: Context | None, payload: dict[str, str]) -> dict[str, str]:
     """Platform → one digest of the payload files and of what the attestations say beyond the image:
     what an image of that platform is made of and says about itself. Everything that compares inputs
-    (the rerun's fast path, a refresh, stage records and the join) uses it as the payload's digest."""
-    return {p: oci.digest(f"{digest}\n{context.digest}".encode()) for p, digest in payload.items()}
+    (the rerun's fast path, a refresh, stage records and the join) uses it as the payload's digest.
+
+    `context` None: no attestations (--no-attestations). That is an input too, so a publish with
+    attestations after one without (or the reverse) is never "up to date"; the digests made with
+    attestations are the ones they always were."""
+    said = context.digest if context is not None else NONE
+    return {p: oci.digest(f"{digest}\n{said}".encode()) for p, digest in payload.items()}

@@ -2,8 +2,9 @@
 
 Nothing is built and nothing is written. Each planned tag must hold an index of the planned
 platforms whose annotations say release V; each platform manifest must have its attestation
-manifest with an SBOM and a provenance statement about it, the SBOM naming the payload at V; with
-a key, the index and every platform manifest must carry a cosign signature verifying with it.
+manifest with an SBOM and a provenance statement about it, the SBOM naming the payload at V (not
+demanded of a release published with --no-attestations); with a key, the index and every platform
+manifest must carry a cosign signature verifying with it.
 """
 
 from __future__ import annotations
@@ -31,22 +32,36 @@ class Audit:
     summary: str
 
 
-def audit(plan: Plan, public_key=None) -> Audit:
+@dataclass(frozen=True)
+class Demands:
+    """What each index must carry beyond its platforms."""
+
+    version: str
+    key: object = None  # a public key: every index and image signed with it
+    attested: bool = True  # an SBOM and a provenance of every image (False: --no-attestations)
+
+
+def audit(plan: Plan, public_key=None, attested: bool = True) -> Audit:
+    demands = Demands(plan.release.text, public_key, attested)
     with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
         repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
         work = [(repo, v) for repo in repos for v in plan.variants_in(repo.ref)]
-        found = [line for lines in pool.map(lambda item: _variant(*item, plan.release.text, public_key), work)
-                 for line in lines]
+        found = [line for lines in pool.map(lambda item: _variant(*item, demands), work) for line in lines]
     tags = sum(len(plan.tags_in(ref)) for ref in plan.repositories)
-    what = "attested and signed" if public_key else "attested (signatures not checked: no --key)"
+    what = _what(demands)
     if found:
         return Audit(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
     return Audit([], f"{plan.release.text}: all {tags} tags of {len(repos)} repositories hold it, {what}")
 
 
-def _variant(repo: Repository, v: VariantPlan, version: str, key) -> list[str]:
+def _what(demands: Demands) -> str:
+    attested = "attested" if demands.attested else "not attested (--no-attestations)"
+    return f"{attested} and signed" if demands.key else f"{attested} (signatures not checked: no --key)"
+
+
+def _variant(repo: Repository, v: VariantPlan, demands: Demands) -> list[str]:
     held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
-    problems = {d: _index(repo, d, v, version, key) for d in sorted(set(filter(None, held.values())))}
+    problems = {d: _index(repo, d, v, demands) for d in sorted(set(filter(None, held.values())))}
     good = sorted(d for d, found in problems.items() if not found)
     lines = []
     for tag, digest in held.items():
@@ -58,7 +73,8 @@ def _variant(repo: Repository, v: VariantPlan, version: str, key) -> list[str]:
     return lines
 
 
-def _index(repo: Repository, digest: str, v: VariantPlan, version: str, key) -> list[str]:
+def _index(repo: Repository, digest: str, v: VariantPlan, demands: Demands) -> list[str]:
+    version, key = demands.version, demands.key
     media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
     document = json.loads(body)
     if media_type not in INDEXES and "manifests" not in document:
@@ -69,7 +85,7 @@ def _index(repo: Repository, digest: str, v: VariantPlan, version: str, key) -> 
     if sorted(_short(p) for p in platforms) != sorted(_short(p) for p in v.variant.platforms):
         problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(v.variant.platforms)}")
     attested = {(m.get("annotations") or {}).get(REFERENCE_DIGEST): m["digest"] for m in document["manifests"]}
-    for platform, manifest in platforms.items():
+    for platform, manifest in platforms.items() if demands.attested else ():
         problems += [f"{platform}: {p}" for p in _attestations(repo, manifest, attested.get(manifest), version)]
     if key is not None:
         problems += [f"{d}: no signature verifying with the given key under {signature_tag(d)}"
@@ -79,7 +95,7 @@ def _index(repo: Repository, digest: str, v: VariantPlan, version: str, key) -> 
 
 def _attestations(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:
     if manifest is None:
-        return ["no attestation manifest"]
+        return ["no attestation manifest (no SBOM, no provenance); if it was published with --no-attestations, verify with it"]
     found = repo.registry.get_manifest(repo.path, manifest)
     layers = json.loads(found[1]).get("layers", []) if found else []
     kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"] for layer in layers}

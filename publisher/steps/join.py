@@ -39,7 +39,7 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
 
     `targets` is never empty: a join without pushing is refused with the other flags.
     """
-    problems = policy.check(run.plan, records)
+    problems = policy.check(run.plan, records, run.options.attestations)
     if problems:
         raise PublisherError(*problems)
     staged = policy.by_variant(records)

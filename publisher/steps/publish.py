@@ -3,8 +3,8 @@
 Nothing is tagged until everything is proven: every image is made and smoke-tested before the
 first byte leaves this machine; content goes by digest, exact tags before floating ones, and the
 registries are read back at the end. A stage stops after pushing its images by digest; the join
-builds nothing and does the rest. Every image is attested (SBOM, provenance) before anything is pushed,
-and signed (--sign-key) after its content and before any tag. A refresh is the one-machine sequence cut to the variants whose
+builds nothing and does the rest. Every image is attested (SBOM, provenance; not with --no-attestations)
+before anything is pushed, and signed (--sign-key) after its content and before any tag. A refresh is the one-machine sequence cut to the variants whose
 base moved since the release was published, and to their floating tags.
 """
 
@@ -63,7 +63,7 @@ def _one_machine(run: Run) -> Result:
     binaries = payload(run)
     bases = resolve_bases(run)
     run = base_platforms(run, bases)
-    context = attest.context(run, binaries)
+    context = _context(run, binaries)
     digests = attest.with_payload(context, payload_digests(run.plan, binaries))
     notes = annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
     if notes and run.options.build_cache and up_to_date(run.plan, states, notes, digests):
@@ -84,7 +84,7 @@ def _refresh(run: Run) -> Result:
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
     binaries = payload(run)
-    context = attest.context(run, binaries)
+    context = _context(run, binaries)
     notes = annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
                         _base_digests(run, bases.digests))
     return _released(run, targets, states, Making(binaries, bases, context), notes)
@@ -96,7 +96,7 @@ class Making:
 
     binaries: dict
     bases: object  # steps.bases.Bases
-    context: attest.Context
+    context: attest.Context | None  # None: no attestations
 
 
 def _released(run: Run, targets: list[Repository], states: dict, making: Making, notes: dict) -> Result:
@@ -119,7 +119,7 @@ def _stage(run: Run) -> Result:
     staging = stage_platforms(run, bases)
     run = staging.run
     variants = stage.staged_variants(run, staging.found, bases.digests)
-    context = attest.context(run, binaries)
+    context = _context(run, binaries)
     expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.digests)
     if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
@@ -153,8 +153,16 @@ def _join(run: Run) -> Result:
     return _result(run, targets, publications, release(run, targets, publications, states))
 
 
-def _attested(run: Run, context: attest.Context, images: dict, bases: dict[str, str]) -> dict:
-    """(variant, platform) → its attestation manifest, made before anything is pushed."""
+def _context(run: Run, binaries: dict) -> attest.Context | None:
+    """What every attestation shares; None with --no-attestations."""
+    return attest.context(run, binaries) if run.options.attestations else None
+
+
+def _attested(run: Run, context: attest.Context | None, images: dict, bases: dict[str, str]) -> dict:
+    """(variant, platform) → its attestation manifest, made before anything is pushed; none without a context:
+    nothing scanned, nothing attested."""
+    if context is None:
+        return {}
     with run.progress.phase("attest", len(images)) as tick:
         return attest.attest_all(run, context, images, bases, tick)
 

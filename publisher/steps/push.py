@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from publisher.errors import PublisherError
 from publisher.image import oci
-from publisher.image.attestation import AttestationManifest
+from publisher.image.attestation import AttestationManifest, lists_attestations
 from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
 from publisher.steps.state import Repository
@@ -32,16 +33,27 @@ class Publication:
     def digest(self) -> str:
         return oci.digest(self.index)
 
+    @property
+    def attested(self) -> bool:
+        return lists_attestations(json.loads(self.index))
+
 
 def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
-    digests = {tag: p.digest for p in publications for tag in p.tags}
-    conflicts = [
-        f"{ref}:{tag}: holds {d.current.digest} ({d.current.version or 'unknown version'}), this build is {digests[tag]}; "
-        "exact tags are immutable: publish a new version, or pass --force to overwrite"
-        for (ref, tag), d in decisions.items() if d.status == CONFLICT
-    ]
+    by_tag = {tag: p for p in publications for tag in p.tags}
+    conflicts = [_conflict(ref, tag, d, by_tag[tag]) for (ref, tag), d in decisions.items() if d.status == CONFLICT]
     if conflicts:
         raise PublisherError(*conflicts)
+
+
+def _conflict(ref: str, tag: str, d: Decision, p: Publication) -> str:
+    held = f"{d.current.digest} ({d.current.version or 'unknown version'})"
+    if d.current.inputs and d.current.attested is not None and d.current.attested != p.attested:
+        before, now, same = (("with", "without", "without --no-attestations") if d.current.attested
+                             else ("without", "with", "with --no-attestations"))
+        return (f"{ref}:{tag}: holds {held} made {before} attestations, this build is {now} them ({p.digest}); "
+                f"exact tags are immutable: publish {same} as before, a new version, or pass --force to overwrite")
+    return (f"{ref}:{tag}: holds {held}, this build is {p.digest}; "
+            "exact tags are immutable: publish a new version, or pass --force to overwrite")
 
 
 def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor) -> None:

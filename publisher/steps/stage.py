@@ -69,7 +69,8 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, variants: t
             _smoke_tests(plans[name]) if not failures else (), mine or tuple(failures[:1]),
             attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
-    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants)
+    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants,
+                         attestations=run.options.attestations)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(record.to_json())

@@ -12,6 +12,7 @@ from collections import Counter
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from publisher.errors import PublisherError
+from publisher.image.attestation import lists_attestations
 from publisher.image.reference import endpoint, parse_repository
 from publisher.release.decisions import Current, Decision, Rules, decide, retire
 from publisher.release.inputs import BASE_DIGEST, INPUTS
@@ -30,7 +31,7 @@ class Repository:
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
-        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base), read once
+        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base, attested), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
@@ -54,17 +55,19 @@ class Repository:
         session = self.registry.start_upload(self.path)
         self.registry.cancel_upload(self.path, session)
 
-    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None, str | None]:
-        """(version, revision, inputs, base digest) from the index's annotations, else from the first image's labels."""
+    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None, str | None, bool | None]:
+        """(version, revision, inputs, base digest) from the index's annotations, else from the first image's labels;
+        then whether the index lists attestation manifests."""
         document = self._json_manifest(digest)
         found = document.get("annotations") or {}
         inputs, base = found.get(INPUTS), found.get(BASE_DIGEST)
+        attested = lists_attestations(document) if "manifests" in document else None
         if VERSION not in found and document.get("manifests"):
             document = self._json_manifest(document["manifests"][0]["digest"])
         if VERSION not in found and "config" in document:
             config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
             found = (config.get("config") or {}).get("Labels") or {}
-        return found.get(VERSION), found.get(REVISION), inputs, base
+        return found.get(VERSION), found.get(REVISION), inputs, base, attested
 
     def _json_manifest(self, digest: str) -> dict:
         found = self.registry.get_manifest(self.path, digest)
@@ -72,11 +75,12 @@ class Repository:
 
 
 def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
-               digests: dict[str, str] | None = None) -> dict[tuple[str, str], Decision]:
+               digests: dict[str, str] | None = None, attested: bool = True) -> dict[tuple[str, str], Decision]:
     """(repository, tag) → Decision for every planned tag.
 
     `digests` (variant → index digest) once the images are made: "same content" is then the same
-    digest. Without them (the dry-run builds nothing) it is the same release and revision.
+    digest. Without them (the dry-run builds nothing) it is the same release and revision, and
+    attestations as `attested` says the publish makes them (or not).
     """
     decisions = {}
     for ref, current in states.items():
@@ -84,7 +88,8 @@ def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
             for tag in v.tags:
                 now = current[tag]
                 same = (now.digest == digests[v.variant.name] if digests is not None
-                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION))
+                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION)
+                        and now.attested in (None, attested))
                 decisions[ref, tag] = decide(is_floating(tag, plan.release), now, same, plan.release,
                                              rules.force, rules.downgrade)
     return decisions
@@ -107,7 +112,7 @@ def retired_all(repositories: list[Repository], plan: Plan, pool: Executor) -> d
     return {repo.ref: repo.retired(plan, pool) for repo in repositories}
 
 
-def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
+def compare(plan: Plan, rules: Rules, attested: bool = True) -> tuple[dict | None, str | None]:
     """For the dry-run: repository → tag → Decision, planned tags then retired ones; or None and why
     the comparison could not be made."""
     hosts = {parse_repository(r).host for r in plan.repositories}
@@ -121,7 +126,7 @@ def compare(plan: Plan, rules: Rules) -> tuple[dict | None, str | None]:
             retired = retired_all(repositories, plan, pool)
         except PublisherError as e:
             return None, f"could not compare with the registries: {e.lines[0]}"
-    decisions = decide_all(plan, states, rules)
+    decisions = decide_all(plan, states, rules, attested=attested)
     return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags_in(ref)}, **retired[ref]} for ref in states}, None
 
 
