@@ -95,3 +95,16 @@ def test_action_publishes_and_hands_plan_and_digests_to_later_steps(cli, tmp_pat
     for group in ("::group::plan", "::group::read (1)", "::group::build (1)", "::group::push (1)", "::endgroup::"):
         assert group in log
     assert "### publisher: 0.5.31: published;" in log
+
+
+def test_action_input_attestations_false_passes_no_attestations(cli, tmp_path, registry):
+    workspace, temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    workspace.mkdir(), temp.mkdir()
+    (temp / "summary").write_text("")  # a dry-run writes no step summary
+    reduced_matrix(workspace, cli)
+    outputs, _ = run_action(workspace, temp, {"version": "0.5.31", "dry-run": "true", "attestations": "false",
+                                              "repositories": f"{registry.host}/action-plain/uv"})
+    plan = json.loads(outputs["plan"])
+    assert plan["supply_chain"]["attestations"] == [] and plan["supply_chain"]["attestation_manifests"] == 0
+    assert json.loads(outputs["digests"]) == {}
+    assert "--no-attestations" in (temp / "publisher-args").read_text().split("\0")  # and so to the publish step
