@@ -113,3 +113,36 @@ def test_a_killed_join_completes_when_run_again(staged, tmp_path, registry, mirr
     invariant_holds(watcher.tag_writes, "0.5.31")
     index = json.loads(skopeo("inspect", "--raw", f"docker://{registry.host}/{path.split('/', 1)[1]}:latest"))
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64", "unknown", "unknown"]
+
+
+def test_stages_without_attestations_join_only_with_the_same_setting(cli, tmp_path, engine, registry, mirror, cache):
+    from publisher.local.artifacts import fetch_wheels
+    from publisher.options import Arguments, compute_plan
+
+    matrix = reduced_matrix(tmp_path, cli)
+    payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    repo = f"{registry.host}/staged-plain/{secrets.token_hex(3)}"
+    stages = [tmp_path / "stage-amd64", tmp_path / "stage-arm64"]
+    for platform, folder in zip(("linux/amd64", "linux/arm64"), stages):
+        done = run(command(matrix, mirror, artifacts, tmp_path / f"cache-{folder.name}", repo, "--platform", platform,
+                           "--stage", str(folder), "--no-attestations"))
+        assert done.returncode == 0, done.stderr
+        assert "attest:" not in done.stdout
+
+    refused = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages)))
+    assert refused.returncode == 2 and tags_of(repo) == set()
+    assert refused.stderr.splitlines() == [
+        f"{stages[0] / 'stage-linux-amd64.json'}, {stages[1] / 'stage-linux-arm64.json'}: staged with --no-attestations, "
+        "and this join makes attestations; join with --no-attestations, or stage again without it"]
+
+    joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages),
+                         "--no-attestations"))
+    assert joined.returncode == 0, joined.stderr
+    assert tags_in(repo) == EXPECTED
+    index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:alpine"))
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+    other = f"{registry.host}/one-machine-plain/{secrets.token_hex(3)}"
+    whole = run(command(matrix, mirror, artifacts, cache, other, "--no-attestations"))
+    assert whole.returncode == 0, whole.stderr
+    assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # as a one-machine publish without attestations
