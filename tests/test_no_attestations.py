@@ -16,7 +16,7 @@ from publisher.options import Arguments, compute_plan
 from publisher.release import inputs
 from publisher.errors import PublisherError
 from publisher.release.decisions import CONFLICT, MOVES, STAYS, Current, Decision, Rules
-from publisher.release.records import StageRecord, check, plan_identity
+from publisher.release.records import StageRecord, check
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
@@ -108,7 +108,7 @@ def test_a_conflict_from_the_other_setting_says_so_and_how_to_fix_it(plan, held,
     assert "attestations" not in plain.value.lines[0]
 
 
-def test_a_join_refuses_stages_of_the_other_setting_in_one_line(plan):
+def test_a_join_refuses_stages_of_the_other_setting_in_one_line():
     shipped = compute_plan(Arguments(version="0.5.31", only=("distroless", "alpine3.20"), created="1732100000",
                                      revision="abc"))
     amd, arm = stage(shipped, "linux/amd64"), stage(shipped, "linux/arm64")
@@ -123,7 +123,6 @@ def test_a_join_refuses_stages_of_the_other_setting_in_one_line(plan):
     older = json.loads(amd.to_json())
     del older["attestations"]
     assert StageRecord.from_json(json.dumps(older).encode()) == amd
-    assert amd.plan == plan_identity(shipped)
 
 
 def test_the_dry_run_says_there_are_no_attestations(cli, plan):
