@@ -6,7 +6,8 @@ Measured: a cold publish of the shipped matrix (both platforms) and the naive ba
 platform `DOCKER_BUILDKIT=1 docker build`, `docker push` of REPO:<tag>-<arch> for every tag, one
 `docker manifest create` + `push` per tag; no smoke tests); a rerun of the same release; the next
 release (0.6.0); a base refresh of it with one base changed (`--refresh`: alpine:3.20 pushed again,
-different, to the mirror); the dry-run; plan time of generated matrices. Traffic is counted by a FaultProxy
+different, to the mirror); with `--signed`, a cold publish without attestations against a cold one with
+attestations and `--sign-key`, and its rerun; the dry-run; plan time of generated matrices. Traffic is counted by a FaultProxy
 (no faults) in front of a fresh loopback registry per measured run; bases are stand-ins in a loopback
 mirror. `--quick`: primary + alpine3.20 + bookworm-slim. Prints a table, then `BENCH_JSON {...}`.
 """
@@ -417,8 +418,8 @@ def report(r: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="primary + alpine3.20 + bookworm-slim instead of the shipped matrix")
-    parser.add_argument("--signed", action="store_true", help="also a cold publish and rerun with --sign-key: "
-                        "the cost of attestations and signatures, the bytes they add")
+    parser.add_argument("--signed", action="store_true", help="also a cold --no-attestations publish against a cold "
+                        "attested one with --sign-key, and its rerun: the cost of attestations and signatures, the bytes they add")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the registries and cleans up
     only = QUICK if args.quick else []
