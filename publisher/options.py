@@ -154,9 +154,12 @@ def compute_plan(args: Arguments) -> Plan:
         plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)),
                        variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
     plan = gate.without_credentials(plan, lambda host: credentials.lookup(host) is not None, credentials.env_name)
-    plan = select(plan, selection, list(platforms))
+    plan = select(plan, selection, list(platforms), staged=bool(args.stage))
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
+    if args.stage and plan.variants and not any(v.variant.platforms for v in plan.variants):  # kept, none made
+        raise PublisherError(f"publisher: no selected variant is published for {', '.join(platforms)}; "
+                             "stage a platform they have, or select other variants")
     return plan
 
 

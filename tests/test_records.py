@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from publisher.errors import PublisherError
 from publisher.options import Arguments, compute_plan
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, check, joined_plan, plan_identity
 
@@ -144,3 +145,55 @@ def test_from_base_stages_on_different_base_digests_are_refused(from_base):
     assert check(from_base, records) == [
         f"alpine3.20: its stages used different digests of its base ({BASE}, {moved}); "
         "the base moved between stages: stage every platform again"]
+
+
+# A variant with its own, narrower list: `platforms: [linux/amd64]` where the matrix has amd64 and arm64.
+OWN = ("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: [linux/amd64]\n")
+
+
+@pytest.fixture
+def amd64_only(project) -> str:
+    text = (project / "matrix.yaml").read_text()
+    assert OWN[0] in text
+    (project / "matrix.yaml").write_text(text.replace(*OWN))
+    return str(project / "matrix.yaml")
+
+
+def own_plan(matrix: str, **flags):
+    return compute_plan(Arguments(matrix=matrix, version="0.5.31", only=("distroless", "alpine3.20"),
+                                  created="1732100000", revision="abc", **flags))
+
+
+def test_a_stage_keeps_a_variant_it_makes_none_of_so_its_plan_is_the_join_s(amd64_only):
+    join = own_plan(amd64_only, join=("stages",))
+    arm = own_plan(amd64_only, platforms=("linux/arm64",), stage="stage")
+    assert {v.variant.name: v.variant.platforms for v in arm.variants} == {
+        "distroless": ("linux/arm64",), "alpine3.20": ()}
+    assert plan_identity(arm) == plan_identity(own_plan(amd64_only, platforms=("linux/amd64",), stage="stage"))
+    assert plan_identity(arm) == plan_identity(join)
+    one_machine = own_plan(amd64_only, platforms=("linux/arm64",))  # no index without a manifest: left out
+    assert [v.variant.name for v in one_machine.variants] == ["distroless"]
+
+
+def test_the_join_expects_a_variant_s_own_platforms(amd64_only):
+    join = own_plan(amd64_only, join=("stages",))
+    amd = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/amd64"), image("alpine3.20", "linux/amd64")),
+                      variants=(StagedVariant("distroless", ("linux/amd64",)), StagedVariant("alpine3.20", ("linux/amd64",), BASE)))
+    arm = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/arm64"),),
+                      variants=(StagedVariant("distroless", ("linux/arm64",)), StagedVariant("alpine3.20", ())))
+    assert check(join, {"amd": amd, "arm": arm}) == []
+    assert {v.variant.name: v.variant.platforms for v in joined_plan(join, {"amd": amd, "arm": arm}).variants} == {
+        "distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
+    extra = replace(arm, images=(*arm.images, image("alpine3.20", "linux/arm64")))
+    assert check(join, {"amd": amd, "arm": extra}) == [
+        "arm: alpine3.20 linux/arm64 is not in the plan; stage with the same matrix and selections"]
+    assert check(join, {"amd": replace(amd, images=amd.images[:1]), "arm": arm}) == [
+        "alpine3.20 linux/amd64: no stage record holds it; stage --platform linux/amd64 and join again"]
+
+
+def test_a_stage_that_makes_no_selected_variant_is_refused(amd64_only):
+    with pytest.raises(PublisherError) as refused:
+        compute_plan(Arguments(matrix=amd64_only, version="0.5.31", only=("alpine3.20",), platforms=("linux/arm64",),
+                               stage="stage"))
+    assert refused.value.lines == ["publisher: no selected variant is published for linux/arm64; "
+                                   "stage a platform they have, or select other variants"]

@@ -170,14 +170,18 @@ def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Prove
     return dict(sorted(result.items()))
 
 
-def select(plan: Plan, selection: Selection, platforms: list[str]) -> Plan:
-    """The plan restricted to some variants and platforms (patterns and names checked by the caller)."""
+def select(plan: Plan, selection: Selection, platforms: list[str], staged: bool = False) -> Plan:
+    """The plan restricted to some variants and platforms (patterns and names checked by the caller).
+
+    A variant with none of `platforms` is left out, as it has no image to index; with `staged` (a
+    stage) it is kept with no platform, as every stage's plan must be the join's (records.plan_identity).
+    """
     kept = []
     for v in plan.variants:
         if not selection.keeps(v.variant.name):
             continue
         chosen = tuple(p for p in v.variant.platforms if not platforms or p in platforms)
-        if chosen:
+        if chosen or staged:
             kept.append(replace(v, variant=replace(v.variant, platforms=chosen)))
     primary = plan.primary.variant
     chosen = tuple(p for p in primary.platforms if not platforms or p in platforms)

@@ -54,7 +54,7 @@ def payload_digests(plan: Plan, binaries: dict[str, Path]) -> dict[str, str]:
 def resolve_bases(run: Run) -> Bases:
     """Every base at one digest, with every planned platform: proven before anything is built."""
     refs = {v.variant.base: mirrored(v.variant.base, run.options.base_mirror) or v.variant.base
-            for v in run.plan.variants if v.variant.base}
+            for v in run.plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
     bases = Bases(refs, run.options.cache, run.hosts)
     bases.resolve(run.network)
     check_platforms(bases, run.plan, run.network)
@@ -82,11 +82,15 @@ class StagePlatforms:
 
 def stage_platforms(run: Run, bases: Bases) -> StagePlatforms:
     """As `base_platforms`, for a stage: a from-base variant whose base has none of this stage's platforms
-    stays in the plan with no platform (the stages of the platforms it has make it), and that is said."""
+    stays in the plan with no platform (the stages of the platforms it has make it), and that is said,
+    as for a variant whose own `platforms` list has none of them (kept so by options.compute_plan)."""
     found = platforms_found(bases, run.plan, run.network)
     for v in run.plan.variants:
         mine = found.get(v.variant.name)
-        if mine and mine.has:
+        if not v.variant.platforms:
+            run.progress.log(f"{v.variant.name}: its platforms have none of {', '.join(run.platforms)}; "
+                             "not staged here, the join expects its own platforms")
+        elif mine and mine.has:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(mine.has)}")
         elif mine:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(mine.lacks)}; "
