@@ -19,13 +19,19 @@ def active() -> bool:
 
 
 def by_platform(plan: Plan) -> dict:
-    """One job per platform, on a runner native to it; `variants` is what to pass to --only."""
+    """One job per platform, on a runner native to it; `variants` is what to pass to --only.
+
+    `variants` is every selected variant, the same in each job: a stage's plan must be the join's, so a
+    stage keeps the variants it makes none of (made by the stages of their platforms), and a one-machine
+    `--platform` publish leaves them out.
+    """
     platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
+    names = " ".join(v.variant.name for v in plan.variants)
     return {"include": [{
         "platform": platform,
         "arch": platform.split("/", 1)[1].replace("/", "-"),
         "runner": RUNNERS.get(platform, DEFAULT_RUNNER),
-        "variants": " ".join(v.variant.name for v in plan.variants if platform in v.variant.platforms),
+        "variants": names,
     } for platform in platforms]}
 
 

@@ -60,3 +60,25 @@ def test_error_annotations_land_on_file_and_line():
     assert github.error("publisher: --only 'x' matches no variant; 100% sure\nsecond") == (
         "::error::publisher: --only 'x' matches no variant; 100%25 sure%0Asecond")
     assert github.error("a,b.yaml:1: odd") == "::error file=a%2Cb.yaml,line=1::a,b.yaml:1: odd"
+
+
+def test_each_platform_job_stages_the_plan_the_join_checks(cli, project):
+    """A variant with its own, narrower platforms: every job's --only is the same, so every stage's plan is the join's."""
+    from publisher.options import Arguments, compute_plan
+    from publisher.release.records import plan_identity
+
+    text = (project / "matrix.yaml").read_text()
+    narrowed = text.replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: [linux/amd64]\n")
+    assert narrowed != text
+    (project / "matrix.yaml").write_text(narrowed)
+    only = ("--only", "distroless alpine3.20 bookworm-slim")
+    jobs = matrix(cli, "--output", "github-matrix", "--matrix", str(project / "matrix.yaml"), *only)["include"]
+    assert [(job["platform"], job["variants"]) for job in jobs] == [
+        ("linux/amd64", "distroless alpine3.20 bookworm-slim"), ("linux/arm64", "distroless alpine3.20 bookworm-slim")]
+    plan = lambda **flags: compute_plan(Arguments(matrix=str(project / "matrix.yaml"), version="0.5.31", **flags))
+    joined = plan_identity(plan(only=only[1:], join=("stages",)))
+    for job in jobs:
+        staged = plan(only=(job["variants"],), platforms=(job["platform"],), stage="stage")
+        assert plan_identity(staged) == joined
+        made = {v.variant.name for v in staged.variants if v.variant.platforms}
+        assert made == ({"distroless", "alpine3.20", "bookworm-slim"} if job["arch"] == "amd64" else {"distroless", "bookworm-slim"})
