@@ -146,3 +146,46 @@ def test_stages_without_attestations_join_only_with_the_same_setting(cli, tmp_pa
     whole = run(command(matrix, mirror, artifacts, cache, other, "--no-attestations"))
     assert whole.returncode == 0, whole.stderr
     assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # as a one-machine publish without attestations
+
+
+def test_a_variant_with_its_own_narrower_platforms_is_staged_where_it_has_them(cli, tmp_path, engine, registry, mirror, cache):
+    """alpine3.20 says `platforms: [linux/amd64]`: the arm64 stage keeps it in its plan and makes none of it."""
+    from publisher.local.artifacts import fetch_wheels
+    from publisher.options import Arguments, compute_plan
+
+    matrix = reduced_matrix(tmp_path, cli)
+    text = (tmp_path / "matrix.yaml").read_text()
+    narrowed = text.replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine3.20, alpine]\n    platforms: [linux/amd64]\n")
+    assert narrowed != text
+    (tmp_path / "matrix.yaml").write_text(narrowed)
+    payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    repo = f"{registry.host}/own-platforms/{secrets.token_hex(3)}"
+    stages, logs = {}, {}
+    for arch in ("amd64", "arm64"):
+        stages[arch] = tmp_path / f"stage-{arch}"
+        done = run(command(matrix, mirror, artifacts, tmp_path / f"cache-{arch}", repo,
+                           "--platform", f"linux/{arch}", "--stage", str(stages[arch])))
+        assert done.returncode == 0, done.stderr
+        logs[arch] = done.stdout.splitlines()
+    assert ("alpine3.20: its platforms have none of linux/arm64; not staged here, the join expects its own platforms"
+            in logs["arm64"])
+    assert not any(line.startswith("alpine3.20:") for line in logs["amd64"])
+    record = json.loads(next(stages["arm64"].glob("stage-*.json")).read_bytes())
+    assert {v["name"]: v["platforms"] for v in record["variants"]} == {
+        "distroless": ["linux/arm64"], "alpine3.20": [], "bookworm-slim": ["linux/arm64"]}
+    assert sorted(i["variant"] for i in record["images"]) == ["bookworm-slim", "distroless"]
+
+    joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages.values())))
+    assert joined.returncode == 0, joined.stderr
+    assert tags_of(repo) == EXPECTED
+    platforms = lambda tag: sorted(f"{m['platform']['os']}/{m['platform']['architecture']}" for m in
+                                   json.loads(skopeo("inspect", "--raw", f"docker://{repo}:{tag}"))["manifests"]
+                                   if m.get("platform", {}).get("os") != "unknown")
+    assert platforms("0.5.31-alpine3.20") == platforms("alpine") == ["linux/amd64"]
+    assert platforms("latest") == platforms("0.5.31-debian-slim") == ["linux/amd64", "linux/arm64"]
+
+    other = f"{registry.host}/own-platforms-one-machine/{secrets.token_hex(3)}"
+    whole = run(command(matrix, mirror, artifacts, cache, other))
+    assert whole.returncode == 0, whole.stderr
+    assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # the same indexes, byte for byte
