@@ -96,6 +96,8 @@ def _verify_parser(commands) -> None:
     verify.add_argument("--only", action="append", default=[], metavar="VARIANT", help="only this variant (repeatable)")
     verify.add_argument("--no-attestations", action="store_true", help="the release was published with --no-attestations: "
                         "do not demand an SBOM and a provenance of every image")
+    verify.add_argument("--base-mirror", metavar="HOST[:PORT][/PREFIX]", help="read the bases of platforms: from-base variants "
+                        "through this mirror, as publish does (default: $PUBLISHER_BASE_MIRROR)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,9 +194,10 @@ def _verify(ns: argparse.Namespace) -> int:
     from publisher.local.keys import load_public_key
     from publisher.steps.audit import audit
 
+    mirror = ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None
     plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
-                                  platforms=tuple(ns.platform), repositories=tuple(ns.repository)))
-    found = audit(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations)
+                                  platforms=tuple(ns.platform), repositories=tuple(ns.repository), base_mirror=mirror))
+    found = audit(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations, base_mirror=mirror)
     for line in found.problems:
         print(line)
     print(found.summary)

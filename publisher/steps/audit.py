@@ -1,7 +1,8 @@
 """`publisher verify`: read every repository and check that it holds release V, attested and signed.
 
 Nothing is built and nothing is written. Each planned tag must hold an index of the planned
-platforms whose annotations say release V; each platform manifest must have its attestation
+platforms (for `platforms: from-base`, those its base's index has, read as the publish reads it)
+whose annotations say release V; each platform manifest must have its attestation
 manifest with an SBOM and a provenance statement about it, the SBOM naming the payload at V (not
 demanded of a release published with --no-attestations); with a key, the index and every platform
 manifest must carry a cosign signature verifying with it.
@@ -13,16 +14,19 @@ import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from publisher.image import sbom, slsa
 from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
 from publisher.image.oci import INDEXES
 from publisher.image.reference import parse_repository
+from publisher.options import default_cache
 from publisher.release.plan import VERSION, Plan, VariantPlan
 from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
+from publisher.steps.bases import Preview, preview
 from publisher.steps.state import Repository
 
 
@@ -41,12 +45,34 @@ class Demands:
     attested: bool = True  # an SBOM and a provenance of every image (False: --no-attestations)
 
 
-def audit(plan: Plan, public_key=None, attested: bool = True) -> Audit:
+@dataclass(frozen=True)
+class Expected:
+    """Variant → the platforms its tags must hold; None when not known (a from-base variant's base not read)."""
+
+    platforms: dict[str, tuple[str, ...] | None]
+    note: str | None = None  # why some are not known, as one problem line
+
+
+def expected_platforms(plan: Plan, base_mirror: str | None, cache: Path) -> Expected:
+    """Each variant's own platforms; for `platforms: from-base`, those its base's index has now, never the candidates."""
+    from_base = [v.variant.name for v in plan.variants if v.variant.platforms_from_base]
+    found = preview(plan, base_mirror, cache) if from_base else Preview({})
+    platforms = {v.variant.name: found.platforms.get(v.variant.name) if v.variant.platforms_from_base
+                 else v.variant.platforms for v in plan.variants}
+    note = f"{found.note}; the platforms of {', '.join(from_base)} not checked" if found.note else None
+    return Expected(platforms, note)
+
+
+def audit(plan: Plan, public_key=None, attested: bool = True, base_mirror: str | None = None,
+          cache: Path | None = None) -> Audit:
     demands = Demands(plan.release.text, public_key, attested)
+    expected = expected_platforms(plan, base_mirror, cache or default_cache())
     with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
         repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
         work = [(repo, v) for repo in repos for v in plan.variants_in(repo.ref)]
-        found = [line for lines in pool.map(lambda item: _variant(*item, demands), work) for line in lines]
+        found = [line for lines in pool.map(lambda item: _variant(*item, expected.platforms[item[1].variant.name], demands),
+                                            work) for line in lines]
+    found = [expected.note, *found] if expected.note else found
     tags = sum(len(plan.tags_in(ref)) for ref in plan.repositories)
     what = _what(demands)
     if found:
@@ -59,9 +85,9 @@ def _what(demands: Demands) -> str:
     return f"{attested} and signed" if demands.key else f"{attested} (signatures not checked: no --key)"
 
 
-def _variant(repo: Repository, v: VariantPlan, demands: Demands) -> list[str]:
+def _variant(repo: Repository, v: VariantPlan, platforms: tuple[str, ...] | None, demands: Demands) -> list[str]:
     held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
-    problems = {d: _index(repo, d, v, demands) for d in sorted(set(filter(None, held.values())))}
+    problems = {d: _index(repo, d, platforms, demands) for d in sorted(set(filter(None, held.values())))}
     good = sorted(d for d, found in problems.items() if not found)
     lines = []
     for tag, digest in held.items():
@@ -73,7 +99,8 @@ def _variant(repo: Repository, v: VariantPlan, demands: Demands) -> list[str]:
     return lines
 
 
-def _index(repo: Repository, digest: str, v: VariantPlan, demands: Demands) -> list[str]:
+def _index(repo: Repository, digest: str, expected: tuple[str, ...] | None, demands: Demands) -> list[str]:
+    """`expected`: the platforms the index must hold; None: not checked (the audit says why, once)."""
     version, key = demands.version, demands.key
     media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
     document = json.loads(body)
@@ -82,8 +109,8 @@ def _index(repo: Repository, digest: str, v: VariantPlan, demands: Demands) -> l
     found = (document.get("annotations") or {}).get(VERSION)
     problems = [] if found == version else [f"holds {digest}, made from release {found or 'unknown'}, not {version}"]
     platforms = platforms_of(body)
-    if sorted(_short(p) for p in platforms) != sorted(_short(p) for p in v.variant.platforms):
-        problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(v.variant.platforms)}")
+    if expected is not None and sorted(_short(p) for p in platforms) != sorted(_short(p) for p in expected):
+        problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(expected) or 'no platform'}")
     attested = {(m.get("annotations") or {}).get(REFERENCE_DIGEST): m["digest"] for m in document["manifests"]}
     for platform, manifest in platforms.items() if demands.attested else ():
         problems += [f"{platform}: {p}" for p in _attestations(repo, manifest, attested.get(manifest), version)]
