@@ -12,8 +12,6 @@ import yaml
 
 from publisher.errors import PublisherError
 from publisher.image import reference
-from publisher.spec import render
-from publisher.spec.matrix import load_matrix
 
 PLAIN = re.compile(r"[A-Za-z0-9_./-]+")  # a string written unquoted in the matrix, unless YAML reads it otherwise
 DEFAULT_ACTION = "OWNER/publisher@v1"  # where publisher's action lives: pass --action
@@ -54,6 +52,9 @@ def init(starter: Starter) -> Started:
         path = starter.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    from publisher.spec import render  # jinja2: not for every command line's --help text (known_payloads)
+    from publisher.spec.matrix import load_matrix
+
     matrix = load_matrix(starter.root / "matrix.yaml", "matrix.yaml")
     return Started(list(FILES) + render.write(matrix, render.render_all(matrix)), payload.release)
 

@@ -36,7 +36,8 @@ def test_the_wheel_installs_and_starts_a_project_outside_the_checkout(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
 
-    expected = ROOT.joinpath("pyproject.toml").read_text().split('\nversion = "', 1)[1].split('"', 1)[0]
+    expected = ROOT.joinpath("publisher", "__init__.py").read_text().split('__version__ = "', 1)[1].split('"', 1)[0]
+    assert wheel.name.startswith(f"publisher-{expected}-")  # the distribution's version is read from there too
     assert sh(publisher, "--version", cwd=project) == f"publisher {expected}\n"
     where = sh(tool / "bin" / "python", "-c", "import publisher; print(publisher.__file__)", cwd=project)
     assert Path(where).is_relative_to(tool) and not Path(where).is_relative_to(ROOT)  # not the checkout's code
