@@ -181,7 +181,9 @@ def select(plan: Plan, selection: Selection, platforms: list[str], staged: bool 
         if not selection.keeps(v.variant.name):
             continue
         chosen = tuple(p for p in v.variant.platforms if not platforms or p in platforms)
-        if chosen or staged:
+        if chosen == v.variant.platforms:  # most often: no copy (a plan may have thousands of variants)
+            kept.append(v)
+        elif chosen or staged:
             kept.append(replace(v, variant=replace(v.variant, platforms=chosen)))
     primary = plan.primary.variant
     chosen = tuple(p for p in primary.platforms if not platforms or p in platforms)
