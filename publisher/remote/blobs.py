@@ -49,14 +49,17 @@ class Blobs(Client):
                                         mount_from=from_repo, params={"mount": digest, "from": from_repo}))
         return None if response.status_code == 201 else self.location(response, repo, what)
 
-    def upload_blob(self, repo: str, digest: str, data: bytes | Path, session: str | None = None) -> bool:
+    def upload_blob(self, repo: str, digest: str, data: bytes | Path, session: str | None = None,
+                    ask_first: bool = True) -> bool:
         """Upload unless the registry has the blob already; True if bytes were sent.
 
         `session`: an upload session the registry opened already (a mount it answered with 202).
+        `ask_first` False: a small blob new by construction (a signature where the repository has none) is sent without
+        a HEAD first; sending it again is cheaper than asking each time.
         A failed session is never resumed through an old Location: the blob is looked up (the
         commit may have landed before the failure) and, if absent, sent again in a new session.
         """
-        if session is None and self.blob_exists(repo, digest):
+        if session is None and ask_first and self.blob_exists(repo, digest):
             return False
         attempts = self.policy.attempt()
         while True:

@@ -66,7 +66,7 @@ def _push(s: Signed) -> str:
               for layer in layers if SIGNATURE_ANNOTATION in (layer.get("annotations") or {})]
     made = signature_manifest([*others, s.entry])
     for blob in (made.config, *made.layers):
-        registry.upload_blob(path, blob.digest, blob.data)  # asks first: payloads are shared
+        registry.upload_blob(path, blob.digest, blob.data, ask_first=bool(layers))  # another key's may share it
     registry.put_manifest(path, signature_tag(s.digest), made.manifest, oci.MANIFEST)
     return "signatures pushed"
 
