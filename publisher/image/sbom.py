@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from publisher.image import purl
+from publisher.image import predicates, purl
 from publisher.image.packages import OsPackage, OsPackages
 
-PREDICATE_TYPE = "https://spdx.dev/Document"
+PREDICATE_TYPE = predicates.SBOM
 NAMESPACE = "https://github.com/astral-sh/publisher/spdx"
 OS_SUPPLIERS = {"debian": "Debian", "ubuntu": "Canonical Ltd.", "alpine": "Alpine Linux",
                 "wolfi": "Chainguard, Inc."}

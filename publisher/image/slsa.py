@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+from publisher.image import predicates
+
+PREDICATE_TYPE = predicates.PROVENANCE
 # Placeholder until docs/supply-chain.md describes the build type (what externalParameters mean).
 BUILD_TYPE = "https://github.com/astral-sh/publisher/blob/main/docs/supply-chain.md#build-type-v1"
 PUBLISHER_URI = "https://github.com/astral-sh/publisher"

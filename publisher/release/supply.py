@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from publisher.image import sbom, slsa
+from publisher.image import predicates
 from publisher.release.plan import Plan
 
 
@@ -13,8 +13,8 @@ def supply_chain(plan: Plan, signed: bool, attested: bool = True) -> dict:
     signatures = len(plan.variants) + plan.images
     return {
         "attestations": [
-            {"kind": "sbom", "format": "SPDX-2.3", "predicate_type": sbom.PREDICATE_TYPE},
-            {"kind": "provenance", "format": "SLSA-1.0", "predicate_type": slsa.PREDICATE_TYPE},
+            {"kind": "sbom", "format": "SPDX-2.3", "predicate_type": predicates.SBOM},
+            {"kind": "provenance", "format": "SLSA-1.0", "predicate_type": predicates.PROVENANCE},
         ] if attested else [],
         "attestation_manifests": plan.images if attested else 0,
         "signed": signed,
