@@ -196,9 +196,8 @@ def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
     # the last tag: a floating one when there is one, which a base refresh moved to the newest content
-    keys = [(t, v) for t in targets for v in run.plan.variants_in(t.ref)]
-    held = dict(zip([(t.ref, v.variant.name) for t, v in keys], run.network.map(
-        lambda key: key[0].registry.get_manifest(key[0].path, states[key[0].ref][key[1].tags[-1]].digest)[1], keys)))
+    held = {(t.ref, v.variant.name): t.manifest(states[t.ref][v.tags[-1]].digest)  # read by read_targets already
+            for t in targets for v in run.plan.variants_in(t.ref)}
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
             digests = [d for v in run.plan.variants_in(t.ref) for d in sign.subjects(held[t.ref, v.variant.name])]

@@ -32,6 +32,7 @@ class Repository:
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
         self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base, attested), read once
+        self.read_manifests: dict[str, bytes] = {}  # digest → the manifest as read (b"" when absent), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         """What each tag points at now: a HEAD per existing tag, then one read per distinct index."""
@@ -69,9 +70,16 @@ class Repository:
             found = (config.get("config") or {}).get("Labels") or {}
         return found.get(VERSION), found.get(REVISION), inputs, base, attested
 
+    def manifest(self, digest: str) -> bytes:
+        """The manifest at `digest` (b"" when the repository has none), fetched once: the read step has the indexes."""
+        if digest not in self.read_manifests:
+            found = self.registry.get_manifest(self.path, digest)
+            self.read_manifests[digest] = found[1] if found else b""
+        return self.read_manifests[digest]
+
     def _json_manifest(self, digest: str) -> dict:
-        found = self.registry.get_manifest(self.path, digest)
-        return json.loads(found[1]) if found else {}
+        found = self.manifest(digest)
+        return json.loads(found) if found else {}
 
 
 def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
