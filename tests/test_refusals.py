@@ -125,6 +125,10 @@ CASES = {
         SMALL.replace("ghcr.io/acme/tool", "ghcr.io/acme/tool:1"),
         ["matrix.yaml:1: repository 'ghcr.io/acme/tool:1': a repository takes no tag or digest; write host/path, e.g. ghcr.io/org/image"],
     ),
+    "uppercase dev repository": (
+        SMALL.replace("repositories: [ghcr.io/acme/tool]", "repositories: [ghcr.io/acme/tool]\ndev_repositories: [ghcr.io/Acme/dev]"),
+        ["matrix.yaml:2: repository 'ghcr.io/Acme/dev': repository path 'Acme/dev' must be lowercase; write host/path, e.g. ghcr.io/org/image"],
+    ),
     "repository twice": (
         SMALL.replace("[ghcr.io/acme/tool]", "[ghcr.io/acme/tool, ghcr.io/acme/tool]"),
         ["matrix.yaml:1: repository 'ghcr.io/acme/tool' is listed twice; keep one"],

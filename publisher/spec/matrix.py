@@ -10,11 +10,10 @@ from publisher.image import reference
 from publisher.spec import source
 from publisher.errors import PublisherError
 from publisher.spec.expand import expand
-from publisher.spec.payload import Payload, read_payload
+from publisher.spec.payload import PLATFORM, Payload, read_payload
 from publisher.spec.source import MISSING, Source, Where, describe, mapping, string, string_list
 from publisher.release.tags import RESERVED, TAG
 
-PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")
 LABEL_KEYS = {"title", "description", "url", "source", "licenses", "vendor", "documentation", "authors"}
 DEFAULT_TEMPLATE = "variants/Dockerfile.j2"
 
@@ -99,9 +98,9 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
         for concrete in expand(src, where, entry, VARIANT_KEYS):
             variant = _variant(src, where, concrete, families, platforms)
             variants.append(replace(variant, repositories=_only_in(src, where, concrete, repositories)))
+    dev = _repositories(src, doc["dev_repositories"], "dev_repositories") if "dev_repositories" in doc else []
     _unique(src, variants)
     src.problems.raise_if_any()
-    dev = _repositories(src, doc["dev_repositories"], "dev_repositories") if "dev_repositories" in doc else []
     return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload,
                   tuple(dev), table or None)
 
