@@ -127,6 +127,11 @@ def _annotated(line: str) -> str:
     return github.error(line) if github.active() else line
 
 
+def _base_mirror(ns) -> str | None:
+    """--base-mirror, else $PUBLISHER_BASE_MIRROR (publish and verify read bases alike)."""
+    return ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None
+
+
 def _payloads_known() -> str:
     from publisher.starter import known_payloads
 
@@ -194,7 +199,7 @@ def _verify(ns: argparse.Namespace) -> int:
     from publisher.local.keys import load_public_key
     from publisher.steps.audit import audit
 
-    mirror = ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None
+    mirror = _base_mirror(ns)
     plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
                                   platforms=tuple(ns.platform), repositories=tuple(ns.repository), base_mirror=mirror))
     found = audit(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations, base_mirror=mirror)
@@ -256,7 +261,7 @@ def arguments(ns: argparse.Namespace):
     return Arguments(
         matrix=ns.matrix, version=ns.release, only=tuple(ns.only), skip=tuple(ns.skip), platforms=tuple(ns.platform),
         repositories=tuple(ns.repository), created=ns.created, revision=ns.revision, artifacts=ns.artifacts,
-        base_mirror=ns.base_mirror or os.environ.get("PUBLISHER_BASE_MIRROR") or None, cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
+        base_mirror=_base_mirror(ns), cache=ns.cache, push=not ns.no_push, build_cache=not ns.no_build_cache,
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,

@@ -25,7 +25,7 @@ def by_platform(plan: Plan) -> dict:
     stage keeps the variants it makes none of (made by the stages of their platforms), and a one-machine
     `--platform` publish leaves them out.
     """
-    platforms = sorted({p for v in plan.variants for p in v.variant.platforms})
+    platforms = plan.platforms
     names = " ".join(v.variant.name for v in plan.variants)
     return {"include": [{
         "platform": platform,

@@ -7,6 +7,7 @@ bench/ all call `compute_options`, and nothing below the CLI sees argparse.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -151,9 +152,9 @@ def compute_plan(args: Arguments) -> Plan:
     else:
         plan = make_plan(matrix, release, made, render.render_all(matrix))
     if args.repositories:  # every variant goes to the repositories given, whatever its own repositories: say
-        plan = replace(plan, repositories=tuple(dict.fromkeys(args.repositories)),
-                       variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
-    plan = gate.without_credentials(plan, lambda host: credentials.lookup(host) is not None, credentials.env_name)
+        plan = _every_variant_to(plan, tuple(dict.fromkeys(args.repositories)))
+    has = functools.cache(lambda host: credentials.lookup(host) is not None)  # a docker config read per host, not per variant
+    plan = gate.without_credentials(plan, has, credentials.env_name)
     plan = select(plan, selection, list(platforms), staged=bool(args.stage))
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
@@ -183,7 +184,12 @@ def _dev_plan(matrix, release, made) -> Plan:
         raise PublisherError("publisher publish --dev: the revision is unknown; pass --revision or run in a git checkout")
     version = release.text if release else None
     plan = make_plan(matrix, dev_release(made.revision), made, render.render_all(matrix), version or made.revision)
-    return replace(plan, repositories=matrix.dev_repositories, checked=version or "",
+    return replace(_every_variant_to(plan, matrix.dev_repositories), checked=version or "")
+
+
+def _every_variant_to(plan: Plan, repositories: tuple[str, ...]) -> Plan:
+    """The plan publishing every variant to `repositories`, whatever its own `repositories:` say."""
+    return replace(plan, repositories=repositories,
                    variants=tuple(replace(v, variant=replace(v.variant, repositories=())) for v in plan.variants))
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from publisher.image import attestation, purl, sbom, slsa
 from publisher.image.attestation import AttestationManifest
 
-PREDICATES = {"sbom": sbom.PREDICATE_TYPE, "provenance": slsa.PREDICATE_TYPE}
 STABLE_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "RUNNER_ENVIRONMENT")  # the same on every run
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from publisher.image import recipe as recipes
 from publisher.image import reference
@@ -67,7 +68,17 @@ class Plan:
 
     def publishes(self, name: str, ref: str) -> bool:
         """Whether variant `name` goes to repository `ref`."""
-        return any(ref in self.repositories_of(v) for v in self.variants if v.variant.name == name)
+        return ref in self._destinations.get(name, ())
+
+    @cached_property
+    def _destinations(self) -> dict[str, tuple[str, ...]]:
+        """Variant name → its repositories: `publishes` is asked once per image and repository."""
+        return {v.variant.name: self.repositories_of(v) for v in self.variants}
+
+    @property
+    def platforms(self) -> list[str]:
+        """Every platform some variant is published for; each needs the primary image."""
+        return sorted({p for v in self.variants for p in v.variant.platforms})
 
     def variants_in(self, ref: str) -> list[VariantPlan]:
         return [v for v in self.variants if ref in self.repositories_of(v)]

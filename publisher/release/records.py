@@ -97,12 +97,13 @@ def check(plan: Plan, records: dict[str, StageRecord], attestations: bool = True
 
     `attestations`: the join's setting (False with --no-attestations); every stage must have had it."""
     problems, seen, valid = _attestation_agreement(records, attestations), {}, {}
+    identity = plan_identity(plan)
     for name, record in records.items():
         if record.format != FORMAT:
             problems.append(f"{name}: a stage record of format {record.format}, and this publisher reads format {FORMAT}; "
                             "stage again with this publisher")
             continue
-        if record.release != plan.release.text or record.plan != plan_identity(plan):
+        if record.release != plan.release.text or record.plan != identity:
             problems.append(f"{name}: a stage of another release or plan (release {record.release}); "
                             "stage again with this matrix and --version, or leave it out")
             continue
@@ -123,7 +124,7 @@ def _coverage(plan: Plan, records: dict[str, StageRecord], seen: dict) -> list[s
     expected = expected_platforms(plan, records)
     covered = _covered(records)
     planned = [(v.variant.name, p) for v in plan.variants for p in expected[v.variant.name]]
-    absent = [p for p in _platforms(plan) if p not in covered]
+    absent = [p for p in plan.platforms if p not in covered]
     problems = [f"{p}: no stage record holds this platform; stage --platform {p} and join again" for p in absent]
     problems += [f"{variant} {platform}: no stage record holds it{_from_base_note(plan, variant)}; "
                  f"stage --platform {platform} and join again"
@@ -169,9 +170,6 @@ def _covered(records: dict[str, StageRecord]) -> set[str]:
     return ({i.platform for r in records.values() for i in r.images}
             | {p for r in records.values() for v in r.variants for p in (*v.platforms, *v.lacks)})
 
-
-def _platforms(plan: Plan) -> list[str]:
-    return sorted({p for v in plan.variants for p in v.variant.platforms})
 
 
 def _attestation_agreement(records: dict[str, StageRecord], attestations: bool) -> list[str]:
