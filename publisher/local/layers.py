@@ -31,14 +31,14 @@ def file_digest(path: Path) -> str:
     """The file's sha256 digest, read once per process while the file stays as it was: a payload
     binary (tens of MB) is hashed for its inputs, its SBOM entry and its provenance."""
     found = path.stat()
-    key = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+    key = (str(path), found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)  # a freed inode is reused
     if key not in _DIGESTS:
         with path.open("rb") as file:
             _DIGESTS[key] = stream_digest(file)
     return _DIGESTS[key]
 
 
-_DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime) → digest
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}  # (path, device, inode, size, mtime) → digest
 
 
 def compress_layer(layer_tar: Path, cache: Path, diff_id: str | None = None) -> Blob:

@@ -18,6 +18,7 @@ from publisher.image import oci, purl
 from publisher.image.attest import Facts, attest, python_version, stable_env
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
+from publisher.image.packages import merge
 from publisher.image.sbom import BaseImage, Binary, SbomInputs
 from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile
 from publisher.local import artifacts
@@ -84,12 +85,12 @@ def attest_all(run: Run, ctx: Context, images: dict[tuple[str, str], Image], bas
     scans = Scans(run.options.cache)
     derived = {key: image for key, image in images.items() if key[0] != run.plan.primary.variant.name}
     distinct = {b.digest: b for image in derived.values() for b in image.layers}
-    list(run.network.map(scans.layer, distinct.values()))  # each layer once, and in parallel
+    scanned = dict(zip(distinct, run.network.map(scans.layer, distinct.values())))  # each layer once, in parallel
     plans = {v.variant.name: v for v in run.plan.variants}
 
     def one(key):
         v, image = plans[key[0]], images[key]
-        packages = scans.packages(image.layers) if key in derived else None
+        packages = merge([scanned[b.digest] for b in image.layers]) if key in derived else None
         made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.base)))
         tick(f"{key[0]} {key[1]}")
         return key, made

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from publisher.image import sbom, slsa
+from publisher.image import predicates
 from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
 from publisher.image.oci import INDEXES
@@ -26,6 +26,7 @@ from publisher.release.plan import VERSION, Plan, VariantPlan
 from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
+from publisher.steps import sign
 from publisher.steps.bases import Preview, preview
 from publisher.steps.state import Repository
 
@@ -116,7 +117,7 @@ def _index(repo: Repository, digest: str, expected: tuple[str, ...] | None, dema
         problems += [f"{platform}: {p}" for p in _attestations(repo, manifest, attested.get(manifest), version)]
     if key is not None:
         problems += [f"{d}: no signature verifying with the given key under {signature_tag(d)}"
-                     for d in [digest, *platforms.values()] if not _signed(repo, d, key)]
+                     for d in sign.subjects(body) if not _signed(repo, d, key)]
     return problems
 
 
@@ -126,8 +127,8 @@ def _attestations(repo: Repository, subject: str, manifest: str | None, version:
     found = repo.registry.get_manifest(repo.path, manifest)
     layers = json.loads(found[1]).get("layers", []) if found else []
     kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"] for layer in layers}
-    spdx = kinds.get(sbom.PREDICATE_TYPE)
-    provenance = next((d for k, d in kinds.items() if k.startswith("https://slsa.dev/provenance/")), None)
+    spdx = kinds.get(predicates.SBOM)
+    provenance = next((d for k, d in kinds.items() if k.startswith(predicates.PROVENANCE.rsplit("/", 1)[0] + "/")), None)
     problems = [f"no {name}" for name, d in (("SBOM", spdx), ("provenance", provenance)) if d is None]
     for name, d in (("SBOM", spdx), ("provenance", provenance)):
         statement = json.loads(repo.registry.get_blob(repo.path, d)) if d else {}

@@ -15,6 +15,7 @@ from publisher.release import inputs
 from publisher.release import records as policy
 from publisher.release.records import StagedImage, StageRecord
 from publisher.steps.run import Run
+from publisher.steps.stage import missing_manifests
 from publisher.steps.state import Repository
 
 
@@ -43,10 +44,8 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
     if problems:
         raise PublisherError(*problems)
     staged = policy.by_variant(records)
-    wanted = [(repo, i, d) for repo in targets for i in staged.values() if run.plan.publishes(i.variant, repo.ref)
-              for d in (i.manifest, i.attestation.get("digest")) if d]  # the image, and its attestation manifest
     missing = [f"{repo.ref}: {i.variant} {i.platform}: manifest {d} is not there; run its stage again"
-               for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
+               for repo, i, d in missing_manifests(run, targets, staged.values())]
     if missing:
         raise PublisherError(*missing)
     return staged

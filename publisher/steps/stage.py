@@ -37,8 +37,15 @@ def staged_already(run: Run, targets: list[Repository], path: Path, expected: di
         return False
     if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
         return False
-    return all(repo.registry.head_manifest(repo.path, i.manifest) == i.manifest
-               for repo in targets for i in record.images if run.plan.publishes(i.variant, repo.ref))
+    return not missing_manifests(run, targets, record.images)
+
+
+def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple[Repository, StagedImage, str]]:
+    """(repository, staged image, digest) for each staged manifest, or its attestation manifest, not there:
+    what a stage's rerun and the join check alike."""
+    wanted = [(repo, i, d) for repo in targets for i in images if run.plan.publishes(i.variant, repo.ref)
+              for d in (i.manifest, i.attestation.get("digest")) if d]  # the image, and its attestation manifest
+    return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
 
 
 def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) -> dict:
