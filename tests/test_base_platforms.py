@@ -176,3 +176,31 @@ def test_stages_make_a_from_base_variant_where_its_base_has_the_platform(cli, tm
         assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # the same indexes, byte for byte
     finally:
         own.stop()
+
+
+def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path):
+    """Docker Hub counts each manifest GET as a pull: tasks asking for one base together make one request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from publisher.remote.hosts import Hosts
+    from publisher.steps.bases import Bases
+    from tests.fault_proxy import FaultProxy
+
+    (tmp_path / "mirror").mkdir()
+    own = RegistryServer(tmp_path / "mirror").start()
+    proxy = FaultProxy(own.host)
+    gets = []
+    proxy.hook = lambda method, path: gets.append(path) if method == "GET" and "/manifests/" in path else None
+    try:
+        push_base(tmp_path / "bases", own.host, "alpine:3.20", list(PLATFORMS))
+        with Hosts() as hosts, ThreadPoolExecutor(8) as pool:
+            bases = Bases({"alpine:3.20": f"{proxy.host}/library/alpine:3.20"}, tmp_path / "cache", hosts)
+            bases.resolve(pool)
+            asked = [(platform, n) for platform in PLATFORMS for n in range(4)]  # 8 tasks, as 4 variants on one base
+            assert list(pool.map(lambda item: bases.lacks("alpine:3.20", item[0]), asked)) == [None] * len(asked)
+        index = bases.digests["alpine:3.20"]
+        assert sum(path.endswith(index) for path in gets) == 1
+        assert len(gets) == 1 + len(PLATFORMS)  # the index, then each platform's manifest, once each
+    finally:
+        proxy.stop()
+        own.stop()

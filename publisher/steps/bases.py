@@ -8,6 +8,7 @@ compressed them: those are the bytes pushed, so a registry that has the base alr
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,6 +50,17 @@ class Bases:
         self.digests: dict[str, str] = {}
         self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
         self._platforms: dict[tuple[str, str], tuple[dict, bytes] | str] = {}
+        self._locks: dict[tuple, threading.Lock] = {}  # one per cache key: tasks asking at once make one request
+        self._lock = threading.Lock()
+
+    def _once(self, cache: dict, key: tuple, make):
+        """cache[key], made by the first task that asks; the others asking meanwhile wait for it."""
+        with self._lock:
+            lock = self._locks.setdefault((id(cache), *key), threading.Lock())
+        with lock:
+            if key not in cache:
+                cache[key] = make()
+        return cache[key]
 
     def resolve(self, pool: Executor) -> dict[str, str]:
         """Each base's manifest digest now; a missing base is an error naming it."""
@@ -85,10 +97,7 @@ class Bases:
 
     def _platform(self, base: str, platform: str) -> tuple[dict, bytes] | str:
         """(manifest, config) of the base's image for `platform`, or what it has instead; read once."""
-        key = (base, platform)
-        if key not in self._platforms:
-            self._platforms[key] = self._find(base, platform)
-        return self._platforms[key]
+        return self._once(self._platforms, (base, platform), lambda: self._find(base, platform))
 
     def _find(self, base: str, platform: str) -> tuple[dict, bytes] | str:
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
@@ -108,13 +117,13 @@ class Bases:
         return document, config
 
     def _get(self, ref: Reference, registry: Registry, digest: str) -> tuple[str, bytes]:
-        key = (ref.repository, digest)
-        if key not in self._manifests:
+        def fetch() -> tuple[str, bytes]:
             found = registry.get_manifest(ref.path, digest)
             if found is None:
                 raise PublisherError(f"publisher: base image {ref} has no manifest {digest} any more; run the publish again")
-            self._manifests[key] = found[:2]
-        return self._manifests[key]
+            return found[:2]
+
+        return self._once(self._manifests, (ref.repository, digest), fetch)
 
     def _layer(self, ref: Reference, registry: Registry, layer: dict, base: str) -> Blob:
         media_type = LAYER_TYPES.get(layer.get("mediaType", ""))
