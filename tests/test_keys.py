@@ -132,3 +132,11 @@ def test_public_pem_is_subject_public_key_info():
     assert public_pem(P256).startswith(b"-----BEGIN PUBLIC KEY-----\n")
     loaded = serialization.load_pem_public_key(public_pem(P256))
     assert loaded.public_numbers() == P256.public_key().public_numbers()
+
+
+def test_a_missing_public_key_asks_for_a_public_key(tmp_path):
+    from publisher.local.keys import load_public_key
+
+    with pytest.raises(PublisherError) as refused_key:
+        load_public_key(tmp_path / "key.pub")
+    assert str(refused_key.value).endswith("key.pub: no such public key file; pass the path of a PEM EC P-256 public key")

@@ -49,13 +49,13 @@ def public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _read(path: Path) -> tuple[bytes, str | None]:
+def _read(path: Path, what: str = "signing key", kind: str = "private key") -> tuple[bytes, str | None]:
     try:
         return path.read_bytes(), None
     except FileNotFoundError:
-        return b"", "no such signing key file; pass the path of a PEM EC P-256 private key"
+        return b"", f"no such {what} file; pass the path of a PEM EC P-256 {kind}"
     except OSError as exc:
-        return b"", f"cannot read the signing key ({exc.strerror or type(exc).__name__}); fix its path or permissions"
+        return b"", f"cannot read the {what} ({exc.strerror or type(exc).__name__}); fix its path or permissions"
 
 
 def _kind_problem(data: bytes) -> str | None:
@@ -103,7 +103,7 @@ def _curve_problem(key: object) -> str | None:
 
 def load_public_key(path: str | os.PathLike) -> ec.EllipticCurvePublicKey:
     """The P-256 public key in `path` (`BEGIN PUBLIC KEY` PEM, as `cosign verify --key` takes)."""
-    data, problem = _read(Path(path))
+    data, problem = _read(Path(path), "public key", "public key")
     key = None
     if problem is None:
         try:
