@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from publisher.local.artifacts import fetch_wheels  # noqa: E402
-from publisher.spec.matrix import load_matrix  # noqa: E402
+from publisher.matrix.schema import load_matrix  # noqa: E402
 from publisher.options import Arguments, compute_options  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
 from tests.images import push_base  # noqa: E402

@@ -103,7 +103,7 @@ def _verify_parser(commands) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"init": _init, "render": _render, "publish": _publish, "verify": _verify}[args.command](args)
+        return {"init": _init, "render": _render_command, "publish": _publish, "verify": _verify}[args.command](args)
     except PublisherError as e:
         for line in e.lines:
             print(_annotated(line), file=sys.stderr)
@@ -152,14 +152,14 @@ def _init(args) -> int:
     return 0
 
 
-def _render(args) -> int:
-    from publisher.spec import render
-    from publisher.spec.matrix import load_matrix
+def _render_command(args) -> int:
+    from publisher import render
+    from publisher.matrix.schema import load_matrix
 
     matrix = load_matrix(Path(args.matrix), args.matrix)
     rendered = render.render_all(matrix)
     if args.check:
-        differing = render.check(matrix, rendered)
+        differing = render.differing(matrix, rendered)
         for line in differing:
             print(line)
         if differing:
@@ -184,25 +184,25 @@ def _publish(ns: argparse.Namespace) -> int:
 
     progress = Progress()
     progress.log(plan_table(job.plan))
-    result = publish(job.plan, job.options, progress)
-    print(summary(job.plan, result.counts))
-    write_step_summary(result.plan or job.plan, result)
+    outcome = publish(job.plan, job.options, progress)
+    print(summary(job.plan, outcome.counts))
+    write_step_summary(outcome.plan or job.plan, outcome)
     if job.options.result:
-        from publisher.steps import result as results
+        from publisher.local.records import write_result
 
-        results.write(job.options.result, result.document)
+        write_result(job.options.result, outcome.document)
     return 0
 
 
 def _verify(ns: argparse.Namespace) -> int:
     from publisher.options import Arguments, compute_plan
     from publisher.local.keys import load_public_key
-    from publisher.steps.audit import audit
+    from publisher.verify import verify_release
 
     mirror = _base_mirror(ns)
     plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
                                   platforms=tuple(ns.platform), repositories=tuple(ns.repository), base_mirror=mirror))
-    found = audit(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations, base_mirror=mirror)
+    found = verify_release(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations, base_mirror=mirror)
     for line in found.problems:
         print(line)
     print(found.summary)
@@ -222,8 +222,7 @@ def _dry_run(job, offline: bool, output: str) -> int:
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
-        from publisher.steps.bases import preview  # the registry client, only when it is used
-        from publisher.steps.state import compare
+        from publisher.registries.preview import compare, preview  # the registry client, only when it is used
 
         states, note = compare(job.plan, job.options.rules, job.options.attestations)
         _retired_notices(states)

@@ -23,8 +23,8 @@ from publisher.release.selection import Selection, hint, unmatched, words
 from publisher.release.version import parse_release
 from publisher.remote import credentials
 from publisher.remote.policy import Policy
-from publisher.spec import render
-from publisher.spec.matrix import load_matrix
+from publisher import render
+from publisher.matrix.schema import load_matrix
 
 
 @dataclass(frozen=True)

@@ -77,22 +77,22 @@ def retired_lines(states: dict | None) -> list[str]:
             for tag, d in tags.items() if d.status == "retired"]
 
 
-def step_summary(plan: Plan, result) -> str:
+def step_summary(plan: Plan, outcome) -> str:
     """Markdown for a CI run's page: what was published, where, under which digest."""
-    lines = [f"### publisher: {summary(plan, result.counts).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
+    lines = [f"### publisher: {summary(plan, outcome.counts).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
     for v in plan.variants:
-        digest = result.digests.get(v.variant.name, "not pushed")
+        digest = outcome.digests.get(v.variant.name, "not pushed")
         lines.append(f"| {v.variant.name} | {', '.join(v.variant.platforms)} | `{digest}` | {' '.join(v.tags)} |")
     lines += ["", "Repositories: " + ", ".join(plan.repositories)]
     return "\n".join(lines) + "\n"
 
 
-def write_step_summary(plan: Plan, result) -> None:
+def write_step_summary(plan: Plan, outcome) -> None:
     """Appended to $GITHUB_STEP_SUMMARY when set, as GitHub Actions asks."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(step_summary(plan, result))
+            f.write(step_summary(plan, outcome))
 
 
 def supply_chain_line(carries: dict) -> str:

@@ -52,8 +52,8 @@ def init(starter: Starter) -> Started:
         path = starter.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    from publisher.spec import render  # jinja2: not for every command line's --help text (known_payloads)
-    from publisher.spec.matrix import load_matrix
+    from publisher import render  # jinja2: not for every command line's --help text (known_payloads)
+    from publisher.matrix.schema import load_matrix
 
     matrix = load_matrix(starter.root / "matrix.yaml", "matrix.yaml")
     return Started(list(FILES) + render.write(matrix, render.render_all(matrix)), payload.release)

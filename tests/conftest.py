@@ -75,7 +75,7 @@ def cache() -> Path:
 @pytest.fixture(scope="session")
 def mirror(engine, registry, tmp_path_factory) -> str:
     """Stand-ins for every base of the shipped matrix, both platforms, served like Docker Hub."""
-    from publisher.spec.matrix import load_matrix
+    from publisher.matrix.schema import load_matrix
     from tests.images import push_base
 
     work = tmp_path_factory.mktemp("bases")

@@ -12,8 +12,8 @@ import pytest
 
 from publisher.local.artifacts import check_runs, fetch_wheels, from_directory
 from publisher.errors import PublisherError
-from publisher.spec.matrix import load_matrix
-from publisher.spec.payload import Payload, Wheels
+from publisher.matrix.schema import load_matrix
+from publisher.matrix.payload import Payload, Wheels
 from tests.conftest import ROOT
 
 PAYLOAD = load_matrix(ROOT / "matrix.yaml").payload  # the shipped one: uv and uvx from uv's wheels

@@ -12,7 +12,7 @@ import pytest
 
 from publisher.image import oci
 from publisher.local.layers import file_digest
-from publisher.steps.bases import Bases
+from publisher.registries.bases import Bases
 from publisher.local.engine import Engine
 from publisher.errors import PublisherError
 from publisher.remote.hosts import Hosts

@@ -183,7 +183,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     from concurrent.futures import ThreadPoolExecutor
 
     from publisher.remote.hosts import Hosts
-    from publisher.steps.bases import Bases
+    from publisher.registries.bases import Bases
     from tests.fault_proxy import FaultProxy
 
     (tmp_path / "mirror").mkdir()

@@ -8,8 +8,8 @@ from dataclasses import replace
 from publisher.release.gate import without_credentials
 from publisher.release.plan import Provenance, make_plan
 from publisher.release.version import parse_release
-from publisher.spec import render
-from publisher.spec.matrix import load_matrix
+from publisher import render
+from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
 
 ENTRY = """\

@@ -7,8 +7,8 @@ import pytest
 
 from publisher.image import oci
 from publisher.local.layers import compress_layer
-from publisher.steps.build import mirrored
-from publisher.spec.matrix import SmokeTest, Variant
+from publisher.image.reference import mirrored
+from publisher.matrix.schema import SmokeTest, Variant
 from publisher.release.verdicts import check_config, judge
 
 

@@ -66,7 +66,7 @@ def test_dev_refusals(cli, tmp_path):
 @pytest.mark.docker
 def test_dev_publish_of_artifacts_tags_the_commit_only(cli, tmp_path, engine, registry, mirror, cache):
     from publisher.local.artifacts import fetch_wheels
-    from publisher.spec.matrix import load_matrix
+    from publisher.matrix.schema import load_matrix
     from tests.conftest import ROOT
 
     payload = load_matrix(ROOT / "matrix.yaml").payload

@@ -63,8 +63,8 @@ def test_the_packaged_template_renders_the_shipped_dockerfiles(tmp_path):
     """The starter's template names no payload, and with uv's matrix it writes this repository's Dockerfiles, byte for byte."""
     import shutil
 
-    from publisher.spec import render
-    from publisher.spec.matrix import load_matrix
+    from publisher import render
+    from publisher.matrix.schema import load_matrix
 
     (tmp_path / "variants").mkdir()
     shutil.copy(ROOT / "matrix.yaml", tmp_path)

@@ -14,15 +14,20 @@ FORBIDDEN_MODULES = {"httpx", "httpcore", "h11", "docker", "subprocess", "socket
                      "urllib.request", "requests", "os"}
 FORBIDDEN_CALLS = {"open"}
 FORBIDDEN_METHODS = {"open", "read_bytes", "read_text", "write_bytes", "write_text", "mkdir", "unlink", "rename",
-                     "exists", "stat", "iterdir", "glob", "touch", "rmdir"}
-# Which folders each folder may import from: the core never reaches for the edges.
+                     "exists", "stat", "iterdir", "glob", "touch", "rmdir", "is_file", "is_dir"}
+# Which folders each folder may import from: the core never reaches for the edges, and the steps are
+# the top of the stack (only the top-level modules, cli and the commands, import them).
 ALLOWED = {
-    "spec": {"spec", "release", "image"},
-    "release": {"release", "image", "spec"},
+    "matrix": {"matrix", "image"},
+    "release": {"release", "image", "matrix"},
     "image": {"image"},
     "remote": {"remote", "image"},
-    "local": {"local", "image", "release", "spec"},
+    "registries": {"registries", "remote", "image", "release", "matrix"},
+    "local": {"local", "image", "release", "matrix"},
+    "steps": {"steps", "registries", "remote", "local", "release", "matrix", "image"},
 }
+# The steps do their I/O through remote/, registries/ and local/, never on their own.
+STEPS = "steps"
 
 
 def modules(folder: str) -> list[Path]:
@@ -70,13 +75,61 @@ def test_pure_folders_open_no_file(path):
 
 @pytest.mark.parametrize("folder", sorted(ALLOWED))
 def test_folders_import_only_below_them(folder):
-    wrong = []
-    for path in modules(folder):
-        for name in imported(tree(path)):
-            parts = name.split(".")
-            if parts[0] == "publisher" and len(parts) > 2 and parts[1] not in ALLOWED[folder]:
-                wrong.append(f"{path.name} imports {name}")
+    wrong = [f"{path.name} imports {name}" for path in modules(folder) for name in imported(tree(path))
+             if _folder(name) not in (None, *ALLOWED[folder])]
     assert not wrong, wrong
+
+
+def _folder(module: str) -> str | None:
+    """The folder of `publisher.<folder>.<module>`; None for a top-level module or another package."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "publisher" and len(parts) > 2 else None
+
+
+def test_every_folder_is_declared():
+    """A new folder says where it sits in the stack before it can be used."""
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders - {"templates"} == set(ALLOWED)
+
+
+def folder_imports() -> dict[str, set[str]]:
+    """folder → the other folders its modules import, as the code says (not as ALLOWED says)."""
+    return {folder: {f for path in modules(folder) for f in map(_folder, imported(tree(path))) if f and f != folder}
+            for folder in ALLOWED}
+
+
+def test_no_two_folders_import_each_other():
+    graph = folder_imports()
+    both = sorted({tuple(sorted((a, b))) for a, targets in graph.items() for b in targets if a in graph.get(b, set())})
+    assert not both, f"folders importing each other: {both}"
+
+
+def test_the_allowed_imports_have_no_cycle():
+    """ALLOWED itself is a stack: no folder may import one that may import it back."""
+    both = sorted({tuple(sorted((a, b))) for a, targets in ALLOWED.items() for b in targets
+                   if b != a and a in ALLOWED[b]})
+    assert not both, both
+
+
+@pytest.mark.parametrize("path", modules(STEPS), ids=lambda p: f"steps/{p.name}")
+def test_steps_do_no_socket_or_file_io_of_their_own(path):
+    found = {name for name in imported(tree(path)) if name.split(".")[0] in FORBIDDEN_MODULES}
+    calls = [f".{node.func.attr}() at line {node.lineno}" for node in ast.walk(tree(path))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FORBIDDEN_METHODS]
+    calls += [f"open() at line {node.lineno}" for node in ast.walk(tree(path))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS]
+    assert not found and not calls, f"{path.name}: imports {sorted(found)}, calls {calls}"
+
+
+def test_no_two_modules_define_one_name():
+    """One meaning per name: a function or class is defined once in the package (methods aside)."""
+    defined: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in tree(path).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.setdefault(node.name, []).append(path.relative_to(PACKAGE).as_posix())
+    twice = {name: paths for name, paths in defined.items() if len(paths) > 1}
+    assert not twice, twice
 
 
 def test_the_checks_see_a_violation(tmp_path):

@@ -16,14 +16,14 @@ from publisher.options import Arguments, compute_plan
 from publisher.release import inputs
 from publisher.errors import PublisherError
 from publisher.release.decisions import CONFLICT, MOVES, STAYS, Current, Decision, Rules
-from publisher.release.records import StageRecord, check
+from publisher.release.records import StageRecord, join_problems
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
 from publisher.steps.attest import Context, with_payload
 from publisher.steps.prepare import up_to_date
 from publisher.steps.push import Publication, refuse_conflicts
-from publisher.steps.state import decide_all
+from publisher.release.decisions import decide_all
 from tests.test_records import stage
 from tests.test_supply_chain import write_key
 from tests.test_cosign import new_key, public
@@ -113,10 +113,10 @@ def test_a_join_refuses_stages_of_the_other_setting_in_one_line():
                                      revision="abc"))
     amd, arm = stage(shipped, "linux/amd64"), stage(shipped, "linux/arm64")
     plain = {"amd": replace(amd, attestations=False), "arm": replace(arm, attestations=False)}
-    assert check(shipped, plain, attestations=False) == []
-    assert check(shipped, plain) == ["amd, arm: staged with --no-attestations, and this join makes attestations; "
+    assert join_problems(shipped, plain, attestations=False) == []
+    assert join_problems(shipped, plain) == ["amd, arm: staged with --no-attestations, and this join makes attestations; "
                                      "join with --no-attestations, or stage again without it"]
-    assert check(shipped, {"amd": amd, "arm": plain["arm"]}, attestations=False) == [
+    assert join_problems(shipped, {"amd": amd, "arm": plain["arm"]}, attestations=False) == [
         "amd: staged with attestations, and this join is --no-attestations; join without --no-attestations, or stage again with it"]
     # the setting survives the record's file; a record from before the field was attested
     assert StageRecord.from_json(plain["amd"].to_json()).attestations is False
@@ -166,10 +166,10 @@ def test_no_attestations_publish_rerun_verify_and_the_setting_never_moves_exact_
     assert again.code == 0, again.err
     assert again.out.rstrip().splitlines()[-1].startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;")
 
-    check = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, "--key", str(tmp_path / "key.pub")]
-    plain = cli(*check, "--no-attestations")
+    join_problems = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, "--key", str(tmp_path / "key.pub")]
+    plain = cli(*join_problems, "--no-attestations")
     assert plain.code == 0 and plain.out.strip().endswith("hold it, not attested (--no-attestations) and signed"), plain.out
-    demanded = cli(*check)
+    demanded = cli(*join_problems)
     assert demanded.code == 1
     problems = demanded.out.splitlines()[:-1]
     assert len(problems) == 15 * 2  # every tag, each of its two platforms
@@ -193,6 +193,6 @@ def test_no_attestations_publish_rerun_verify_and_the_setting_never_moves_exact_
     digest, index = index_of(f"{repo}:0.5.31-alpine3.20")
     assert [m["platform"]["os"] for m in index["manifests"]] == ["linux", "linux", "unknown", "unknown"]
     assert digest != held["0.5.31-alpine3.20"] == held["alpine"] and index_of(f"{repo}:alpine")[0] == digest
-    assert cli(*check).code == 0
+    assert cli(*join_problems).code == 0
     back = publish(cli, matrix, mirror, cache, repo, extra=["--no-attestations", *signing])
     assert back.code == 2 and "made with attestations, this build is without them" in back.err

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from publisher.image import recipe
-from publisher.spec.matrix import load_matrix
+from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
 
 SOURCES = ("/uv", "/uvx")  # where the shipped primary holds the payload

@@ -10,7 +10,7 @@ import pytest
 
 from publisher.errors import PublisherError
 from publisher.options import Arguments, compute_plan
-from publisher.release.records import StagedImage, StagedVariant, StageRecord, check, joined_plan, plan_identity
+from publisher.release.records import StagedImage, StagedVariant, StageRecord, join_problems, joined_plan, plan_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,18 +34,18 @@ def stage(plan, platform: str, **changes) -> StageRecord:
 
 def test_one_stage_per_platform_is_accepted(plan):
     records = {"amd": stage(plan, "linux/amd64"), "arm": stage(plan, "linux/arm64")}
-    assert check(plan, records) == []
+    assert join_problems(plan, records) == []
     assert StageRecord.from_json(records["amd"].to_json()) == records["amd"]
 
 
 def test_a_missing_stage_is_one_line_naming_its_platform(plan):
-    assert check(plan, {"amd": stage(plan, "linux/amd64")}) == [
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64")}) == [
         "linux/arm64: no stage record holds this platform; stage --platform linux/arm64 and join again"]
 
 
 def test_a_missing_image_names_variant_and_platform(plan):
     arm = stage(plan, "linux/arm64")
-    assert check(plan, {"amd": stage(plan, "linux/amd64"), "arm": replace(arm, images=arm.images[:1])}) == [
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "arm": replace(arm, images=arm.images[:1])}) == [
         "alpine3.20 linux/arm64: no stage record holds it; stage --platform linux/arm64 and join again"]
 
 
@@ -54,35 +54,35 @@ def test_a_record_of_another_format_is_refused_in_one_line(plan):
     old["format"] = 2
     del old["variants"]
     record = StageRecord.from_json(json.dumps(old).encode())
-    assert check(plan, {"amd": stage(plan, "linux/amd64"), "stage-linux-arm64.json": record})[0] == (
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "stage-linux-arm64.json": record})[0] == (
         "stage-linux-arm64.json: a stage record of format 2, and this publisher reads format 3; stage again with this publisher")
 
 
 def test_a_duplicated_stage_is_refused(plan):
     records = {"a": stage(plan, "linux/amd64"), "b": stage(plan, "linux/amd64"), "c": stage(plan, "linux/arm64")}
-    assert check(plan, records) == [
+    assert join_problems(plan, records) == [
         "b: distroless linux/amd64 is staged twice (also in a); keep one record of it",
         "b: alpine3.20 linux/amd64 is staged twice (also in a); keep one record of it"]
 
 
 def test_a_failed_stage_is_refused(plan):
     failed = stage(plan, "linux/arm64", failures=("alpine3.20 linux/arm64: uv --version: expected exit code 0, got 139",))
-    problems = check(plan, {"amd": stage(plan, "linux/amd64"), "arm": failed})
+    problems = join_problems(plan, {"amd": stage(plan, "linux/amd64"), "arm": failed})
     assert problems[0] == "arm: distroless linux/arm64 failed in its stage: alpine3.20 linux/arm64: uv --version: expected exit code 0, got 139"
 
 
 def test_a_foreign_stage_is_refused(plan):
     other = replace(stage(plan, "linux/arm64"), release="0.5.30")
-    assert check(plan, {"amd": stage(plan, "linux/amd64"), "old": other})[0] == (
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "old": other})[0] == (
         "old: a stage of another release or plan (release 0.5.30); stage again with this matrix and --version, or leave it out")
     edited = replace(stage(plan, "linux/arm64"), plan="sha256:" + "9" * 64)
-    assert check(plan, {"amd": stage(plan, "linux/amd64"), "x": edited})[0].startswith("x: a stage of another release")
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "x": edited})[0].startswith("x: a stage of another release")
 
 
 def test_stages_on_different_base_digests_are_refused(plan):
     arm = stage(plan, "linux/arm64")
     moved = replace(arm, images=(arm.images[0], replace(arm.images[1], base="sha256:" + "c" * 64)))
-    assert check(plan, {"amd": stage(plan, "linux/amd64"), "arm": moved}) == [
+    assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "arm": moved}) == [
         f"alpine3.20: its stages used different digests of its base (sha256:{'b' * 64}, sha256:{'c' * 64}); "
         "the base moved between stages: stage every platform again"]
 
@@ -112,21 +112,21 @@ def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageReco
 
 def test_from_base_is_expected_where_its_base_has_the_platform(from_base):
     records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False)}
-    assert check(from_base, records) == []
+    assert join_problems(from_base, records) == []
     joined = {v.variant.name: v.variant.platforms for v in joined_plan(from_base, records).variants}
     assert joined == {"distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
     assert StageRecord.from_json(records["arm"].to_json()) == records["arm"]
 
 
 def test_from_base_without_the_stage_of_its_platform_is_one_line(from_base):
-    assert check(from_base, {"arm": base_stage(from_base, "linux/arm64", False)}) == [
+    assert join_problems(from_base, {"arm": base_stage(from_base, "linux/arm64", False)}) == [
         "linux/amd64: no stage record holds this platform; stage --platform linux/amd64 and join again"]
 
 
 def test_from_base_a_stage_that_should_have_made_it_did_not(from_base):
     amd = base_stage(from_base, "linux/amd64", True)
     lost = replace(amd, images=amd.images[:1])  # the record says alpine3.20 amd64 was staged; no image of it
-    assert check(from_base, {"amd": lost, "arm": base_stage(from_base, "linux/arm64", False)}) == [
+    assert join_problems(from_base, {"amd": lost, "arm": base_stage(from_base, "linux/arm64", False)}) == [
         "alpine3.20 linux/amd64: no stage record holds it, and its base alpine:3.20 has it (platforms: from-base); "
         "stage --platform linux/amd64 and join again"]
 
@@ -134,7 +134,7 @@ def test_from_base_a_stage_that_should_have_made_it_did_not(from_base):
 def test_from_base_with_none_of_the_staged_platforms_is_refused(from_base, project):
     records = {"amd": base_stage(from_base, "linux/amd64", False), "arm": base_stage(from_base, "linux/arm64", False)}
     line = (project / "matrix.yaml").read_text().splitlines().index("  - base: alpine:3.20") + 1
-    assert check(from_base, records) == [
+    assert join_problems(from_base, records) == [
         f"{from_base.source}:{line}: variant 'alpine3.20': platforms: from-base, and base alpine:3.20 has none of "
         "linux/amd64, linux/arm64 (as its stages found); list its platforms or choose another base"]
 
@@ -142,7 +142,7 @@ def test_from_base_with_none_of_the_staged_platforms_is_refused(from_base, proje
 def test_from_base_stages_on_different_base_digests_are_refused(from_base):
     moved = "sha256:" + "c" * 64
     records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False, moved)}
-    assert check(from_base, records) == [
+    assert join_problems(from_base, records) == [
         f"alpine3.20: its stages used different digests of its base ({BASE}, {moved}); "
         "the base moved between stages: stage every platform again"]
 
@@ -181,13 +181,13 @@ def test_the_join_expects_a_variant_s_own_platforms(amd64_only):
                       variants=(StagedVariant("distroless", ("linux/amd64",)), StagedVariant("alpine3.20", ("linux/amd64",), BASE)))
     arm = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/arm64"),),
                       variants=(StagedVariant("distroless", ("linux/arm64",)), StagedVariant("alpine3.20", ())))
-    assert check(join, {"amd": amd, "arm": arm}) == []
+    assert join_problems(join, {"amd": amd, "arm": arm}) == []
     assert {v.variant.name: v.variant.platforms for v in joined_plan(join, {"amd": amd, "arm": arm}).variants} == {
         "distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
     extra = replace(arm, images=(*arm.images, image("alpine3.20", "linux/arm64")))
-    assert check(join, {"amd": amd, "arm": extra}) == [
+    assert join_problems(join, {"amd": amd, "arm": extra}) == [
         "arm: alpine3.20 linux/arm64 is not in the plan; stage with the same matrix and selections"]
-    assert check(join, {"amd": replace(amd, images=amd.images[:1]), "arm": arm}) == [
+    assert join_problems(join, {"amd": replace(amd, images=amd.images[:1]), "arm": arm}) == [
         "alpine3.20 linux/amd64: no stage record holds it; stage --platform linux/amd64 and join again"]
 
 

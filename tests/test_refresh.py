@@ -12,8 +12,8 @@ from publisher.release.decisions import Current
 from publisher.release.inputs import BASE_DIGEST, as_published, inputs_digest
 from publisher.release.plan import Provenance, make_plan
 from publisher.release.version import parse_release
-from publisher.spec import render
-from publisher.spec.matrix import load_matrix
+from publisher import render
+from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
 from tests.images import push_base
 from tests.registry_server import RegistryServer

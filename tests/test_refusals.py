@@ -306,7 +306,7 @@ def test_template_syntax_error_names_template_and_line(refused, small):
 
 def test_template_undefined_name_names_template_and_line(refused, small):
     matrix = small(template="FROM scratch\n\nLABEL x={{ variant.colour }}\n")
-    assert refused(matrix) == ["variants/Dockerfile.j2:3: template error while rendering 'distroless': 'publisher.spec.matrix.Variant object' has no attribute 'colour'"]
+    assert refused(matrix) == ["variants/Dockerfile.j2:3: template error while rendering 'distroless': 'publisher.matrix.schema.Variant object' has no attribute 'colour'"]
 
 
 def test_missing_template_is_refused(refused, small):

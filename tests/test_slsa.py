@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from publisher.image import purl
-from publisher.image.attestation import (AttestationManifest, attestation_manifest, canonical,
+from publisher.image.attestation import (AttestationManifest, attestation_manifest, canonical_json,
                                          statement)
 from publisher.image.sbom import PREDICATE_TYPE as SPDX, build_sbom
 from publisher.image.slsa import (BUILD_TYPE, PREDICATE_TYPE as SLSA, Dependency,
@@ -84,7 +84,7 @@ def test_bad_digests_and_revisions_are_refused():
 
 
 def test_same_inputs_same_bytes():
-    assert canonical(build_provenance(inputs(env=CI))) == canonical(build_provenance(inputs(env=dict(CI))))
+    assert canonical_json(build_provenance(inputs(env=CI))) == canonical_json(build_provenance(inputs(env=dict(CI))))
     one = statement("pkg:docker/astral-sh/uv@0.5.31", SUBJECT, SLSA, build_provenance(inputs()))
     assert one == statement("pkg:docker/astral-sh/uv@0.5.31", SUBJECT, SLSA, build_provenance(inputs()))
 

@@ -30,7 +30,7 @@ REFERENCE_TYPE = "vnd.docker.reference.type"
 REFERENCE_DIGEST = "vnd.docker.reference.digest"
 
 
-def canonical(value) -> bytes:
+def canonical_json(value) -> bytes:
     """Sorted keys, no spaces, UTF-8: one value, one byte string, one digest."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -46,7 +46,7 @@ def lists_attestations(index: Mapping) -> bool:
 
 
 @dataclass(frozen=True)
-class Blob:
+class DataBlob:
     """A blob to upload and the descriptor that points at it."""
 
     data: bytes
@@ -77,15 +77,15 @@ def statement(subject_name: str, subject_digest: str, predicate_type: str, predi
         raise ValueError(f"subject digest must be sha256:<64 hex>, not {subject_digest!r}")
     if isinstance(predicate, (bytes, str)):
         predicate = json.loads(predicate)
-    return canonical({"_type": STATEMENT_TYPE, "subject": [{"name": subject_name, "digest": {algorithm: hex_}}],
+    return canonical_json({"_type": STATEMENT_TYPE, "subject": [{"name": subject_name, "digest": {algorithm: hex_}}],
                       "predicateType": predicate_type, "predicate": predicate})
 
 
 @dataclass(frozen=True)
 class AttestationManifest:
     subject_digest: str  # the platform manifest the statements are about
-    config: Blob
-    layers: tuple[Blob, ...]
+    config: DataBlob
+    layers: tuple[DataBlob, ...]
     manifest: bytes  # canonical JSON of the OCI image manifest
 
     @property
@@ -106,12 +106,12 @@ def attestation_manifest(subject_digest: str, layers: list[tuple[bytes, str]]) -
     statement must be about `subject_digest` and of that type: consumers trust the annotation."""
     for data, kind in layers:
         _check(json.loads(data), subject_digest, kind)
-    blobs = tuple(Blob(data, IN_TOTO, {PREDICATE_ANNOTATION: kind}) for data, kind in layers)
+    blobs = tuple(DataBlob(data, IN_TOTO, {PREDICATE_ANNOTATION: kind}) for data, kind in layers)
     # BuildKit's config: unknown platform, the statements as uncompressed layers; no history.
-    config = Blob(canonical({"architecture": "unknown", "os": "unknown", "config": {},
+    config = DataBlob(canonical_json({"architecture": "unknown", "os": "unknown", "config": {},
                              "rootfs": {"type": "layers", "diff_ids": [b.digest for b in blobs]}}),
                   OCI_CONFIG)
-    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
+    manifest = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
                           "layers": [b.descriptor() for b in blobs]})
     return AttestationManifest(subject_digest, config, blobs, manifest)
 

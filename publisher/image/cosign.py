@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from publisher.errors import PublisherError
-from publisher.image.attestation import OCI_CONFIG, OCI_MANIFEST, Blob, canonical, digest_of
+from publisher.image import oci
+from publisher.image.attestation import OCI_CONFIG, OCI_MANIFEST, REFERENCE_TYPE, DataBlob, canonical_json, digest_of
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -64,8 +65,8 @@ class SignatureEntry:
 
 @dataclass(frozen=True)
 class SignatureManifest:
-    config: Blob
-    layers: tuple[Blob, ...]
+    config: DataBlob
+    layers: tuple[DataBlob, ...]
     manifest: bytes  # canonical JSON
 
     @property
@@ -77,14 +78,14 @@ def signature_manifest(entries: Sequence[SignatureEntry]) -> SignatureManifest:
     """All signatures of one manifest (one per key) in one OCI manifest, as cosign stores them."""
     if not entries:
         raise ValueError("a signature manifest needs at least one signature")
-    layers = tuple(Blob(e.payload, SIMPLESIGNING, {SIGNATURE_ANNOTATION: e.signature}) for e in entries)
-    config = Blob(_config([layer.digest for layer in layers]), OCI_CONFIG)
-    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
+    layers = tuple(DataBlob(e.payload, SIMPLESIGNING, {SIGNATURE_ANNOTATION: e.signature}) for e in entries)
+    config = DataBlob(_signature_config([layer.digest for layer in layers]), OCI_CONFIG)
+    manifest = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
                           "layers": [layer.descriptor() for layer in layers]})
     return SignatureManifest(config, layers, manifest)
 
 
-def _config(diff_ids: list[str]) -> bytes:
+def _signature_config(diff_ids: list[str]) -> bytes:
     """go-containerregistry's config of cosign's signature image: Go struct field order (not
     sorted), the zero time instead of "now", one history entry per payload layer."""
     zero = "0001-01-01T00:00:00Z"
@@ -112,3 +113,11 @@ def verifies(public_key: ec.EllipticCurvePublicKey, repository: str, digest: str
         return True
     except (ValueError, KeyError, TypeError, InvalidSignature):
         return False
+
+
+def subjects(index: bytes) -> list[str]:
+    """What is signed of one index: the index and its platform manifests (not its attestations,
+    which the index digest covers)."""
+    document = json.loads(index)
+    return [oci.digest(index)] + [m["digest"] for m in document.get("manifests", [])
+                                  if (m.get("annotations") or {}).get(REFERENCE_TYPE) != "attestation-manifest"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,3 +105,11 @@ def index(children: list[Image | Child], annotations: dict[str, str], attestatio
     `attestations`: descriptors listed after every platform manifest (BuildKit's order)."""
     manifests = [child.descriptor() for child in children] + list(attestations)
     return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests, "annotations": annotations})
+
+
+def sha256_hex(digest: str) -> str:
+    """The hex of a sha256 digest, checked: what SBOMs and provenance write as a checksum."""
+    hex_ = digest.removeprefix("sha256:")
+    if not re.fullmatch(r"[0-9a-f]{64}", hex_):
+        raise ValueError(f"not a sha256 digest: {digest!r}")
+    return hex_

@@ -127,14 +127,14 @@ def scan_layer(fileobj: IO[bytes]) -> LayerPackages:
                 elif member.islnk() and _norm(member.linkname) in files:
                     files[path] = files[_norm(member.linkname)]
                 elif member.isfile():
-                    files[path] = _read(tar, member)
+                    files[path] = _member_text(tar, member)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise PublisherError(f"layer is not a readable tar (plain or gzip): {exc}") from None
     return LayerPackages(tuple(sorted(files.items())), tuple(sorted(links.items())),
                          tuple(sorted(whiteouts)), tuple(sorted(opaque)))
 
 
-def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+def _member_text(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     if member.size > MAX_FILE:
         raise PublisherError(f"{member.name} in a layer is {member.size} bytes, over {MAX_FILE}")
     return tar.extractfile(member).read().decode("utf-8", errors="replace")

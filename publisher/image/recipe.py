@@ -57,7 +57,7 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
             name, has_default, default = rest.partition("=")
             args[name.strip()] = default.strip() if has_default else None
         elif keyword == "FROM":
-            stage = _stage(rest)
+            stage = _from_instruction(rest)
             if stage is None or steps:
                 return None
             stages.append(stage)
@@ -83,7 +83,7 @@ def _directives(lines: list[str]) -> bool:
     return False
 
 
-def _stage(rest: str) -> tuple[str, str | None] | None:
+def _from_instruction(rest: str) -> tuple[str, str | None] | None:
     words = rest.split()
     if len(words) == 1 and not words[0].startswith("--"):
         return words[0], None

@@ -90,3 +90,12 @@ def api_url(host: str) -> str:
     name = f"[{name}]" if ":" in name else name
     default = {"http": 80, "https": 443}[scheme]
     return f"{scheme}://{name}" + ("" if port == default else f":{port}")
+
+
+def mirrored(base: str, mirror: str | None) -> str | None:
+    """`alpine:3.20` through mirror `HOST[/PREFIX]` is `HOST[/PREFIX]/library/alpine:3.20`."""
+    if not mirror:
+        return None
+    ref = parse(base)
+    name = f"{mirror.rstrip('/')}/{ref.path}"
+    return name + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")

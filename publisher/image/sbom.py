@@ -20,6 +20,7 @@ from urllib.parse import quote
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
 from publisher.image import predicates, purl
+from publisher.image.oci import sha256_hex
 from publisher.image.packages import OsPackage, OsPackages
 
 PREDICATE_TYPE = predicates.SBOM
@@ -79,7 +80,7 @@ def build_sbom(inputs: SbomInputs) -> bytes:
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": f"{inputs.image} {inputs.platform}",
-        "documentNamespace": f"{NAMESPACE}/{quote(inputs.image, safe='')}/{_hex(inputs.subject_digest)}",
+        "documentNamespace": f"{NAMESPACE}/{quote(inputs.image, safe='')}/{sha256_hex(inputs.subject_digest)}",
         "creationInfo": {"created": _timestamp(inputs.created), "creators": [
             f"Tool: publisher-{inputs.publisher_version}", f"Organization: {inputs.supplier}"]},
         "packages": [image, *contained],
@@ -163,15 +164,8 @@ def _rel(source: str, kind: str, target: str) -> dict:
     return {"spdxElementId": source, "relationshipType": kind, "relatedSpdxElement": target}
 
 
-def _hex(digest: str) -> str:
-    hex_ = digest.removeprefix("sha256:")
-    if not re.fullmatch(r"[0-9a-f]{64}", hex_):
-        raise ValueError(f"not a sha256 digest: {digest!r}")
-    return hex_
-
-
 def _sha256(digest: str) -> list[dict]:
-    return [{"algorithm": "SHA256", "checksumValue": _hex(digest)}]
+    return [{"algorithm": "SHA256", "checksumValue": sha256_hex(digest)}]
 
 
 def _timestamp(created: datetime) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from publisher.image import predicates
+from publisher.image.oci import sha256_hex
 
 PREDICATE_TYPE = predicates.PROVENANCE
 # Placeholder until docs/supply-chain.md describes the build type (what externalParameters mean).
@@ -96,7 +97,7 @@ def _dependencies(inputs: ProvenanceInputs) -> list[dict]:
         uri = f"git+{inputs.repository}" if inputs.repository else "git"
         out.append({"uri": uri, "digest": {"gitCommit": inputs.revision}})
     for dep in ((inputs.base,) if inputs.base else ()) + inputs.payloads:
-        entry = {"uri": dep.uri, "digest": {"sha256": _hex(dep.sha256)}}
+        entry = {"uri": dep.uri, "digest": {"sha256": sha256_hex(dep.sha256)}}
         if dep.name:
             entry["name"] = dep.name
         out.append(entry)
@@ -106,7 +107,7 @@ def _dependencies(inputs: ProvenanceInputs) -> list[dict]:
 def _file(source: SourceFile) -> dict:
     if source.sha256 is None:
         return {"path": source.path}
-    return {"path": source.path, "digest": {"sha256": _hex(source.sha256)}}
+    return {"path": source.path, "digest": {"sha256": sha256_hex(source.sha256)}}
 
 
 def _github_run(env: Mapping[str, str]) -> dict | None:
@@ -121,10 +122,3 @@ def _github_run(env: Mapping[str, str]) -> dict | None:
     attempt = env.get("GITHUB_RUN_ATTEMPT") or "1"
     invocation = f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if run_id else None
     return {"builder": f"{server}/actions/runner/{kind}", "invocation": invocation}
-
-
-def _hex(digest: str) -> str:
-    hex_ = digest.removeprefix("sha256:")
-    if not re.fullmatch(r"[0-9a-f]{64}", hex_):
-        raise ValueError(f"not a sha256 digest: {digest!r}")
-    return hex_

@@ -20,8 +20,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicaliz
 
 from publisher.errors import Problems, PublisherError
 from publisher.release.verdicts import judge
-from publisher.spec.matrix import SmokeTest
-from publisher.spec.payload import Payload, Wheels
+from publisher.matrix.schema import SmokeTest
+from publisher.matrix.payload import Payload, Wheels
 
 RUN_TIMEOUT = 30
 

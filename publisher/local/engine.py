@@ -63,7 +63,7 @@ class Build:
 
 
 @dataclass(frozen=True)
-class Run:
+class Exited:
     exit_code: int
     stdout: str
     stderr: str
@@ -109,17 +109,17 @@ class Engine:
     def inspect(self, image_id: str) -> dict:
         return self.client.images.get(image_id).attrs
 
-    def run(self, image_id: str, command: list[str]) -> Run:
+    def run(self, image_id: str, command: list[str]) -> Exited:
         container = self.client.containers.create(image_id, command, network_disabled=True)
         try:
             container.start()
             code = container.wait(timeout=300)["StatusCode"]
             out = container.logs(stdout=True, stderr=False).decode(errors="replace")
             err = container.logs(stdout=False, stderr=True).decode(errors="replace")
-            return Run(code, out, err)
+            return Exited(code, out, err)
         except self._docker_errors.APIError as e:
             why = _not_started(e)
-            return Run(127 if "not found" in why or "no such file" in why else 126, "", "", why)  # as `docker run` exits
+            return Exited(127 if "not found" in why or "no such file" in why else 126, "", "", why)  # as `docker run` exits
         finally:
             container.remove(force=True)
 

@@ -31,7 +31,7 @@ _PRIVATE = {"PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"}
 
 def load_signing_key(path: str | os.PathLike, env: Mapping[str, str] = os.environ) -> ec.EllipticCurvePrivateKey:
     """The P-256 private key in `path`; an encrypted one is opened with $PUBLISHER_SIGN_PASSWORD."""
-    data, problem = _read(Path(path))
+    data, problem = _read_key(Path(path))
     if problem is None:
         problem = _kind_problem(data)
     if problem is None:
@@ -49,7 +49,7 @@ def public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _read(path: Path, what: str = "signing key", kind: str = "private key") -> tuple[bytes, str | None]:
+def _read_key(path: Path, what: str = "signing key", kind: str = "private key") -> tuple[bytes, str | None]:
     try:
         return path.read_bytes(), None
     except FileNotFoundError:
@@ -103,7 +103,7 @@ def _curve_problem(key: object) -> str | None:
 
 def load_public_key(path: str | os.PathLike) -> ec.EllipticCurvePublicKey:
     """The P-256 public key in `path` (`BEGIN PUBLIC KEY` PEM, as `cosign verify --key` takes)."""
-    data, problem = _read(Path(path), "public key", "public key")
+    data, problem = _read_key(Path(path), "public key", "public key")
     key = None
     if problem is None:
         try:

@@ -107,3 +107,38 @@ def _holds_folder(layer: Path, name: str) -> bool:
 
 def _sha(path: Path) -> str:
     return file_digest(path).split(":")[1]
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    """An image saved from the engine, made canonical: its config, and its layers compressed in the cache."""
+
+    config: bytes
+    layers: tuple[Blob, ...]
+
+
+def saved_image(engine, image_id: str, payload: PayloadFiles | None, workdir: str | None, cache: Path,
+                created: str | None) -> SavedImage:
+    """`engine` (local.engine.Engine) saves the image; its layers are swapped for canonical ones (see `canonicalize`)."""
+    blobs = cache / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
+        config, tars = engine.save(image_id, Path(tmp))
+        config, tars = canonicalize(config, tars, payload, workdir, blobs, created)
+        return SavedImage(config, tuple(compress_layer(tar, blobs) for tar in tars))
+
+
+@dataclass(frozen=True)
+class PayloadLayer:
+    """The canonical payload layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
+
+    tar: Path
+    diff_id: str
+    blob: Blob
+
+
+def payload_layer(payload: PayloadFiles, cache: Path) -> PayloadLayer:
+    (cache / "blobs").mkdir(parents=True, exist_ok=True)
+    tar = payload_tar(payload, cache / "blobs")
+    diff_id = file_digest(tar)
+    return PayloadLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from publisher.errors import PublisherError
+from publisher.release.plan import REVISION, Plan
+from publisher.release.tags import is_floating
 from publisher.release.version import Release, parse_release
 
 NEW, STAYS, MOVES, HELD, CONFLICT = "new", "stays", "moves", "held", "conflict"
@@ -71,3 +73,24 @@ def _newer(version: str | None, release: Release) -> bool:
 def retire(current: Current) -> Decision:
     """A tag the plan no longer updates: it stays where it is, frozen at its last release."""
     return Decision(RETIRED, current, f"retired: last {current.version or 'unknown release'}")
+
+
+def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
+               digests: dict[str, str] | None = None, attested: bool = True) -> dict[tuple[str, str], Decision]:
+    """(repository, tag) → Decision for every planned tag.
+
+    `digests` (variant → index digest) once the images are made: "same content" is then the same
+    digest. Without them (the dry-run builds nothing) it is the same release and revision, and
+    attestations as `attested` says the publish makes them (or not).
+    """
+    decisions = {}
+    for ref, current in states.items():
+        for v in plan.variants_in(ref):
+            for tag in v.tags:
+                now = current[tag]
+                same = (now.digest == digests[v.variant.name] if digests is not None
+                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION)
+                        and now.attested in (None, attested))
+                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, same, plan.release,
+                                             rules.force, rules.downgrade)
+    return decisions

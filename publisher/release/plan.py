@@ -8,10 +8,11 @@ from functools import cached_property
 from publisher.image import recipe as recipes
 from publisher.image import reference
 from publisher.errors import Problems
-from publisher.spec.matrix import Matrix, Variant
+from publisher.matrix.schema import Matrix, Variant
 from publisher.release.selection import Selection
-from publisher.spec.payload import Payload
-from publisher.release.tags import TAG, retired, tags_for
+from publisher.matrix.payload import Payload
+from publisher.matrix.schema import TAG
+from publisher.release.tags import retired, tags_for
 from publisher.release.version import Release
 
 OCI = "org.opencontainers.image."

@@ -92,7 +92,7 @@ def plan_identity(plan: Plan) -> str:
     }))
 
 
-def check(plan: Plan, records: dict[str, StageRecord], attestations: bool = True) -> list[str]:
+def join_problems(plan: Plan, records: dict[str, StageRecord], attestations: bool = True) -> list[str]:
     """Problems with these records (name → record) for a join of `plan`; empty when they are its stages.
 
     `attestations`: the join's setting (False with --no-attestations); every stage must have had it."""
@@ -121,7 +121,7 @@ def check(plan: Plan, records: dict[str, StageRecord], attestations: bool = True
 
 def _coverage(plan: Plan, records: dict[str, StageRecord], seen: dict) -> list[str]:
     """Every planned (variant, platform) staged; a platform no stage made is one line, not one per variant."""
-    expected = expected_platforms(plan, records)
+    expected = joined_platforms(plan, records)
     covered = _covered(records)
     planned = [(v.variant.name, p) for v in plan.variants for p in expected[v.variant.name]]
     absent = [p for p in plan.platforms if p not in covered]
@@ -134,7 +134,7 @@ def _coverage(plan: Plan, records: dict[str, StageRecord], seen: dict) -> list[s
     return problems + _none_from_base(plan, expected, covered)
 
 
-def expected_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, tuple[str, ...]]:
+def joined_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, tuple[str, ...]]:
     """Variant → the platforms the join expects: its own, or for from-base, those no stage found its base lacks."""
     lacking = {(v.name, p) for r in records.values() for v in r.variants for p in v.lacks}
     return {v.variant.name: tuple(p for p in v.variant.platforms if (v.variant.name, p) not in lacking)
@@ -143,7 +143,7 @@ def expected_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str,
 
 def joined_plan(plan: Plan, records: dict[str, StageRecord]) -> Plan:
     """The plan with each from-base variant at the platforms its stages found on its base (after `check`)."""
-    expected = expected_platforms(plan, records)
+    expected = joined_platforms(plan, records)
     return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=expected[v.variant.name]))
                                         if v.variant.platforms_from_base else v for v in plan.variants))
 
@@ -157,11 +157,11 @@ def _none_from_base(plan: Plan, expected: dict, covered: set[str]) -> list[str]:
 
 
 def _from_base_note(plan: Plan, name: str) -> str:
-    found = _variant(plan, name)
+    found = _planned(plan, name)
     return f", and its base {found.variant.base} has it (platforms: from-base)" if found and found.variant.platforms_from_base else ""
 
 
-def _variant(plan: Plan, name: str) -> VariantPlan | None:
+def _planned(plan: Plan, name: str) -> VariantPlan | None:
     return next((v for v in plan.variants if v.variant.name == name), None)
 
 

@@ -1,17 +1,18 @@
-"""Tag policy, all of it: which tags a variant gets for a release, and what a valid tag is."""
+"""Tag policy: which tags a variant gets for a release, which tags are floating, which are retired.
+
+What a valid tag is, the matrix says (matrix/schema: TAG, RESERVED).
+"""
 
 from __future__ import annotations
 
 import re
 
 from publisher.errors import PublisherError
+from publisher.matrix.schema import RESERVED
 from publisher.release.version import Release
 
 HEX = re.compile(r"[0-9a-f]{7,64}")
 
-TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-# A base tag must not be mistaken for a version or the primary's `latest`.
-RESERVED = re.compile(r"latest|v?\d+(\.\d+)*([._+-].*)?")
 # Tags in a repository that are not publisher's release tags: cosign's signatures, attestations and
 # SBOMs (sha256-<hex>.sig, .att, .sbom) and the dev channel's sha-<commit>[-T].
 FOREIGN = re.compile(r"sha256-.*|sha-[0-9a-f]{7,}(-.*)?|.*\.(sig|att|sbom)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from publisher.spec.matrix import SmokeTest, Variant
+from publisher.matrix.schema import SmokeTest, Variant
 
 
 def check_config(variant: Variant, platform: str, attrs: dict, labels: dict) -> list[str]:

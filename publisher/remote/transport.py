@@ -85,7 +85,7 @@ class Transport:
         self.count("requests")
         if isinstance(body, Path):
             headers["Content-Length"] = str(body.stat().st_size)
-            body = _read(body)
+            body = _blocks(body)
         built = self._client.build_request(method, url, headers=headers, content=body)
         response = self._client.send(built, stream=stream)
         if stream and response.status_code != 200:
@@ -93,7 +93,7 @@ class Transport:
         return response
 
 
-def _read(path: Path):
+def _blocks(path: Path):
     """A file's bytes in blocks: the body of one send, without holding the file in memory."""
     with path.open("rb") as file:
         while chunk := file.read(BLOCK):

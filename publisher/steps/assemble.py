@@ -14,9 +14,9 @@ from publisher.image import oci, recipe
 from publisher.image.oci import Image
 from publisher.image.recipe import Recipe
 from publisher.local.engine import Engine
-from publisher.local.layers import PayloadFiles, compress_layer, file_digest, payload_tar
+from publisher.local.layers import PayloadFiles, PayloadLayer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
-from publisher.steps.bases import BaseImage, Bases
+from publisher.registries.bases import FetchedBase, Bases
 from publisher.steps.run import Run
 
 
@@ -34,7 +34,7 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
     keys = sorted({(p, r.target) for _, p, r in wanted})
     files = run.plan.payload.files
-    layers = dict(zip(keys, network.map(lambda key: _payload_layer(PayloadFiles(binaries[key[0]], files, key[1]), cache), keys)))
+    layers = dict(zip(keys, network.map(lambda key: payload_layer(PayloadFiles(binaries[key[0]], files, key[1]), cache), keys)))
 
     def one(item):
         v, platform, r = item
@@ -47,29 +47,13 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
         return dict(pool.map(one, wanted))
 
 
-@dataclass(frozen=True)
-class PayloadLayer:
-    """The canonical payload layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
-
-    tar: Path
-    diff_id: str
-    blob: oci.Blob
-
-
-def _payload_layer(payload: PayloadFiles, cache: Path) -> PayloadLayer:
-    (cache / "blobs").mkdir(parents=True, exist_ok=True)
-    tar = payload_tar(payload, cache / "blobs")
-    diff_id = file_digest(tar)
-    return PayloadLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))
-
-
-def _load_base(engine: Engine, base: BaseImage) -> None:
+def _load_base(engine: Engine, base: FetchedBase) -> None:
     name = engine.local_name(oci.digest(base.config))
     if not engine.has(name):
         engine.load(name, base.config, [layer.path for layer in base.layers])
 
 
-def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: BaseImage,
+def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: FetchedBase,
               payload: PayloadLayer) -> Assembled:
     config = recipe.config(base.config, r, payload.diff_id, v.labels, v.labels.get(CREATED), v.variant.base)
     name = engine.local_name(oci.digest(config))

@@ -8,20 +8,20 @@ What is particular to one image (its manifest digest, its packages) follows from
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from publisher import __version__
 from publisher.image import oci, purl
-from publisher.image.attest import Facts, attest, python_version, stable_env
+from publisher.image.attest import Facts, attest, python_version
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.image.packages import merge
 from publisher.image.sbom import BaseImage, Binary, SbomInputs
 from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile
 from publisher.local import artifacts
+from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
 from publisher.release.plan import CREATED, OCI, REVISION, VariantPlan
@@ -57,8 +57,7 @@ class Context:
 def context(run: Run, binaries: dict[str, Path]) -> Context:
     plan, root = run.plan, run.options.root
     labels = plan.primary.labels
-    env = stable_env(os.environ)
-    template = root / plan.template
+    env = ci_environment()
     revision = labels.get(REVISION, "")
     home = plan.home or plan.repositories[0]  # not --repository's: one name, one digest, wherever it is pushed
     return Context(
@@ -67,14 +66,14 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
         # Named, not hashed: the revision pins them, and a digest of a file every variant shares would
         # change every variant's provenance (and digest: an exact-tag conflict) when one variant's entry changes.
         matrix=SourceFile(run.options.matrix_file),
-        template=SourceFile(plan.template) if template.is_file() else None,
+        template=SourceFile(plan.template) if has_file(root, plan.template) else None,
         source=f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}" if "GITHUB_REPOSITORY" in env else None,
         revision=revision if len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision) else None,
         env=env,
         package=plan.payload.wheels.package if plan.payload.wheels else None,
         folders=(plan.payload.primary, plan.payload.derived),
         payload_version=plan.payload_version,
-        binaries={p: tuple((n, _hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
+        binaries={p: tuple((n, _file_hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
         payloads={p: _payloads(run, p, folder) for p, folder in binaries.items()},
     )
 
@@ -128,8 +127,8 @@ def _payloads(run: Run, platform: str, folder: Path) -> tuple[Dependency, ...]:
         tag = artifacts.wheel_platform(declared.wheels, platform)
         wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
         if wheel:
-            return (Dependency(_purl(declared.wheels.package, "", version), _hex(wheel), wheel.name),)
-    return tuple(Dependency(_purl(None, name, version), _hex(folder / name), name) for name in declared.files)
+            return (Dependency(_purl(declared.wheels.package, "", version), _file_hex(wheel), wheel.name),)
+    return tuple(Dependency(_purl(None, name, version), _file_hex(folder / name), name) for name in declared.files)
 
 
 def _base_supplier(base: str) -> str:
@@ -146,7 +145,7 @@ def _created(text: str | None) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _hex(path: Path) -> str:
+def _file_hex(path: Path) -> str:
     return file_digest(path).split(":")[1]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,10 +38,6 @@ def export_all(run: Run, engine: Engine, built: dict[tuple[str, str], str], bina
 
 def _export(engine: Engine, v: VariantPlan, platform: str, image_id: str, payload: PayloadFiles | None, run: Run) -> Image:
     """`payload`: for a derived image, the files its last layer holds; the primary's WORKDIR otherwise."""
-    blobs = run.options.cache / "blobs"
-    blobs.mkdir(parents=True, exist_ok=True)
     workdir = (v.variant.config.get("workdir") or "").strip("/") or None
-    with tempfile.TemporaryDirectory(prefix="publisher-save-") as tmp:
-        config, tars = engine.save(image_id, Path(tmp))
-        config, tars = local_layers.canonicalize(config, tars, payload, workdir, blobs, v.labels.get(CREATED))
-        return Image(platform, config, tuple(local_layers.compress_layer(tar, blobs) for tar in tars))
+    saved = local_layers.saved_image(engine, image_id, payload, workdir, run.options.cache, v.labels.get(CREATED))
+    return Image(platform, saved.config, saved.layers)

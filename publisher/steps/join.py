@@ -8,7 +8,6 @@ every repository. The indexes it writes are byte for byte what a one-machine pub
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.release import inputs
@@ -16,23 +15,7 @@ from publisher.release import records as policy
 from publisher.release.records import StagedImage, StageRecord
 from publisher.steps.run import Run
 from publisher.steps.stage import missing_manifests
-from publisher.steps.state import Repository
-
-
-def load(folders: list[Path]) -> dict[str, StageRecord]:
-    """Every stage record in these folders, by file name; an unreadable one is refused by name."""
-    found = {}
-    for folder in folders:
-        paths = sorted(folder.glob("stage-*.json")) if folder.is_dir() else []
-        if not paths:
-            raise PublisherError(f"publisher: --join {folder}: no stage record (stage-*.json) there; "
-                                 "give the folders the stages wrote with --stage")
-        for path in paths:
-            try:
-                found[str(path)] = StageRecord.from_json(path.read_bytes())
-            except (OSError, ValueError, KeyError, TypeError):
-                raise PublisherError(f"{path}: not a stage record publisher can read; stage again") from None
-    return found
+from publisher.registries.repository import Repository
 
 
 def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository]) -> dict[tuple[str, str], StagedImage]:
@@ -40,7 +23,7 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
 
     `targets` is never empty: a join without pushing is refused with the other flags.
     """
-    problems = policy.check(run.plan, records, run.options.attestations)
+    problems = policy.join_problems(run.plan, records, run.options.attestations)
     if problems:
         raise PublisherError(*problems)
     staged = policy.by_variant(records)
@@ -65,7 +48,7 @@ def from_records(run: Run, records: dict[str, StageRecord]) -> Run:
     return replace(run, plan=plan)
 
 
-def notes(run: Run, staged: dict[tuple[str, str], StagedImage]) -> dict[str, dict]:
+def staged_annotations(run: Run, staged: dict[tuple[str, str], StagedImage]) -> dict[str, dict]:
     """Each variant's index annotations, from what its stages were made of: as a one-machine publish writes them."""
     result = {}
     for v in run.plan.variants:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from publisher.local.engine import Engine
 from publisher.steps.assemble import Assembled, assemble_all
-from publisher.steps.bases import Bases
+from publisher.registries.bases import Bases
 from publisher.steps.build import build_all
 from publisher.steps.run import Run
 

@@ -15,11 +15,11 @@ from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
-from publisher.steps.bases import BasePlatforms, Bases, check_platforms, cut, from_bases, platforms_found
-from publisher.steps.build import mirrored
+from publisher.registries.bases import BasePlatforms, Bases, check_platforms, cut, from_bases, platforms_found
+from publisher.image.reference import mirrored
 from publisher.steps.run import Run
 from publisher.report import retired_lines
-from publisher.steps.state import Repository, read_all, retired_all
+from publisher.registries.repository import Repository, read_all, retired_all
 
 
 def read_targets(run: Run) -> tuple[list[Repository], dict]:
@@ -34,7 +34,7 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
     return targets, states
 
 
-def payload(run: Run) -> dict[str, Path]:
+def fetch_payload(run: Run) -> dict[str, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
     version, declared = run.plan.payload_version, run.plan.payload
     if run.options.artifacts:
@@ -98,7 +98,7 @@ def stage_platforms(run: Run, bases: Bases) -> StagePlatforms:
     return StagePlatforms(replace(run, plan=cut(run.plan, found)), found)
 
 
-def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:
+def index_annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:
     """Each variant's index annotations: its labels, its base's digest, the digest of its inputs.
 
     `payload`: platform → payload digest; `bases`: variant → its base's digest.
@@ -106,7 +106,7 @@ def annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None
     return {v.variant.name: inputs.annotations(v, bases.get(v.variant.name), payload) for v in plan.variants}
 
 
-def up_to_date(plan: Plan, states: dict, notes: dict, payload: dict[str, str] | None = None, replay: bool = False) -> bool:
+def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[str, str] | None = None, replay: bool = False) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now.
 
     With `payload` (platform → payload digest), exact tags may instead hold this release as first
@@ -115,7 +115,7 @@ def up_to_date(plan: Plan, states: dict, notes: dict, payload: dict[str, str] | 
     """
     for ref, current in states.items():
         for v in plan.variants_in(ref):
-            want = notes[v.variant.name][inputs.INPUTS]
+            want = annotations[v.variant.name][inputs.INPUTS]
             for floating in (False, True):
                 held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
                 kept = [c.inputs == want or (payload is not None and (replay or not floating) and inputs.as_published(v, c, payload))

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from publisher.image import oci
+from publisher.image.cosign import subjects
+from publisher.local.records import check_stage_folder, load_records
 from publisher.options import Options
 from publisher.progress import Progress
 from publisher.release import refresh, result
@@ -25,53 +27,53 @@ from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import (annotations, base_platforms, payload, payload_digests, read_targets, resolve_bases,
+from publisher.steps.prepare import (base_platforms, fetch_payload, index_annotations, payload_digests, read_targets, resolve_bases,
                                      stage_platforms, up_to_date)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import smoke_all
-from publisher.steps.state import Repository
-from publisher.steps.tag import publication, release
+from publisher.registries.repository import Repository
+from publisher.steps.ship import publication, ship
 
 NETWORK_JOBS = 8
 
 
 @dataclass
-class Result:
+class Outcome:
     counts: Counter
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
     plan: Plan | None = None  # what was published, when not the given plan (a refresh; platforms from bases)
     document: dict | None = None  # what --result writes (release.result); None when nothing was tagged
 
 
-def publish(plan: Plan, options: Options, progress: Progress) -> Result:
+def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
     network = ThreadPoolExecutor(NETWORK_JOBS)
     try:
         with Hosts(options.policy, options.timeout) as hosts:
             run = Run(plan, options, progress, hosts, network)
-            flow = _join if options.join else _stage if options.stage else _refresh if options.refresh else _one_machine
-            result = flow(run)
-            result.counts[RECOVERED] = hosts.stats().get(RECOVERED, 0)  # in the summary when not 0
-            return result
+            flow = _join if options.join else _one_stage if options.stage else _refresh if options.refresh else _one_machine
+            outcome = flow(run)
+            outcome.counts[RECOVERED] = hosts.stats().get(RECOVERED, 0)  # in the summary when not 0
+            return outcome
     finally:
         network.shutdown(cancel_futures=True)
 
 
-def _one_machine(run: Run) -> Result:
+def _one_machine(run: Run) -> Outcome:
     targets, states = read_targets(run)
-    binaries = payload(run)
+    binaries = fetch_payload(run)
     bases = resolve_bases(run)
     run = base_platforms(run, bases)
     context = _context(run, binaries)
     digests = attest.with_payload(context, payload_digests(run.plan, binaries))
-    notes = annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
-    if notes and run.options.build_cache and up_to_date(run.plan, states, notes, digests):
+    annotations = index_annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
+    if annotations and run.options.build_cache and up_to_date(run.plan, states, annotations, digests):
         return _nothing_to_do(run, targets, states)
-    return _released(run, targets, states, Making(binaries, bases, context), notes)
+    return _released(run, targets, states, Making(binaries, bases, context), annotations)
 
 
-def _refresh(run: Run) -> Result:
+def _refresh(run: Run) -> Outcome:
     """The variants whose base moved since --version was published, remade; only their floating tags move."""
     targets, states = read_targets(run)
     bases = resolve_bases(run)
@@ -80,14 +82,14 @@ def _refresh(run: Run) -> Result:
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
         run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
-        return Result(run.counts, {})
+        return Outcome(run.counts, {})
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
     run = replace(run, plan=refresh.floating_only(run.plan, stale))
-    binaries = payload(run)
+    binaries = fetch_payload(run)
     context = _context(run, binaries)
-    notes = annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
+    annotations = index_annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
                         _base_digests(run, bases.digests))
-    return _released(run, targets, states, Making(binaries, bases, context), notes)
+    return _released(run, targets, states, Making(binaries, bases, context), annotations)
 
 
 @dataclass(frozen=True)
@@ -99,22 +101,22 @@ class Making:
     context: attest.Context | None  # None: no attestations
 
 
-def _released(run: Run, targets: list[Repository], states: dict, making: Making, notes: dict) -> Result:
+def _released(run: Run, targets: list[Repository], states: dict, making: Making, annotations: dict) -> Outcome:
     """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
     made = _made_and_proven(run, making.binaries, making.bases)
     if not targets:
-        return Result(run.counts, {})
+        return Outcome(run.counts, {})
     images = _pushable(run, made, making.binaries)
     attested = _attested(run, making.context, images, making.bases.digests)
-    publications = [publication(v, images, notes[v.variant.name], images, attested) for v in run.plan.variants]
-    return _result(run, targets, publications, release(run, targets, publications, states))
+    publications = [publication(v, images, annotations[v.variant.name], images, attested) for v in run.plan.variants]
+    return _outcome(run, targets, publications, ship(run, targets, publications, states))
 
 
-def _stage(run: Run) -> Result:
+def _one_stage(run: Run) -> Outcome:
     targets, _ = read_targets(run)
-    stage.check_folder(run.options.stage)
+    check_stage_folder(run.options.stage)
     path = stage.record_path(run, run.options.stage)  # named by the stage's platforms, before from-base cuts
-    binaries = payload(run)
+    binaries = fetch_payload(run)
     bases = resolve_bases(run)
     staging = stage_platforms(run, bases)
     run = staging.run
@@ -124,7 +126,7 @@ def _stage(run: Run) -> Result:
     if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         run.counts["manifests already there"] = len(expected) * len(targets)
-        return Result(run.counts, {})
+        return Outcome(run.counts, {})
     with stage.failures_recorded(path, run, expected, variants):
         made = _made_and_proven(run, binaries, bases)
     images = _pushable(run, made, binaries) if targets else {}
@@ -136,21 +138,21 @@ def _stage(run: Run) -> Result:
         tick("platform images and their attestations by digest")
     stage.write_record(path, run, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
-    return Result(run.counts, {})
+    return Outcome(run.counts, {})
 
 
-def _join(run: Run) -> Result:
+def _join(run: Run) -> Outcome:
     targets, states = read_targets(run)
-    records = join.load(run.options.join)
+    records = load_records(run.options.join)
     staged = join.accept(run, records, targets)
     run = join.from_records(run, records)
-    notes = join.notes(run, staged)
-    if up_to_date(run.plan, states, notes, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
+    annotations = join.staged_annotations(run, staged)
+    if up_to_date(run.plan, states, annotations, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
         return _nothing_to_do(run, targets, states)
     children = {key: image.child() for key, image in staged.items()}
     entries = {key: image.attestation for key, image in staged.items()}
-    publications = [publication(v, children, notes[v.variant.name], attestations=entries) for v in run.plan.variants]
-    return _result(run, targets, publications, release(run, targets, publications, states))
+    publications = [publication(v, children, annotations[v.variant.name], attestations=entries) for v in run.plan.variants]
+    return _outcome(run, targets, publications, ship(run, targets, publications, states))
 
 
 def _context(run: Run, binaries: dict) -> attest.Context | None:
@@ -167,10 +169,10 @@ def _attested(run: Run, context: attest.Context | None, images: dict, bases: dic
         return attest.attest_all(run, context, images, bases, tick)
 
 
-def _result(run: Run, targets: list[Repository], publications: list, decisions: dict) -> Result:
+def _outcome(run: Run, targets: list[Repository], publications: list, decisions: dict) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
     published = {t.ref: {name: found for name, found in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
-    return Result(run.counts, {p.name: p.digest for p in publications}, run.plan,
+    return Outcome(run.counts, {p.name: p.digest for p in publications}, run.plan,
                   result.document(run.plan, published, decisions))
 
 
@@ -192,7 +194,7 @@ def _base_digests(run: Run, resolved: dict[str, str]) -> dict[str, str | None]:
     return {v.variant.name: resolved.get(v.variant.base) for v in run.plan.variants}
 
 
-def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
+def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Outcome:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
     # the last tag: a floating one when there is one, which a base refresh moved to the newest content
@@ -200,10 +202,10 @@ def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Result:
             for t in targets for v in run.plan.variants_in(t.ref)}
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
-            digests = [d for v in run.plan.variants_in(t.ref) for d in sign.subjects(held[t.ref, v.variant.name])]
+            digests = [d for v in run.plan.variants_in(t.ref) for d in subjects(held[t.ref, v.variant.name])]
             push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
     published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
                                                     result.platforms_of(held[t.ref, v.variant.name]))
                          for v in run.plan.variants_in(t.ref)} for t in targets}
-    return Result(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[-1]].digest
+    return Outcome(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[-1]].digest
                                for v in run.plan.variants}, None, result.document(run.plan, published, {}))

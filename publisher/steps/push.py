@@ -12,7 +12,7 @@ from publisher.image import oci
 from publisher.image.attestation import AttestationManifest, lists_attestations
 from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
-from publisher.steps.state import Repository
+from publisher.registries.repository import Repository
 
 
 @dataclass(frozen=True)

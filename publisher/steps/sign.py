@@ -13,10 +13,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from publisher.image import oci
-from publisher.image.attestation import REFERENCE_TYPE
 from publisher.image.cosign import (SIGNATURE_ANNOTATION, SignatureEntry, payload, sign, signature_manifest,
                                     signature_tag)
-from publisher.steps.state import Repository
+from publisher.registries.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -36,14 +35,6 @@ def signatures(key, repositories: list[Repository], digests: list[str]) -> list[
             data = payload(repo.ref, digest)
             out.append(Signed(repo, digest, SignatureEntry(data, sign(key, data))))
     return out
-
-
-def subjects(index: bytes) -> list[str]:
-    """What is signed of one index: the index and its platform manifests (not its attestations,
-    which the index digest covers)."""
-    document = json.loads(index)
-    return [oci.digest(index)] + [m["digest"] for m in document.get("manifests", [])
-                                  if (m.get("annotations") or {}).get(REFERENCE_TYPE) != "attestation-manifest"]
 
 
 def push_signatures(signed: list[Signed], pool: Executor) -> None:

@@ -25,7 +25,7 @@ def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick
 
     def one(item) -> Verdict:
         (name, platform), image = item
-        verdict = _smoke(engine, variants[name], platform, image, run.plan.payload_version)
+        verdict = _smoke_one(engine, variants[name], platform, image, run.plan.payload_version)
         tick(f"{name} {platform}")
         return verdict
 
@@ -37,7 +37,7 @@ def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick
         raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
 
 
-def _smoke(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:
+def _smoke_one(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:
     """One image's config check and smoke tests."""
     failures = verdicts.check_config(v.variant, platform, engine.inspect(image), v.labels)
     for test in v.variant.smoke:

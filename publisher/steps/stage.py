@@ -9,13 +9,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from publisher.errors import PublisherError, PublishFailed
+from publisher.errors import PublishFailed
 from publisher.image import oci
+from publisher.local.records import save_record, saved_record
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, plan_identity
 from publisher.release.plan import VariantPlan
-from publisher.steps.bases import BasePlatforms
+from publisher.registries.bases import BasePlatforms
 from publisher.steps.run import Run
-from publisher.steps.state import Repository
+from publisher.registries.repository import Repository
 
 
 def record_path(run: Run, folder: Path) -> Path:
@@ -29,9 +30,8 @@ def staged_already(run: Run, targets: list[Repository], path: Path, expected: di
     `expected`: (variant, platform) → (base digest, payload digest) as resolved now; `variants`: what
     each variant is staged for now.
     """
-    try:
-        record = StageRecord.from_json(path.read_bytes())
-    except (OSError, ValueError, KeyError, TypeError):
+    record = saved_record(path)
+    if record is None:
         return False
     if record.plan != plan_identity(run.plan) or record.variants != variants or any(i.failures for i in record.images):
         return False
@@ -78,10 +78,7 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, variants: t
         ))
     record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants,
                          attestations=run.options.attestations)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(record.to_json())
-    partial.replace(path)  # a stage killed here leaves the old record or the new one, never half of one
+    save_record(path, record)
 
 
 @contextmanager
@@ -92,11 +89,6 @@ def failures_recorded(path: Path, run: Run, expected: dict, variants: tuple[Stag
     except PublishFailed as error:
         write_record(path, run, {}, expected, variants, list(error.lines[1:]))
         raise
-
-
-def check_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise PublisherError(f"publisher: --stage {folder} is a file; give a folder for the stage record")
 
 
 def _smoke_tests(v: VariantPlan) -> tuple[str, ...]:

@@ -1,16 +1,17 @@
-"""The release proper, once every image is proven: decide every tag, push content, signatures and tags, verify."""
+"""Ship a proven release: decide every tag, push content, signatures and tags, then read it all back."""
 
 from __future__ import annotations
 
 from publisher.image import oci
-from publisher.release.decisions import HELD
+from publisher.image.cosign import subjects
+from publisher.release.decisions import HELD, decide_all
 from publisher.release.plan import VariantPlan
 from publisher.release.tags import is_floating
 from publisher.steps import sign
 from publisher.steps.push import Publication, push_contents, push_tags, refuse_conflicts
 from publisher.steps.run import Run
-from publisher.steps.state import Repository, decide_all
-from publisher.steps.verify import verify
+from publisher.registries.repository import Repository
+from publisher.steps.read_back import read_back
 
 
 def publication(v: VariantPlan, children: dict, annotations: dict, images: dict | None = None,
@@ -21,13 +22,13 @@ def publication(v: VariantPlan, children: dict, annotations: dict, images: dict 
     keys = [(v.variant.name, p) for p in v.variant.platforms]
     mine = [children[key] for key in keys]
     pushed = tuple(images[key] for key in keys) if images else ()
-    notes = [attestations[key] for key in keys if attestations.get(key)] if attestations else []
-    made = tuple(a for a in notes if not isinstance(a, dict))  # to push; a stage pushed the others
-    entries = [a if isinstance(a, dict) else a.index_entry() for a in notes]
+    listed = [attestations[key] for key in keys if attestations.get(key)] if attestations else []
+    made = tuple(a for a in listed if not isinstance(a, dict))  # to push; a stage pushed the others
+    entries = [a if isinstance(a, dict) else a.index_entry() for a in listed]
     return Publication(v.variant.name, pushed, oci.index(mine, annotations, entries), v.tags, v.variant.repositories, made)
 
 
-def release(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
+def ship(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
     """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify."""
     for p in publications:
         run.progress.log(f"{p.name}: {p.digest}")
@@ -39,17 +40,17 @@ def release(run: Run, targets: list[Repository], publications: list[Publication]
     with run.progress.phase("push", 1) as tick:
         push_contents(targets, publications, run.network)
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
-        signed = signatures(run, targets, publications)
+        signed = signatures_of(run, targets, publications)
         sign.push_signatures(signed, run.network)
         push_tags(targets, publications, decisions, lambda tag: is_floating(tag, run.plan.release), run.network)
-        verify(targets, publications, decisions, run.network, signed)
+        read_back(targets, publications, decisions, run.network, signed)
         tick("content, signatures, tags, verification")
     return decisions
 
 
-def signatures(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Signed]:
+def signatures_of(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Signed]:
     """With --sign-key: each index and each platform manifest in it, in every repository it goes to."""
     if run.options.sign_key is None:
         return []
     return [s for t in targets for s in sign.signatures(
-        run.options.sign_key, [t], [d for p in publications if p.goes_to(t.ref) for d in sign.subjects(p.index)])]
+        run.options.sign_key, [t], [d for p in publications if p.goes_to(t.ref) for d in subjects(p.index)])]

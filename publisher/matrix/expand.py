@@ -11,7 +11,7 @@ import re
 
 import difflib
 
-from publisher.spec.source import MISSING, Source, Where, describe, mapping
+from publisher.matrix.source import MISSING, Source, Where, describe, mapping
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\}")
 EXPANDED_FIELDS = ("name", "base", "family", "tags", "platforms", "smoke")

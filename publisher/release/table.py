@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from publisher.release.tags import tags_for
 from publisher.release.version import Release
-from publisher.spec.matrix import Matrix
+from publisher.matrix.schema import Matrix
 
 
 class _Any(Release):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,12 +17,9 @@ from publisher.errors import PublisherError
 from publisher.image import oci
 from publisher.image.oci import Blob
 from publisher.image.reference import Reference, parse
-from publisher.remote.hosts import Hosts
 from publisher.release.plan import Plan
+from publisher.remote.hosts import Hosts
 from publisher.remote.registry import Registry
-from publisher.remote.policy import Policy
-from publisher.steps.build import mirrored
-from publisher.steps.state import reachable
 
 LAYER_TYPES = {
     oci.LAYER: oci.LAYER,
@@ -33,7 +30,7 @@ LAYER_TYPES = {
 
 
 @dataclass(frozen=True)
-class BaseImage:
+class FetchedBase:
     """One platform's base image: its config and its layers, compressed as its registry holds them."""
 
     config: bytes
@@ -77,7 +74,7 @@ class Bases:
         ref = self.refs[base]
         return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
-    def image(self, base: str, platform: str) -> BaseImage:
+    def image(self, base: str, platform: str) -> FetchedBase:
         """The base's image for `platform`, at the digest `resolve` found; its layers downloaded once."""
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
         found = self._platform(base, platform)
@@ -85,7 +82,7 @@ class Bases:
             raise PublisherError(f"publisher: base image {base} {found}; remove the platform from the variant or choose another base")
         manifest, config = found
         layers = tuple(self._layer(ref, registry, layer, base) for layer in manifest["layers"])
-        return BaseImage(config, layers)
+        return FetchedBase(config, layers)
 
     def lacks(self, base: str, platform: str) -> str | None:
         """Why the base cannot serve `platform` (e.g. "has linux/amd64 only"), or None: checked before any build."""
@@ -190,30 +187,3 @@ def cut(plan: Plan, found: dict[str, BasePlatforms]) -> Plan:
     """The plan with each from-base variant at the platforms its base has (none: kept, with no platform)."""
     return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=found[v.variant.name].has))
                                         if v.variant.name in found else v for v in plan.variants))
-
-
-@dataclass(frozen=True)
-class Preview:
-    """For the dry-run: each from-base variant's platforms as its base's index has them now, or why not read."""
-
-    platforms: dict[str, tuple[str, ...]]  # from-base variant → those of its platforms its base has; {} when not read
-    note: str | None = None
-
-
-def preview(plan: Plan, mirror: str | None, cache: Path) -> Preview:
-    """The from-base variants' bases read as a publish reads them (through the mirror), without refusing any."""
-    chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
-    if not chosen:
-        return Preview({})
-    refs = {v.base: mirrored(v.base, mirror) or v.base for v in chosen}
-    unreachable = sorted(h for h in {parse(ref).host for ref in refs.values()} if not reachable(h))
-    if unreachable:
-        return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
-    with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
-        try:
-            bases = Bases(refs, cache, hosts)
-            bases.resolve(pool)
-            found = platforms_found(bases, plan, pool)
-        except PublisherError as e:
-            return Preview({}, f"platforms from base not read: {e.lines[0]}")
-    return Preview({name: f.has for name, f in found.items()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from publisher.spec.source import MISSING, Source, describe, mapping, string
+from publisher.matrix.source import MISSING, Source, describe, mapping, string
 
 FOLDER = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*")
 FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -26,13 +26,13 @@ from publisher.release.plan import VERSION, Plan, VariantPlan
 from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
-from publisher.steps import sign
-from publisher.steps.bases import Preview, preview
-from publisher.steps.state import Repository
+from publisher.image.cosign import subjects
+from publisher.registries.preview import Preview, preview
+from publisher.registries.repository import Repository
 
 
 @dataclass(frozen=True)
-class Audit:
+class Verification:
     problems: list[str]
     summary: str
 
@@ -54,7 +54,7 @@ class Expected:
     note: str | None = None  # why some are not known, as one problem line
 
 
-def expected_platforms(plan: Plan, base_mirror: str | None, cache: Path) -> Expected:
+def platforms_to_verify(plan: Plan, base_mirror: str | None, cache: Path) -> Expected:
     """Each variant's own platforms; for `platforms: from-base`, those its base's index has now, never the candidates."""
     from_base = [v.variant.name for v in plan.variants if v.variant.platforms_from_base]
     found = preview(plan, base_mirror, cache) if from_base else Preview({})
@@ -64,21 +64,21 @@ def expected_platforms(plan: Plan, base_mirror: str | None, cache: Path) -> Expe
     return Expected(platforms, note)
 
 
-def audit(plan: Plan, public_key=None, attested: bool = True, base_mirror: str | None = None,
-          cache: Path | None = None) -> Audit:
+def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirror: str | None = None,
+          cache: Path | None = None) -> Verification:
     demands = Demands(plan.release.text, public_key, attested)
-    expected = expected_platforms(plan, base_mirror, cache or default_cache())
+    expected = platforms_to_verify(plan, base_mirror, cache or default_cache())
     with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
         repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
         work = [(repo, v) for repo in repos for v in plan.variants_in(repo.ref)]
-        found = [line for lines in pool.map(lambda item: _variant(*item, expected.platforms[item[1].variant.name], demands),
+        found = [line for lines in pool.map(lambda item: _variant_problems(*item, expected.platforms[item[1].variant.name], demands),
                                             work) for line in lines]
     found = [expected.note, *found] if expected.note else found
     tags = sum(len(plan.tags_in(ref)) for ref in plan.repositories)
     what = _what(demands)
     if found:
-        return Audit(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
-    return Audit([], f"{plan.release.text}: all {tags} tags of {len(repos)} repositories hold it, {what}")
+        return Verification(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
+    return Verification([], f"{plan.release.text}: all {tags} tags of {len(repos)} repositories hold it, {what}")
 
 
 def _what(demands: Demands) -> str:
@@ -86,9 +86,9 @@ def _what(demands: Demands) -> str:
     return f"{attested} and signed" if demands.key else f"{attested} (signatures not checked: no --key)"
 
 
-def _variant(repo: Repository, v: VariantPlan, platforms: tuple[str, ...] | None, demands: Demands) -> list[str]:
+def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[str, ...] | None, demands: Demands) -> list[str]:
     held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
-    problems = {d: _index(repo, d, platforms, demands) for d in sorted(set(filter(None, held.values())))}
+    problems = {d: _index_problems(repo, d, platforms, demands) for d in sorted(set(filter(None, held.values())))}
     good = sorted(d for d, found in problems.items() if not found)
     lines = []
     for tag, digest in held.items():
@@ -100,8 +100,8 @@ def _variant(repo: Repository, v: VariantPlan, platforms: tuple[str, ...] | None
     return lines
 
 
-def _index(repo: Repository, digest: str, expected: tuple[str, ...] | None, demands: Demands) -> list[str]:
-    """`expected`: the platforms the index must hold; None: not checked (the audit says why, once)."""
+def _index_problems(repo: Repository, digest: str, expected: tuple[str, ...] | None, demands: Demands) -> list[str]:
+    """`expected`: the platforms the index must hold; None: not checked (the verification says why, once)."""
     version, key = demands.version, demands.key
     media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
     document = json.loads(body)
@@ -110,18 +110,18 @@ def _index(repo: Repository, digest: str, expected: tuple[str, ...] | None, dema
     found = (document.get("annotations") or {}).get(VERSION)
     problems = [] if found == version else [f"holds {digest}, made from release {found or 'unknown'}, not {version}"]
     platforms = platforms_of(body)
-    if expected is not None and sorted(_short(p) for p in platforms) != sorted(_short(p) for p in expected):
+    if expected is not None and sorted(_os_arch(p) for p in platforms) != sorted(_os_arch(p) for p in expected):
         problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(expected) or 'no platform'}")
     attested = {(m.get("annotations") or {}).get(REFERENCE_DIGEST): m["digest"] for m in document["manifests"]}
     for platform, manifest in platforms.items() if demands.attested else ():
-        problems += [f"{platform}: {p}" for p in _attestations(repo, manifest, attested.get(manifest), version)]
+        problems += [f"{platform}: {p}" for p in _attestation_problems(repo, manifest, attested.get(manifest), version)]
     if key is not None:
         problems += [f"{d}: no signature verifying with the given key under {signature_tag(d)}"
-                     for d in sign.subjects(body) if not _signed(repo, d, key)]
+                     for d in subjects(body) if not _signed(repo, d, key)]
     return problems
 
 
-def _attestations(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:
+def _attestation_problems(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:
     if manifest is None:
         return ["no attestation manifest (no SBOM, no provenance); if it was published with --no-attestations, verify with it"]
     found = repo.registry.get_manifest(repo.path, manifest)
@@ -153,6 +153,6 @@ def _signed(repo: Repository, digest: str, key) -> bool:
     return False
 
 
-def _short(platform: str) -> str:
+def _os_arch(platform: str) -> str:
     """linux/arm64/v8 is linux/arm64: indexes may name the variant the plan leaves out."""
     return "/".join(platform.split("/")[:2])

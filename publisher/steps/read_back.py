@@ -9,16 +9,16 @@ from publisher.image.cosign import signature_tag
 from publisher.release.decisions import HELD
 from publisher.steps.push import Publication
 from publisher.steps.sign import Signed, missing
-from publisher.steps.state import Repository
+from publisher.registries.repository import Repository
 
 
-def verify(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
+def read_back(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
            signed: list[Signed] = ()) -> None:
     """Every tag not held back holds its publication's index, its attestation manifests are there,
     and every signature is under its `.sig` tag, in every repository."""
     checked = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
                if decisions[repo.ref, tag].status != HELD]
-    wrong = [line for line in pool.map(lambda item: _check(*item), checked) if line]
+    wrong = [line for line in pool.map(lambda item: _tag_holds(*item), checked) if line]
     if repositories:
         repositories[0].counts["tags verified"] += len(checked) - len(wrong)
     attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
@@ -30,7 +30,7 @@ def verify(repositories: list[Repository], publications: list[Publication], deci
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
 
 
-def _check(repo: Repository, publication: Publication, tag: str) -> str | None:
+def _tag_holds(repo: Repository, publication: Publication, tag: str) -> str | None:
     """None if the tag holds the publication, else what is wrong."""
     found = repo.registry.head_manifest(repo.path, tag, expect=publication.digest)
     if found == publication.digest:

@@ -7,15 +7,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.image import reference
-from publisher.spec import source
+from publisher.matrix import source
 from publisher.errors import PublisherError
-from publisher.spec.expand import expand
-from publisher.spec.payload import PLATFORM, Payload, read_payload
-from publisher.spec.source import MISSING, Source, Where, describe, mapping, string, string_list
-from publisher.release.tags import RESERVED, TAG
+from publisher.matrix.expand import expand
+from publisher.matrix.payload import PLATFORM, Payload, read_payload
+from publisher.matrix.source import MISSING, Source, Where, describe, mapping, string, string_list
 
 LABEL_KEYS = {"title", "description", "url", "source", "licenses", "vendor", "documentation", "authors"}
 DEFAULT_TEMPLATE = "variants/Dockerfile.j2"
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+# A base tag must not be mistaken for a version or the primary's `latest`.
+RESERVED = re.compile(r"latest|v?\d+(\.\d+)*([._+-].*)?")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
             src.error(where, f"{describe(where)} must be a mapping with base, family and tags")
             continue
         for concrete in expand(src, where, entry, VARIANT_KEYS):
-            variant = _variant(src, where, concrete, families, platforms)
+            variant = _read_variant(src, where, concrete, families, platforms)
             variants.append(replace(variant, repositories=_only_in(src, where, concrete, repositories)))
     dev = _repositories(src, doc["dev_repositories"], "dev_repositories") if "dev_repositories" in doc else []
     _unique(src, variants)
@@ -140,11 +142,11 @@ def _families(src: Source, value: object) -> dict[str, Family]:
         string(src, where, name, TAG, "use letters, digits, '.', '_' or '-'")
         settings = mapping(src, where, settings if settings is not None else {}, required=set(), optional={"smoke", "config"})
         smoke = _smoke_list(src, where + ("smoke",), settings.get("smoke", []))
-        families[name] = Family(smoke, _config(src, where + ("config",), settings.get("config", {})))
+        families[name] = Family(smoke, _image_config(src, where + ("config",), settings.get("config", {})))
     return families
 
 
-def _config(src: Source, where: Where, value: object) -> dict:
+def _image_config(src: Source, where: Where, value: object) -> dict:
     """Expected image config: entrypoint and cmd (a list, or null for none), workdir, env (NAME: value)."""
     config = mapping(src, where, value, required=set(), optional={"entrypoint", "cmd", "workdir", "env"})
     result: dict = {}
@@ -188,7 +190,7 @@ def _check_regex(src: Source, where: Where, pattern: str) -> None:
 def _primary(src: Source, value: object, families: dict, platforms: list[str]) -> Variant:
     where = ("primary",)
     entry = mapping(src, where, value, required={"name", "family"}, optional={"platforms", "smoke"})
-    return _build(src, where, entry, families, platforms, base=None, base_tags=[])
+    return _make_variant(src, where, entry, families, platforms, base=None, base_tags=[])
 
 
 FROM_BASE = "from-base"  # `platforms: from-base`: the matrix's platforms its base's index has, found at publish time
@@ -196,7 +198,7 @@ VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand"
 NEEDS = ("credentials",)
 
 
-def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
+def _read_variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
     entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional=VARIANT_KEYS - {"base", "family", "tags"})
     base = string(src, where + ("base",), entry.get("base", MISSING))
     try:
@@ -208,7 +210,7 @@ def _variant(src: Source, where: Where, entry: dict, families: dict, platforms: 
     for i, tag in enumerate(base_tags):
         if tag and RESERVED.fullmatch(tag):
             src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
-    variant = _build(src, where, entry, families, platforms, base=base, base_tags=base_tags)
+    variant = _make_variant(src, where, entry, families, platforms, base=base, base_tags=base_tags)
     needs = string(src, where + ("needs",), entry["needs"]) if "needs" in entry else None
     if needs is not None and needs not in NEEDS:
         src.error(where + ("needs",), f"needs '{needs}' is not known; write 'needs: credentials' for a base that needs a login to pull")
@@ -228,7 +230,7 @@ def _only_in(src: Source, where: Where, entry: dict, repositories: list[str]) ->
     return tuple(ref for ref in repositories if ref in chosen)
 
 
-def _build(src, where, entry, families, platforms, base, base_tags) -> Variant:
+def _make_variant(src, where, entry, families, platforms, base, base_tags) -> Variant:
     default_name = base_tags[0] if base_tags and base_tags[0] else MISSING
     name = string(src, where + ("name",), entry.get("name", default_name), TAG, "use letters, digits, '.', '_' or '-'")
     family = string(src, where + ("family",), entry.get("family", MISSING))

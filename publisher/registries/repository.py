@@ -1,26 +1,21 @@
-"""What the target repositories hold now, and what each planned tag will do about it.
+"""What the target repositories hold now: the one owner of repository state.
 
-The one owner of repository state: `Repository` reads tags and remembers what it saw and pushed;
-`decide_all` is the one place the tag decisions are made, for the publish and the dry-run alike.
+`Repository` reads tags and remembers what it saw and pushed (no repeated round-trips); what each
+planned tag will do about it is decided by release/decisions.decide_all, for the publish and the dry-run alike.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from collections import Counter
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 
-from publisher.errors import PublisherError
 from publisher.image.attestation import lists_attestations
-from publisher.image.reference import endpoint, parse_repository
-from publisher.release.decisions import Current, Decision, Rules, decide, retire
+from publisher.image.reference import parse_repository
+from publisher.release.decisions import Current, Decision, retire
 from publisher.release.inputs import BASE_DIGEST, INPUTS
 from publisher.release.plan import REVISION, VERSION, Plan
-from publisher.release.tags import is_floating
-from publisher.remote.hosts import Hosts
 from publisher.remote.registry import Registry
-from publisher.remote.policy import Policy
 
 
 class Repository:
@@ -82,27 +77,6 @@ class Repository:
         return json.loads(found) if found else {}
 
 
-def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
-               digests: dict[str, str] | None = None, attested: bool = True) -> dict[tuple[str, str], Decision]:
-    """(repository, tag) → Decision for every planned tag.
-
-    `digests` (variant → index digest) once the images are made: "same content" is then the same
-    digest. Without them (the dry-run builds nothing) it is the same release and revision, and
-    attestations as `attested` says the publish makes them (or not).
-    """
-    decisions = {}
-    for ref, current in states.items():
-        for v in plan.variants_in(ref):
-            for tag in v.tags:
-                now = current[tag]
-                same = (now.digest == digests[v.variant.name] if digests is not None
-                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION)
-                        and now.attested in (None, attested))
-                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, same, plan.release,
-                                             rules.force, rules.downgrade)
-    return decisions
-
-
 def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=lambda item: None,
              push: bool = False) -> dict:
     """repository → tag → Current, for every planned tag; with `push`, push permission proven too."""
@@ -118,31 +92,3 @@ def read_all(repositories: list[Repository], plan: Plan, pool: Executor, tick=la
 def retired_all(repositories: list[Repository], plan: Plan, pool: Executor) -> dict[str, dict[str, Decision]]:
     """repository → retired tag → Decision, after `read_all`: no second listing of the tags."""
     return {repo.ref: repo.retired(plan, pool) for repo in repositories}
-
-
-def compare(plan: Plan, rules: Rules, attested: bool = True) -> tuple[dict | None, str | None]:
-    """For the dry-run: repository → tag → Decision, planned tags then retired ones; or None and why
-    the comparison could not be made."""
-    hosts = {parse_repository(r).host for r in plan.repositories}
-    unreachable = sorted(h for h in hosts if not reachable(h))
-    if unreachable:
-        return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
-    with Hosts(Policy(attempts=2), timeout=10) as registries, ThreadPoolExecutor(8) as pool:
-        repositories = [Repository(ref, registries[parse_repository(ref).host], Counter()) for ref in plan.repositories]
-        try:
-            states = read_all(repositories, plan, pool)
-            retired = retired_all(repositories, plan, pool)
-        except PublisherError as e:
-            return None, f"could not compare with the registries: {e.lines[0]}"
-    decisions = decide_all(plan, states, rules, attested=attested)
-    return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags_in(ref)}, **retired[ref]} for ref in states}, None
-
-
-def reachable(host: str, timeout: float = 2.0) -> bool:
-    """A TCP connect, before paying for an HTTP client: the offline dry-run stays instant."""
-    _, name, port = endpoint(host)
-    try:
-        with socket.create_connection((name, port), timeout=timeout):
-            return True
-    except OSError:
-        return False

@@ -1,0 +1,67 @@
+"""For the dry-run and `publisher verify`: what the registries say now, read without refusing anything.
+
+`compare`: what each planned tag would do; `preview`: the platforms each `platforms: from-base`
+variant's base has. An unreachable host is one note, found by a TCP connect before any HTTP client is made.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from publisher.errors import PublisherError
+from publisher.image.reference import mirrored, parse, parse_repository
+from publisher.release.decisions import Rules, decide_all
+from publisher.release.plan import Plan
+from publisher.registries.bases import Bases, platforms_found
+from publisher.registries.repository import Repository, read_all, retired_all
+from publisher.remote.hosts import Hosts
+from publisher.remote.policy import Policy
+from publisher.remote.probe import reachable
+
+
+def compare(plan: Plan, rules: Rules, attested: bool = True) -> tuple[dict | None, str | None]:
+    """For the dry-run: repository → tag → Decision, planned tags then retired ones; or None and why
+    the comparison could not be made."""
+    hosts = {parse_repository(r).host for r in plan.repositories}
+    unreachable = sorted(h for h in hosts if not reachable(h))
+    if unreachable:
+        return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
+    with Hosts(Policy(attempts=2), timeout=10) as registries, ThreadPoolExecutor(8) as pool:
+        repositories = [Repository(ref, registries[parse_repository(ref).host], Counter()) for ref in plan.repositories]
+        try:
+            states = read_all(repositories, plan, pool)
+            retired = retired_all(repositories, plan, pool)
+        except PublisherError as e:
+            return None, f"could not compare with the registries: {e.lines[0]}"
+    decisions = decide_all(plan, states, rules, attested=attested)
+    return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags_in(ref)}, **retired[ref]} for ref in states}, None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """For the dry-run: each from-base variant's platforms as its base's index has them now, or why not read."""
+
+    platforms: dict[str, tuple[str, ...]]  # from-base variant → those of its platforms its base has; {} when not read
+    note: str | None = None
+
+
+def preview(plan: Plan, mirror: str | None, cache: Path) -> Preview:
+    """The from-base variants' bases read as a publish reads them (through the mirror), without refusing any."""
+    chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
+    if not chosen:
+        return Preview({})
+    refs = {v.base: mirrored(v.base, mirror) or v.base for v in chosen}
+    unreachable = sorted(h for h in {parse(ref).host for ref in refs.values()} if not reachable(h))
+    if unreachable:
+        return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
+    with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
+        try:
+            bases = Bases(refs, cache, hosts)
+            bases.resolve(pool)
+            found = platforms_found(bases, plan, pool)
+        except PublisherError as e:
+            return Preview({}, f"platforms from base not read: {e.lines[0]}")
+    return Preview({name: f.has for name, f in found.items()})

@@ -1,1 +1,0 @@
-"""What the maintainer wrote: matrix.yaml read strictly (source, matrix, expand) and Dockerfiles rendered from it."""
