@@ -94,9 +94,13 @@ class Job:
 def compute_options(args: Arguments) -> Job:
     """The Plan and the Options; every input checked before anything runs."""
     plan = compute_plan(args)
+    root = Path(args.matrix).resolve().parent
+    differing = render.uncommitted(root, plan)  # before any registry is read or anything is built
+    if differing:
+        raise PublisherError(*differing)
     key = _signing_key(args.sign_key) if args.sign_key else None  # a bad key: refused before any build
     return Job(plan, Options(
-        root=Path(args.matrix).resolve().parent,
+        root=root,
         cache=Path(args.cache) if args.cache else default_cache(),
         artifacts=Path(args.artifacts) if args.artifacts else None,
         base_mirror=args.base_mirror,
@@ -119,33 +123,13 @@ def compute_options(args: Arguments) -> Job:
 
 def compute_plan(args: Arguments) -> Plan:
     """Matrix + version + selections → the Plan."""
-    if args.stage and args.join:
-        raise PublisherError("publisher: --stage and --join are two jobs: stage on each runner, then join once")
-    if args.join and not args.push:
-        raise PublisherError("publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead")
-    if args.refresh:
-        _check_refresh(args)
-    if not args.version and not args.dev:
-        raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
-    if args.dev and not args.version and not args.artifacts:
-        raise PublisherError("publisher publish --dev: no payload: pass --artifacts DIR (this revision's build), "
-                             "or --version V to take V's wheels")
+    _check_flags(args)
     release = parse_release(args.version) if args.version else None
     matrix = load_matrix(Path(args.matrix), args.matrix)
     names = [v.name for v in matrix.variants]
     selection = Selection(words(args.only), words(args.skip))
-    refusals = unmatched(selection, names)
-    if refusals:
-        raise PublisherError(*refusals)
     platforms = words(args.platforms)
-    _check_choices("--platform", platforms, sorted({p for v in matrix.variants for p in v.platforms}))
-    for ref in args.repositories:
-        try:
-            reference.parse_repository(ref)
-        except ValueError as e:
-            raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
-    if args.base_mirror:
-        _check_mirror(args.base_mirror)
+    _check_given(args, matrix, selection, platforms)
     made = provenance(matrix.root, args.created, args.revision)
     if args.dev:
         plan = _dev_plan(matrix, release, made)
@@ -162,6 +146,36 @@ def compute_plan(args: Arguments) -> Plan:
         raise PublisherError(f"publisher: no selected variant is published for {', '.join(platforms)}; "
                              "stage a platform they have, or select other variants")
     return plan
+
+
+def _check_flags(args: Arguments) -> None:
+    """Flags that cannot go together, or that need another: refused before the matrix is read."""
+    if args.stage and args.join:
+        raise PublisherError("publisher: --stage and --join are two jobs: stage on each runner, then join once")
+    if args.join and not args.push:
+        raise PublisherError("publisher: --join writes indexes and tags, it cannot run with --no-push; stage with --no-push instead")
+    if args.refresh:
+        _check_refresh(args)
+    if not args.version and not args.dev:
+        raise PublisherError("publisher publish: --version is required: the release to publish, e.g. --version 0.5.31")
+    if args.dev and not args.version and not args.artifacts:
+        raise PublisherError("publisher publish --dev: no payload: pass --artifacts DIR (this revision's build), "
+                             "or --version V to take V's wheels")
+
+
+def _check_given(args: Arguments, matrix, selection: Selection, platforms) -> None:
+    """--only/--skip, --platform, --repository and --base-mirror, checked against the matrix."""
+    refusals = unmatched(selection, [v.name for v in matrix.variants])
+    if refusals:
+        raise PublisherError(*refusals)
+    _check_choices("--platform", platforms, sorted({p for v in matrix.variants for p in v.platforms}))
+    for ref in args.repositories:
+        try:
+            reference.parse_repository(ref)
+        except ValueError as e:
+            raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
+    if args.base_mirror:
+        _check_mirror(args.base_mirror)
 
 
 def _check_refresh(args: Arguments) -> None:

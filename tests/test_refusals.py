@@ -43,9 +43,24 @@ def small(tmp_path):
         (tmp_path / "matrix.yaml").write_text(text if not text or text.startswith("-") or "payload:" in text else text + PAYLOAD)
         if template is not None:
             (tmp_path / "variants" / "Dockerfile.j2").write_text(template)
+        _rendered(tmp_path / "matrix.yaml")
         return str(tmp_path / "matrix.yaml")
 
     return write
+
+
+def _rendered(path) -> None:
+    """The Dockerfiles committed as `publisher render` writes them; a matrix or template the test means
+    to be refused is left for the publish to refuse."""
+    from publisher import render
+    from publisher.errors import PublisherError
+    from publisher.matrix.schema import load_matrix
+
+    try:
+        matrix = load_matrix(path, "matrix.yaml")
+        render.write(matrix, render.render_all(matrix))
+    except PublisherError:
+        pass
 
 
 @pytest.fixture

@@ -153,3 +153,20 @@ def test_help_everywhere_and_version():
     script = Path(sys.executable).parent / "publisher"  # the console script installed beside python
     out = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert out.stdout == "publisher 0.1.0\n"
+
+
+def test_a_publish_whose_dockerfile_is_not_its_render_is_refused_before_any_registry(cli, project, small_registry_free_port):
+    """One truth per Dockerfile: BuildKit builds the committed file, the provenance and inputs describe the render.
+    The repository does not answer: a publish that got as far as reading it would fail on that instead."""
+    dockerfile = project / "variants/alpine3.20/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN true\n")
+    args = ("publish", "--version", "0.5.31", "--matrix", str(project / "matrix.yaml"),
+            "--repository", f"127.0.0.1:{small_registry_free_port}/x/uv")
+    line = "variants/alpine3.20/Dockerfile: differs from its render; run `publisher render` and commit it, then publish again"
+    for extra in ((), ("--dry-run",), ("--dry-run", "--offline"), ("--stage", str(project / "stage"))):
+        run = cli(*args, *extra)
+        assert (run.code, run.err.splitlines(), run.out) == (2, [line], ""), extra
+    dockerfile.unlink()
+    assert cli(*args, "--dry-run", "--offline").err.splitlines() == [line.replace("differs from its render", "is missing")]
+    assert cli("render", "--matrix", str(project / "matrix.yaml")).code == 0
+    assert cli(*args, "--dry-run", "--offline").code == 0

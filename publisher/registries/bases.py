@@ -70,6 +70,10 @@ class Bases:
         self.digests = found
         return found
 
+    def of_variants(self, plan: Plan) -> dict[str, str | None]:
+        """Variant → its base's digest as `resolve` found it (None: FROM scratch): how every step keys bases."""
+        return {v.variant.name: self.digests.get(v.variant.base) for v in plan.variants}
+
     def _head(self, base: str) -> str | None:
         ref = self.refs[base]
         return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")

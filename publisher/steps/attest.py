@@ -80,7 +80,7 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
 
 def attest_all(run: Run, ctx: Context, images: dict[tuple[str, str], Image], bases: dict[str, str],
                tick) -> dict[tuple[str, str], AttestationManifest]:
-    """(variant, platform) → the attestation manifest of that image. `bases`: base → digest."""
+    """(variant, platform) → the attestation manifest of that image. `bases`: variant → its base's digest."""
     scans = Scans(run.options.cache)
     derived = {key: image for key, image in images.items() if key[0] != run.plan.primary.variant.name}
     distinct = {b.digest: b for image in derived.values() for b in image.layers}
@@ -90,7 +90,7 @@ def attest_all(run: Run, ctx: Context, images: dict[tuple[str, str], Image], bas
     def one(key):
         v, image = plans[key[0]], images[key]
         packages = merge([scanned[b.digest] for b in image.layers]) if key in derived else None
-        made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.base)))
+        made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.name)))
         tick(f"{key[0]} {key[1]}")
         return key, made
 

@@ -67,7 +67,7 @@ def _one_machine(run: Run) -> Outcome:
     run = base_platforms(run, bases)
     context = _context(run, binaries)
     digests = attest.with_payload(context, payload_digests(run.plan, binaries))
-    annotations = index_annotations(run.plan, digests, _base_digests(run, bases.digests)) if targets else {}
+    annotations = index_annotations(run.plan, digests, bases.of_variants(run.plan)) if targets else {}
     if annotations and run.options.build_cache and up_to_date(run.plan, states, annotations, digests):
         return _nothing_to_do(run, targets, states)
     return _released(run, targets, states, Making(binaries, bases, context), annotations)
@@ -78,7 +78,7 @@ def _refresh(run: Run) -> Outcome:
     targets, states = read_targets(run)
     bases = resolve_bases(run)
     run = base_platforms(run, bases)
-    stale = refresh.stale(run.plan, states, _base_digests(run, bases.digests))
+    stale = refresh.stale(run.plan, states, bases.of_variants(run.plan))
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
         run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
@@ -88,7 +88,7 @@ def _refresh(run: Run) -> Outcome:
     binaries = fetch_payload(run)
     context = _context(run, binaries)
     annotations = index_annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
-                        _base_digests(run, bases.digests))
+                        bases.of_variants(run.plan))
     return _released(run, targets, states, Making(binaries, bases, context), annotations)
 
 
@@ -107,7 +107,7 @@ def _released(run: Run, targets: list[Repository], states: dict, making: Making,
     if not targets:
         return Outcome(run.counts, {})
     images = _pushable(run, made, making.binaries)
-    attested = _attested(run, making.context, images, making.bases.digests)
+    attested = _attested(run, making.context, images, making.bases.of_variants(run.plan))
     publications = [publication(v, images, annotations[v.variant.name], images, attested) for v in run.plan.variants]
     return _outcome(run, targets, publications, ship(run, targets, publications, states))
 
@@ -120,9 +120,9 @@ def _one_stage(run: Run) -> Outcome:
     bases = resolve_bases(run)
     staging = stage_platforms(run, bases)
     run = staging.run
-    variants = stage.staged_variants(run, staging.found, bases.digests)
+    variants = stage.staged_variants(run, staging.found, bases.of_variants(run.plan))
     context = _context(run, binaries)
-    expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.digests)
+    expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.of_variants(run.plan))
     if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         run.counts["manifests already there"] = len(expected) * len(targets)
@@ -130,7 +130,7 @@ def _one_stage(run: Run) -> Outcome:
     with stage.failures_recorded(path, run, expected, variants):
         made = _made_and_proven(run, binaries, bases)
     images = _pushable(run, made, binaries) if targets else {}
-    attested = _attested(run, context, images, bases.digests) if targets else {}
+    attested = _attested(run, context, images, bases.of_variants(run.plan)) if targets else {}
     with run.progress.phase("push", 1) as tick:
         push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
                               for t in targets}, run.network,
@@ -160,7 +160,7 @@ def _context(run: Run, binaries: dict) -> attest.Context | None:
     return attest.context(run, binaries) if run.options.attestations else None
 
 
-def _attested(run: Run, context: attest.Context | None, images: dict, bases: dict[str, str]) -> dict:
+def _attested(run: Run, context: attest.Context | None, images: dict, bases: dict[str, str | None]) -> dict:
     """(variant, platform) → its attestation manifest, made before anything is pushed; none without a context:
     nothing scanned, nothing attested."""
     if context is None:
@@ -188,10 +188,6 @@ def _pushable(run: Run, made: Made, binaries: dict) -> dict:
     with run.progress.phase("export", len(made.built)) as tick:
         exported = export_all(run, made.engine, made.built, binaries, tick)
     return {**{k: a.image for k, a in made.assembled.items()}, **exported}
-
-
-def _base_digests(run: Run, resolved: dict[str, str]) -> dict[str, str | None]:
-    return {v.variant.name: resolved.get(v.variant.base) for v in run.plan.variants}
 
 
 def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Outcome:

@@ -48,15 +48,15 @@ def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple
     return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
 
 
-def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str]) -> dict:
+def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str | None]) -> dict:
     """(variant, platform) → (base digest, payload digest): what this stage's images are made from."""
-    return {(v.variant.name, p): (bases.get(v.variant.base), payload[p])
+    return {(v.variant.name, p): (bases.get(v.variant.name), payload[p])
             for v in run.plan.variants for p in v.variant.platforms}
 
 
-def staged_variants(run: Run, found: dict[str, BasePlatforms], bases: dict[str, str]) -> tuple[StagedVariant, ...]:
+def staged_variants(run: Run, found: dict[str, BasePlatforms], bases: dict[str, str | None]) -> tuple[StagedVariant, ...]:
     """Each variant with the platforms this stage makes of it; a from-base one also with those its base lacks."""
-    return tuple(StagedVariant(v.variant.name, v.variant.platforms, bases.get(v.variant.base),
+    return tuple(StagedVariant(v.variant.name, v.variant.platforms, bases.get(v.variant.name),
                                found[v.variant.name].lacks if v.variant.name in found else ())
                  for v in run.plan.variants)
 
