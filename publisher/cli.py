@@ -186,7 +186,7 @@ def _publish(ns: argparse.Namespace) -> int:
     progress.log(plan_table(job.plan))
     outcome = publish(job.plan, job.options, progress)
     print(summary(job.plan, outcome.counts))
-    write_step_summary(outcome.plan or job.plan, outcome)
+    write_step_summary(outcome.resolved.plan if outcome.resolved else job.plan, outcome)
     if job.options.result:
         from publisher.local.records import write_result
 

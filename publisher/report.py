@@ -80,9 +80,11 @@ def retired_lines(states: dict | None) -> list[str]:
 def step_summary(plan: Plan, outcome) -> str:
     """Markdown for a CI run's page: what was published, where, under which digest."""
     lines = [f"### publisher: {summary(plan, outcome.counts).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
+    resolved = getattr(outcome, "resolved", None)  # the platforms as published (from-base: its base's)
     for v in plan.variants:
         digest = outcome.digests.get(v.variant.name, "not pushed")
-        lines.append(f"| {v.variant.name} | {', '.join(v.variant.platforms)} | `{digest}` | {' '.join(v.tags)} |")
+        platforms = resolved.platforms_of(v) if resolved else v.variant.platforms
+        lines.append(f"| {v.variant.name} | {', '.join(platforms)} | `{digest}` | {' '.join(v.tags)} |")
     lines += ["", "Repositories: " + ", ".join(plan.repositories)]
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,7 @@ import pytest
 
 from publisher.errors import PublisherError
 from publisher.options import Arguments, compute_plan
-from publisher.release.records import StagedImage, StagedVariant, StageRecord, join_problems, joined_plan, plan_identity
+from publisher.release.records import StagedImage, StagedVariant, StageRecord, join_problems, joined_platforms, plan_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,7 +113,7 @@ def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageReco
 def test_from_base_is_expected_where_its_base_has_the_platform(from_base):
     records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False)}
     assert join_problems(from_base, records) == []
-    joined = {v.variant.name: v.variant.platforms for v in joined_plan(from_base, records).variants}
+    joined = joined_platforms(from_base, records)
     assert joined == {"distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
     assert StageRecord.from_json(records["arm"].to_json()) == records["arm"]
 
@@ -182,7 +182,7 @@ def test_the_join_expects_a_variant_s_own_platforms(amd64_only):
     arm = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/arm64"),),
                       variants=(StagedVariant("distroless", ("linux/arm64",)), StagedVariant("alpine3.20", ())))
     assert join_problems(join, {"amd": amd, "arm": arm}) == []
-    assert {v.variant.name: v.variant.platforms for v in joined_plan(join, {"amd": amd, "arm": arm}).variants} == {
+    assert joined_platforms(join, {"amd": amd, "arm": arm}) == {
         "distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
     extra = replace(arm, images=(*arm.images, image("alpine3.20", "linux/arm64")))
     assert join_problems(join, {"amd": amd, "arm": extra}) == [

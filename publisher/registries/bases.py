@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.errors import PublisherError
@@ -176,18 +176,12 @@ def platforms_found(bases: Bases, plan: Plan, pool: Executor) -> dict[str, BaseP
     return {v.name: BasePlatforms(found, tuple(p for p in v.platforms if p not in found)) for v, found in zip(chosen, has)}
 
 
-def from_bases(bases: Bases, plan: Plan, pool: Executor) -> Plan:
-    """Each `platforms: from-base` variant cut to those of its platforms its base's index has; refused with none."""
+def from_bases(bases: Bases, plan: Plan, pool: Executor) -> dict[str, tuple[str, ...]]:
+    """Each `platforms: from-base` variant → those of its platforms its base's index has; refused with none."""
     found = platforms_found(bases, plan, pool)
     problems = [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} has none of "
                 f"{', '.join(v.variant.platforms)} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
                 for v in plan.variants if v.variant.name in found and not found[v.variant.name].has]
     if problems:
         raise PublisherError(*problems)
-    return cut(plan, found)
-
-
-def cut(plan: Plan, found: dict[str, BasePlatforms]) -> Plan:
-    """The plan with each from-base variant at the platforms its base has (none: kept, with no platform)."""
-    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=found[v.variant.name].has))
-                                        if v.variant.name in found else v for v in plan.variants))
+    return {name: f.has for name, f in found.items()}

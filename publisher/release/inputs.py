@@ -15,26 +15,31 @@ BASE_DIGEST = "org.opencontainers.image.base.digest"
 FORMAT = 4  # bump when what publisher makes of the same inputs changes (4: attestations in the index)
 
 
-def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> str:
-    """Dockerfile, labels, platforms, the base as resolved now, and the payload files' digests."""
+def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str],
+                  platforms: tuple[str, ...] | None = None) -> str:
+    """Dockerfile, labels, platforms (`platforms`, as resolved; the variant's own by default), the base
+    as resolved now, and the payload files' digests."""
+    platforms = v.variant.platforms if platforms is None else platforms
     return oci.digest(oci.canonical({
         "format": FORMAT,
         "dockerfile": v.dockerfile_text,
         "labels": v.labels,
-        "platforms": list(v.variant.platforms),
+        "platforms": list(platforms),
         "base": base_digest,
-        "binaries": {p: binaries[p] for p in v.variant.platforms},
+        "binaries": {p: binaries[p] for p in platforms},
     }))
 
 
-def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[str, str]) -> dict[str, str]:
-    extra = {INPUTS: inputs_digest(v, base_digest, binaries)}
+def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[str, str],
+                platforms: tuple[str, ...] | None = None) -> dict[str, str]:
+    extra = {INPUTS: inputs_digest(v, base_digest, binaries, platforms)}
     if base_digest:
         extra[BASE_DIGEST] = base_digest
     return {**v.labels, **extra}
 
 
-def as_published(v: VariantPlan, current: Current, binaries: dict[str, str]) -> bool:
+def as_published(v: VariantPlan, current: Current, binaries: dict[str, str],
+                 platforms: tuple[str, ...] | None = None) -> bool:
     """The tag holds what `v` makes of these inputs on the base its index records: an exact tag a base
     refresh left with the content first published, not content made from other inputs."""
-    return bool(current.inputs) and current.inputs == inputs_digest(v, current.base, binaries)
+    return bool(current.inputs) and current.inputs == inputs_digest(v, current.base, binaries, platforms)

@@ -14,7 +14,7 @@ one digest cannot change, so stages on one base digest cannot disagree about it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from publisher.image import oci
 from publisher.release.plan import Plan, VariantPlan
@@ -139,13 +139,6 @@ def joined_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, t
     lacking = {(v.name, p) for r in records.values() for v in r.variants for p in v.lacks}
     return {v.variant.name: tuple(p for p in v.variant.platforms if (v.variant.name, p) not in lacking)
             for v in plan.variants}
-
-
-def joined_plan(plan: Plan, records: dict[str, StageRecord]) -> Plan:
-    """The plan with each from-base variant at the platforms its stages found on its base (after `check`)."""
-    expected = joined_platforms(plan, records)
-    return replace(plan, variants=tuple(replace(v, variant=replace(v.variant, platforms=expected[v.variant.name]))
-                                        if v.variant.platforms_from_base else v for v in plan.variants))
 
 
 def _none_from_base(plan: Plan, expected: dict, covered: set[str]) -> list[str]:

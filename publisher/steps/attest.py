@@ -25,6 +25,7 @@ from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
 from publisher.release.plan import CREATED, OCI, REVISION, VariantPlan
+from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 
 
@@ -78,14 +79,15 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
     )
 
 
-def attest_all(run: Run, ctx: Context, images: dict[tuple[str, str], Image], bases: dict[str, str],
+def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[str, str], Image],
                tick) -> dict[tuple[str, str], AttestationManifest]:
-    """(variant, platform) → the attestation manifest of that image. `bases`: variant → its base's digest."""
+    """(variant, platform) → the attestation manifest of that image, on its base as resolved."""
+    bases = resolved.bases()
     scans = Scans(run.options.cache)
     derived = {key: image for key, image in images.items() if key[0] != run.plan.primary.variant.name}
     distinct = {b.digest: b for image in derived.values() for b in image.layers}
     scanned = dict(zip(distinct, run.network.map(scans.layer, distinct.values())))  # each layer once, in parallel
-    plans = {v.variant.name: v for v in run.plan.variants}
+    plans = {v.variant.name: v for v in resolved.plan.variants}
 
     def one(key):
         v, image = plans[key[0]], images[key]

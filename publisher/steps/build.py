@@ -13,13 +13,14 @@ from publisher.release.plan import VariantPlan
 from publisher.steps.run import Run
 
 
-def build_all(run: Run, engine: Engine, binaries: dict[str, Path], derived: list[tuple[VariantPlan, str]],
+def build_all(run: Run, platforms: list[str], engine: Engine, binaries: dict[str, Path], derived: list[tuple[VariantPlan, str]],
               tick) -> dict[tuple[str, str], str]:
-    """(variant name, platform) → image ID, for the primary on every platform and each of `derived`."""
+    """(variant name, platform) → image ID, for the primary on every platform of `platforms` (every one some
+    variant is made for, as resolved) and each of `derived`."""
     primary, options = run.plan.primary, run.options
-    with build_contexts(binaries, run.plan.payload.files, run.platforms) as contexts, ThreadPoolExecutor(options.jobs) as pool:
-        builds = [_build_request(run, primary, contexts.payload[p], p, {}) for p in run.platforms]
-        built = {(primary.variant.name, p): image for p, image in zip(run.platforms, pool.map(_ticking(engine, tick), builds))}
+    with build_contexts(binaries, run.plan.payload.files, platforms) as contexts, ThreadPoolExecutor(options.jobs) as pool:
+        builds = [_build_request(run, primary, contexts.payload[p], p, {}) for p in platforms]
+        built = {(primary.variant.name, p): image for p, image in zip(platforms, pool.map(_ticking(engine, tick), builds))}
         builds = [_build_request(run, v, contexts.empty, p, _args(engine, built[primary.variant.name, p], v, options.base_mirror))
                   for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})

@@ -11,13 +11,14 @@ from publisher.local.cache import ImageRecords
 from publisher.local.layers import PayloadFiles
 from publisher.local.engine import Engine
 from publisher.release.plan import CREATED, VariantPlan
+from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 
 
-def export_all(run: Run, engine: Engine, built: dict[tuple[str, str], str], binaries: dict[str, Path],
+def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[str, str], str], binaries: dict[str, Path],
                tick) -> dict[tuple[str, str], Image]:
     """(variant, platform) → the pushable Image of each published image BuildKit built; once per image ID."""
-    wanted = [(v, p) for v in run.plan.variants for p in v.variant.platforms if (v.variant.name, p) in built]
+    wanted = [(v, p) for v in resolved.plan.variants for p in resolved.platforms_of(v) if (v.variant.name, p) in built]
     records = ImageRecords(run.options.cache)
 
     def one(item: tuple[VariantPlan, str]) -> Image:

@@ -7,12 +7,11 @@ every repository. The indexes it writes are byte for byte what a one-machine pub
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from publisher.errors import PublisherError
-from publisher.release import inputs
+from publisher.release import resolved
 from publisher.release import records as policy
 from publisher.release.records import StagedImage, StageRecord
+from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 from publisher.steps.stage import missing_manifests
 from publisher.registries.repository import Repository
@@ -34,24 +33,17 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
     return staged
 
 
-def from_records(run: Run, records: dict[str, StageRecord]) -> Run:
-    """The run with each `platforms: from-base` variant at the platforms its stages found on its base, each said once.
+def from_records(run: Run, records: dict[str, StageRecord], staged: dict[tuple[str, str], StagedImage]) -> Resolved:
+    """What the join publishes: each `platforms: from-base` variant at the platforms its stages found on its
+    base (each said once), and each variant's annotations from what its stages were made of, as a
+    one-machine publish writes them.
 
     The records say it (checked by `accept`): the join reads no base, so it needs no credentials for the
     bases' registries and holds to the base digest the images were made on, even if the base moved since.
     """
-    plan = policy.joined_plan(run.plan, records)
-    for v in plan.variants:
-        if v.variant.platforms_from_base:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(v.variant.platforms)} "
-                             "(as its stages found)")
-    return replace(run, plan=plan)
-
-
-def staged_annotations(run: Run, staged: dict[tuple[str, str], StagedImage]) -> dict[str, dict]:
-    """Each variant's index annotations, from what its stages were made of: as a one-machine publish writes them."""
-    result = {}
+    platforms = policy.joined_platforms(run.plan, records)
     for v in run.plan.variants:
-        mine = [staged[v.variant.name, p] for p in v.variant.platforms]
-        result[v.variant.name] = inputs.annotations(v, mine[0].base, {i.platform: i.payload for i in mine})
-    return result
+        if v.variant.platforms_from_base:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(platforms[v.variant.name])} "
+                             "(as its stages found)")
+    return resolved.join(run.plan, platforms, staged)

@@ -8,6 +8,7 @@ from pathlib import Path
 from publisher.local.engine import Engine
 from publisher.steps.assemble import Assembled, assemble_all
 from publisher.registries.bases import Bases
+from publisher.release.resolved import Resolved
 from publisher.steps.build import build_all
 from publisher.steps.run import Run
 
@@ -23,15 +24,15 @@ class Made:
         return {**self.built, **{key: a.name for key, a in self.assembled.items()}}
 
 
-def make_all(run: Run, binaries: dict[str, Path], bases: Bases) -> Made:
+def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bases) -> Made:
     engine = Engine(run.progress.log, run.options.builder)
     run.progress.log(f"builder: {engine.builder.name}")
-    recipes = {v.variant.name: v.recipe for v in run.plan.variants}  # each Dockerfile read once
-    derived = [(v, p, recipes[v.variant.name]) for v in run.plan.variants if not v.variant.primary
-               for p in v.variant.platforms]
+    recipes = {v.variant.name: v.recipe for v in resolved.plan.variants}  # each Dockerfile read once
+    derived = [(v, p, recipes[v.variant.name]) for v in resolved.plan.variants if not v.variant.primary
+               for p in resolved.platforms_of(v)]
     to_build = [(v, p) for v, p, r in derived if not r]
     with run.progress.phase("build", len(to_build) + len(binaries)) as tick:
-        built = build_all(run, engine, binaries, to_build, tick)
+        built = build_all(run, resolved.platforms, engine, binaries, to_build, tick)
     assembled = {}
     to_assemble = [(v, p, r) for v, p, r in derived if r]
     if to_assemble:

@@ -5,7 +5,6 @@ Everything that can be refused without building is refused here, in seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.image import oci
@@ -15,7 +14,7 @@ from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
-from publisher.registries.bases import BasePlatforms, Bases, check_platforms, cut, from_bases, platforms_found
+from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
 from publisher.image.reference import mirrored
 from publisher.steps.run import Run
 from publisher.report import retired_lines
@@ -34,13 +33,13 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
     return targets, states
 
 
-def fetch_payload(run: Run) -> dict[str, Path]:
+def fetch_payload(run: Run, platforms: list[str]) -> dict[str, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
     version, declared = run.plan.payload_version, run.plan.payload
     if run.options.artifacts:
-        binaries = artifacts.from_directory(run.options.artifacts, run.platforms, declared.files)
+        binaries = artifacts.from_directory(run.options.artifacts, platforms, declared.files)
     else:
-        binaries = artifacts.fetch_wheels(declared, version, run.platforms, run.options.cache)
+        binaries = artifacts.fetch_wheels(declared, version, platforms, run.options.cache)
     artifacts.check_runs(binaries, version, declared.checks)
     return binaries
 
@@ -61,26 +60,18 @@ def resolve_bases(run: Run) -> Bases:
     return bases
 
 
-def base_platforms(run: Run, bases: Bases) -> Run:
-    """The run with each `platforms: from-base` variant at the platforms its base's index has, each said once."""
+def base_platforms(run: Run, bases: Bases) -> dict[str, tuple[str, ...]]:
+    """Each `platforms: from-base` variant → the platforms its base's index has, each said once."""
     if not any(v.variant.platforms_from_base for v in run.plan.variants):
-        return run
-    plan = from_bases(bases, run.plan, run.network)
-    for v in plan.variants:
-        if v.variant.platforms_from_base:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(v.variant.platforms)}")
-    return replace(run, plan=plan)
+        return {}
+    found = from_bases(bases, run.plan, run.network)
+    for v in run.plan.variants:
+        if v.variant.name in found:
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(found[v.variant.name])}")
+    return found
 
 
-@dataclass(frozen=True)
-class StagePlatforms:
-    """A stage's run, its from-base variants cut to this stage's platforms their bases have, and what each base had."""
-
-    run: Run
-    found: dict[str, BasePlatforms]  # from-base variant → what its base has and lacks of this stage's platforms
-
-
-def stage_platforms(run: Run, bases: Bases) -> StagePlatforms:
+def stage_platforms(run: Run, bases: Bases) -> dict[str, BasePlatforms]:
     """As `base_platforms`, for a stage: a from-base variant whose base has none of this stage's platforms
     stays in the plan with no platform (the stages of the platforms it has make it), and that is said,
     as for a variant whose own `platforms` list has none of them (kept so by options.compute_plan)."""
@@ -95,30 +86,24 @@ def stage_platforms(run: Run, bases: Bases) -> StagePlatforms:
         elif mine:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(mine.lacks)}; "
                              "not staged here, the join expects the platforms its base has")
-    return StagePlatforms(replace(run, plan=cut(run.plan, found)), found)
+    return found
 
 
-def index_annotations(plan: Plan, payload: dict[str, str], bases: dict[str, str | None]) -> dict[str, dict]:
-    """Each variant's index annotations: its labels, its base's digest, the digest of its inputs.
-
-    `payload`: platform → payload digest; `bases`: variant → its base's digest.
-    """
-    return {v.variant.name: inputs.annotations(v, bases.get(v.variant.name), payload) for v in plan.variants}
-
-
-def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[str, str] | None = None, replay: bool = False) -> bool:
+def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[str, str] | None = None, replay: bool = False,
+               platforms: dict[str, tuple[str, ...]] | None = None) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now.
 
     With `payload` (platform → payload digest), exact tags may instead hold this release as first
     published on an earlier base (a base refresh moved only the floating tags); with `replay` (a join
     of stage records made before), floating tags may too: a rerun of a join does not undo a refresh.
+    `platforms`: variant → its platforms as resolved (release/resolved); its own by default.
     """
     for ref, current in states.items():
         for v in plan.variants_in(ref):
             want = annotations[v.variant.name][inputs.INPUTS]
             for floating in (False, True):
                 held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
-                kept = [c.inputs == want or (payload is not None and (replay or not floating) and inputs.as_published(v, c, payload))
+                kept = [c.inputs == want or (payload is not None and (replay or not floating) and inputs.as_published(v, c, payload, (platforms or {}).get(v.variant.name)))
                         for c in held]
                 if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
                     return False

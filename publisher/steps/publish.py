@@ -12,23 +12,24 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from publisher.image import oci
 from publisher.image.cosign import subjects
 from publisher.local.records import check_stage_folder, load_records
 from publisher.options import Options
 from publisher.progress import Progress
-from publisher.release import refresh, result
+from publisher.release import refresh, resolved, result
 from publisher.release.result import Published
 from publisher.release.plan import Plan
+from publisher.release.resolved import Resolved
 from publisher.remote.hosts import Hosts
 from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import (base_platforms, fetch_payload, index_annotations, payload_digests, read_targets, resolve_bases,
-                                     stage_platforms, up_to_date)
+from publisher.steps.prepare import (base_platforms, fetch_payload, payload_digests, read_targets, resolve_bases, stage_platforms,
+                                     up_to_date)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
@@ -43,7 +44,7 @@ NETWORK_JOBS = 8
 class Outcome:
     counts: Counter
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
-    plan: Plan | None = None  # what was published, when not the given plan (a refresh; platforms from bases)
+    resolved: Resolved | None = None  # what was published, as resolved (a refresh's variants; platforms from bases)
     document: dict | None = None  # what --result writes (release.result); None when nothing was tagged
 
 
@@ -62,34 +63,34 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
 
 def _one_machine(run: Run) -> Outcome:
     targets, states = read_targets(run)
-    binaries = fetch_payload(run)
+    binaries = fetch_payload(run, run.platforms)
     bases = resolve_bases(run)
-    run = base_platforms(run, bases)
+    from_base = base_platforms(run, bases)
     context = _context(run, binaries)
-    digests = attest.with_payload(context, payload_digests(run.plan, binaries))
-    annotations = index_annotations(run.plan, digests, bases.of_variants(run.plan)) if targets else {}
-    if annotations and run.options.build_cache and up_to_date(run.plan, states, annotations, digests):
-        return _nothing_to_do(run, targets, states)
-    return _released(run, targets, states, Making(binaries, bases, context), annotations)
+    found = resolved.one_machine(run.plan, from_base, bases.of_variants(run.plan),
+                                 attest.with_payload(context, payload_digests(run.plan, binaries)))
+    if targets and found.variants and run.options.build_cache and _up_to_date(found, states):
+        return _nothing_to_do(run, found, targets, states)
+    return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
 def _refresh(run: Run) -> Outcome:
     """The variants whose base moved since --version was published, remade; only their floating tags move."""
     targets, states = read_targets(run)
     bases = resolve_bases(run)
-    run = base_platforms(run, bases)
+    from_base = base_platforms(run, bases)
     stale = refresh.stale(run.plan, states, bases.of_variants(run.plan))
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
         run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
         return Outcome(run.counts, {})
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
-    run = replace(run, plan=refresh.floating_only(run.plan, stale))
-    binaries = fetch_payload(run)
+    plan = refresh.floating_only(run.plan, stale)
+    binaries = fetch_payload(run, sorted({p for ps in resolved.final_platforms(plan, from_base).values() for p in ps}))
     context = _context(run, binaries)
-    annotations = index_annotations(run.plan, attest.with_payload(context, payload_digests(run.plan, binaries)),
-                        bases.of_variants(run.plan))
-    return _released(run, targets, states, Making(binaries, bases, context), annotations)
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan),
+                                 attest.with_payload(context, payload_digests(plan, binaries)))
+    return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
 @dataclass(frozen=True)
@@ -97,40 +98,41 @@ class Making:
     """What the images are made of: the payload's files, the bases, what the attestations share."""
 
     binaries: dict
-    bases: object  # steps.bases.Bases
+    bases: object  # registries.bases.Bases
     context: attest.Context | None  # None: no attestations
 
 
-def _released(run: Run, targets: list[Repository], states: dict, making: Making, annotations: dict) -> Outcome:
+def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making) -> Outcome:
     """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
-    made = _made_and_proven(run, making.binaries, making.bases)
+    made = _made_and_proven(run, found, making.binaries, making.bases)
     if not targets:
         return Outcome(run.counts, {})
-    images = _pushable(run, made, making.binaries)
-    attested = _attested(run, making.context, images, making.bases.of_variants(run.plan))
-    publications = [publication(v, images, annotations[v.variant.name], images, attested) for v in run.plan.variants]
-    return _outcome(run, targets, publications, ship(run, targets, publications, states))
+    images = _pushable(run, found, made, making.binaries)
+    attested = _attested(run, found, making.context, images)
+    publications = [publication(v, found[v.variant.name], images, images, attested) for v in found.plan.variants]
+    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
 
 
 def _one_stage(run: Run) -> Outcome:
     targets, _ = read_targets(run)
     check_stage_folder(run.options.stage)
     path = stage.record_path(run, run.options.stage)  # named by the stage's platforms, before from-base cuts
-    binaries = fetch_payload(run)
+    binaries = fetch_payload(run, run.platforms)
     bases = resolve_bases(run)
-    staging = stage_platforms(run, bases)
-    run = staging.run
-    variants = stage.staged_variants(run, staging.found, bases.of_variants(run.plan))
+    from_base = stage_platforms(run, bases)
     context = _context(run, binaries)
-    expected = stage.expected_inputs(run, attest.with_payload(context, payload_digests(run.plan, binaries)), bases.of_variants(run.plan))
+    found = resolved.stage(run.plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(run.plan),
+                           attest.with_payload(context, payload_digests(run.plan, binaries)))
+    variants = stage.staged_variants(found, from_base)
+    expected = stage.expected_inputs(found)
     if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         run.counts["manifests already there"] = len(expected) * len(targets)
         return Outcome(run.counts, {})
     with stage.failures_recorded(path, run, expected, variants):
-        made = _made_and_proven(run, binaries, bases)
-    images = _pushable(run, made, binaries) if targets else {}
-    attested = _attested(run, context, images, bases.of_variants(run.plan)) if targets else {}
+        made = _made_and_proven(run, found, binaries, bases)
+    images = _pushable(run, found, made, binaries) if targets else {}
+    attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
         push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
                               for t in targets}, run.network,
@@ -145,14 +147,18 @@ def _join(run: Run) -> Outcome:
     targets, states = read_targets(run)
     records = load_records(run.options.join)
     staged = join.accept(run, records, targets)
-    run = join.from_records(run, records)
-    annotations = join.staged_annotations(run, staged)
-    if up_to_date(run.plan, states, annotations, {platform: i.payload for (_, platform), i in staged.items()}, replay=True):
-        return _nothing_to_do(run, targets, states)
+    found = join.from_records(run, records, staged)
+    if _up_to_date(found, states, replay=True):
+        return _nothing_to_do(run, found, targets, states)
     children = {key: image.child() for key, image in staged.items()}
     entries = {key: image.attestation for key, image in staged.items()}
-    publications = [publication(v, children, annotations[v.variant.name], attestations=entries) for v in run.plan.variants]
-    return _outcome(run, targets, publications, ship(run, targets, publications, states))
+    publications = [publication(v, found[v.variant.name], children, attestations=entries) for v in found.plan.variants]
+    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
+
+
+def _up_to_date(found: Resolved, states: dict, replay: bool = False) -> bool:
+    return up_to_date(found.plan, states, found.annotations(), dict(found.payload), replay,
+                      {name: r.platforms for name, r in found.variants.items()})
 
 
 def _context(run: Run, binaries: dict) -> attest.Context | None:
@@ -160,48 +166,48 @@ def _context(run: Run, binaries: dict) -> attest.Context | None:
     return attest.context(run, binaries) if run.options.attestations else None
 
 
-def _attested(run: Run, context: attest.Context | None, images: dict, bases: dict[str, str | None]) -> dict:
+def _attested(run: Run, found: Resolved, context: attest.Context | None, images: dict) -> dict:
     """(variant, platform) → its attestation manifest, made before anything is pushed; none without a context:
     nothing scanned, nothing attested."""
     if context is None:
         return {}
     with run.progress.phase("attest", len(images)) as tick:
-        return attest.attest_all(run, context, images, bases, tick)
+        return attest.attest_all(run, found, context, images, tick)
 
 
-def _outcome(run: Run, targets: list[Repository], publications: list, decisions: dict) -> Outcome:
+def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, decisions: dict) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
-    published = {t.ref: {name: found for name, found in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
-    return Outcome(run.counts, {p.name: p.digest for p in publications}, run.plan,
-                  result.document(run.plan, published, decisions))
+    published = {t.ref: {name: held for name, held in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
+    return Outcome(run.counts, {p.name: p.digest for p in publications}, found,
+                  result.document(found.plan, published, decisions))
 
 
-def _made_and_proven(run: Run, binaries: dict, bases) -> Made:
-    made = make_all(run, binaries, bases)
+def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Made:
+    made = make_all(run, found, binaries, bases)
     with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
         smoke_all(run, made.engine, made.in_engine(), tick)
     return made
 
 
-def _pushable(run: Run, made: Made, binaries: dict) -> dict:
+def _pushable(run: Run, found: Resolved, made: Made, binaries: dict) -> dict:
     """(variant, platform) → the Image to push: assembled ones as they are, built ones exported."""
     with run.progress.phase("export", len(made.built)) as tick:
-        exported = export_all(run, made.engine, made.built, binaries, tick)
+        exported = export_all(run, found, made.engine, made.built, binaries, tick)
     return {**{k: a.image for k, a in made.assembled.items()}, **exported}
 
 
-def _nothing_to_do(run: Run, targets: list[Repository], states: dict) -> Outcome:
+def _nothing_to_do(run: Run, found: Resolved, targets: list[Repository], states: dict) -> Outcome:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
-    run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
+    run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(found.plan.tags_in(t.ref)) for t in targets)
     # the last tag: a floating one when there is one, which a base refresh moved to the newest content
     held = {(t.ref, v.variant.name): t.manifest(states[t.ref][v.tags[-1]].digest)  # read by read_targets already
-            for t in targets for v in run.plan.variants_in(t.ref)}
+            for t in targets for v in found.plan.variants_in(t.ref)}
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
-            digests = [d for v in run.plan.variants_in(t.ref) for d in subjects(held[t.ref, v.variant.name])]
+            digests = [d for v in found.plan.variants_in(t.ref) for d in subjects(held[t.ref, v.variant.name])]
             push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
     published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
                                                     result.platforms_of(held[t.ref, v.variant.name]))
-                         for v in run.plan.variants_in(t.ref)} for t in targets}
-    return Outcome(run.counts, {v.variant.name: states[run.plan.repositories_of(v)[0]][v.tags[-1]].digest
-                               for v in run.plan.variants}, None, result.document(run.plan, published, {}))
+                         for v in found.plan.variants_in(t.ref)} for t in targets}
+    return Outcome(run.counts, {v.variant.name: states[found.plan.repositories_of(v)[0]][v.tags[-1]].digest
+                               for v in found.plan.variants}, None, result.document(found.plan, published, {}))

@@ -6,6 +6,7 @@ from publisher.image import oci
 from publisher.image.cosign import subjects
 from publisher.release.decisions import HELD, decide_all
 from publisher.release.plan import VariantPlan
+from publisher.release.resolved import Resolved, ResolvedVariant
 from publisher.release.tags import is_floating
 from publisher.steps import sign
 from publisher.steps.push import Publication, push_contents, push_tags, refuse_conflicts
@@ -14,25 +15,26 @@ from publisher.registries.repository import Repository
 from publisher.steps.read_back import read_back
 
 
-def publication(v: VariantPlan, children: dict, annotations: dict, images: dict | None = None,
+def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, images: dict | None = None,
                 attestations: dict | None = None) -> Publication:
-    """One variant's index over `children` ((variant, platform) → Image or Child); `images` to push with it.
+    """One variant's index over `children` ((variant, platform) → Image or Child) at its resolved platforms,
+    with its resolved annotations; `images` to push with it.
 
     `attestations`: (variant, platform) → its AttestationManifest (made here) or index entry (from a stage record)."""
-    keys = [(v.variant.name, p) for p in v.variant.platforms]
+    keys = [(v.variant.name, p) for p in resolved.platforms]
     mine = [children[key] for key in keys]
     pushed = tuple(images[key] for key in keys) if images else ()
     listed = [attestations[key] for key in keys if attestations.get(key)] if attestations else []
     made = tuple(a for a in listed if not isinstance(a, dict))  # to push; a stage pushed the others
     entries = [a if isinstance(a, dict) else a.index_entry() for a in listed]
-    return Publication(v.variant.name, pushed, oci.index(mine, annotations, entries), v.tags, v.variant.repositories, made)
+    return Publication(v.variant.name, pushed, oci.index(mine, dict(resolved.annotations), entries), v.tags, v.variant.repositories, made)
 
 
-def ship(run: Run, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
+def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
     """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify."""
     for p in publications:
         run.progress.log(f"{p.name}: {p.digest}")
-    decisions = decide_all(run.plan, states, run.options.rules, {p.name: p.digest for p in publications})
+    decisions = decide_all(resolved.plan, states, run.options.rules, {p.name: p.digest for p in publications})
     refuse_conflicts(decisions, publications)
     for (ref, tag), d in decisions.items():
         if d.status == HELD or d.why:

@@ -15,6 +15,7 @@ from publisher.local.records import save_record, saved_record
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, plan_identity
 from publisher.release.plan import VariantPlan
 from publisher.registries.bases import BasePlatforms
+from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository
 
@@ -48,17 +49,15 @@ def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple
     return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
 
 
-def expected_inputs(run: Run, payload: dict[str, str], bases: dict[str, str | None]) -> dict:
+def expected_inputs(resolved: Resolved) -> dict:
     """(variant, platform) → (base digest, payload digest): what this stage's images are made from."""
-    return {(v.variant.name, p): (bases.get(v.variant.name), payload[p])
-            for v in run.plan.variants for p in v.variant.platforms}
+    return {(name, p): (r.base, resolved.payload[p]) for name, r in resolved.variants.items() for p in r.platforms}
 
 
-def staged_variants(run: Run, found: dict[str, BasePlatforms], bases: dict[str, str | None]) -> tuple[StagedVariant, ...]:
+def staged_variants(resolved: Resolved, found: dict[str, BasePlatforms]) -> tuple[StagedVariant, ...]:
     """Each variant with the platforms this stage makes of it; a from-base one also with those its base lacks."""
-    return tuple(StagedVariant(v.variant.name, v.variant.platforms, bases.get(v.variant.name),
-                               found[v.variant.name].lacks if v.variant.name in found else ())
-                 for v in run.plan.variants)
+    return tuple(StagedVariant(name, r.platforms, r.base, found[name].lacks if name in found else ())
+                 for name, r in resolved.variants.items())
 
 
 def write_record(path: Path, run: Run, images: dict, expected: dict, variants: tuple[StagedVariant, ...],

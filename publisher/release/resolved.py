@@ -1,0 +1,92 @@
+"""What one flow publishes, resolved once: each variant's final platforms, base digest and index annotations.
+
+The matrix's Variant stays as declared (`platforms: from-base` keeps the platforms it lists); a flow
+reads its bases, records or registry states, then builds one `Resolved` with one of the functions
+here, and every step reads the platforms, bases and annotations of that value. Nothing rewrites it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from publisher.release import inputs
+from publisher.release.plan import Plan, VariantPlan
+
+
+@dataclass(frozen=True)
+class ResolvedVariant:
+    platforms: tuple[str, ...]  # what this flow makes of it: its own, or for from-base, those its base has
+    base: str | None  # its base's digest (None: FROM scratch, or a base not read)
+    annotations: MappingProxyType  # its index's annotations; empty for a stage, which writes no index
+
+    @property
+    def inputs(self) -> str | None:
+        """The digest of what its content depends on (release/inputs), as its index records it."""
+        return self.annotations.get(inputs.INPUTS)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    plan: Plan  # the variants and tags this flow publishes: the selected Plan, or a refresh's cut of it
+    variants: MappingProxyType  # variant name → ResolvedVariant, in plan order
+    payload: MappingProxyType  # platform → the digest of the payload files its images carry
+
+    def __getitem__(self, name: str) -> ResolvedVariant:
+        return self.variants[name]
+
+    def platforms_of(self, v: VariantPlan) -> tuple[str, ...]:
+        return self.variants[v.variant.name].platforms
+
+    @property
+    def platforms(self) -> list[str]:
+        """Every platform some variant is made for; each needs the primary image."""
+        return sorted({p for r in self.variants.values() for p in r.platforms})
+
+    def annotations(self) -> dict[str, dict]:
+        return {name: dict(r.annotations) for name, r in self.variants.items()}
+
+    def bases(self) -> dict[str, str | None]:
+        return {name: r.base for name, r in self.variants.items()}
+
+
+def final_platforms(plan: Plan, from_base: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Variant → its platforms: its own, or (a from-base variant in `from_base`) those its base has."""
+    return {v.variant.name: from_base.get(v.variant.name, v.variant.platforms) for v in plan.variants}
+
+
+def one_machine(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[str, str | None],
+                payload: dict[str, str]) -> Resolved:
+    """One machine and a refresh (`plan` already cut to its variants): platforms from the bases read,
+    annotations from the bases' digests and the payload."""
+    platforms = final_platforms(plan, from_base)
+    return _resolved(plan, {v.variant.name: _variant(v, platforms[v.variant.name], bases.get(v.variant.name), payload)
+                            for v in plan.variants}, payload)
+
+
+def stage(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[str, str | None],
+          payload: dict[str, str]) -> Resolved:
+    """A stage: this stage's platforms of each variant (a from-base one whose base has none: no platform);
+    no annotations, the join writes the indexes."""
+    platforms = final_platforms(plan, from_base)
+    return _resolved(plan, {v.variant.name: ResolvedVariant(platforms[v.variant.name], bases.get(v.variant.name),
+                                                            MappingProxyType({})) for v in plan.variants}, payload)
+
+
+def join(plan: Plan, platforms: dict[str, tuple[str, ...]], staged: dict) -> Resolved:
+    """The join: the platforms the records found (`records.joined_platforms`), and each variant's base and
+    payload as its stages made it (`staged`: (variant, platform) → StagedImage)."""
+    payload = {platform: i.payload for (_, platform), i in staged.items()}
+    found = {}
+    for v in plan.variants:
+        mine = [staged[v.variant.name, p] for p in platforms[v.variant.name]]
+        found[v.variant.name] = _variant(v, platforms[v.variant.name], mine[0].base, {i.platform: i.payload for i in mine})
+    return _resolved(plan, found, payload)
+
+
+def _variant(v: VariantPlan, platforms: tuple[str, ...], base: str | None, payload: dict[str, str]) -> ResolvedVariant:
+    return ResolvedVariant(platforms, base, MappingProxyType(inputs.annotations(v, base, payload, platforms)))
+
+
+def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[str, str]) -> Resolved:
+    return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)))
