@@ -121,6 +121,32 @@ def test_steps_do_no_socket_or_file_io_of_their_own(path):
     assert not found and not calls, f"{path.name}: imports {sorted(found)}, calls {calls}"
 
 
+def rebuilt(path: Path) -> list[str]:
+    """The dataclasses.replace calls of a module (`replace(run, ...)`, `replace(v.variant, ...)`): a value
+    rebuilt; str.replace and os.replace are method calls and not counted."""
+    return [f"{path.name}:{node.lineno}: {ast.unparse(node)[:60]}" for node in ast.walk(tree(path))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "replace"]
+
+
+def test_the_steps_never_rebind_the_run_nor_rewrite_a_variant():
+    """Issue 18: each flow resolves its plan once (release/resolved) and every step reads that value; no step
+    makes a new Run or rewrites a variant, and outside planning (release/plan.select, options) no module
+    rewrites a matrix Variant (`replace(v.variant, ...)`)."""
+    found = [line for path in modules(STEPS) for line in rebuilt(path)]
+    found += [line for path in sorted(PACKAGE.rglob("*.py")) if path.relative_to(PACKAGE).as_posix()
+              not in ("release/plan.py", "options.py") for line in rebuilt(path) if "replace(v.variant" in line]
+    assert not found, found
+    constructed = [f"{p.name}:{n.lineno}" for p in modules(STEPS) for n in ast.walk(tree(p))
+                   if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Run"]
+    assert len(constructed) == 1 and constructed[0].startswith("publish.py:"), constructed  # once, in publish.publish
+
+
+def test_the_rebuild_check_sees_a_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from dataclasses import replace\nrun = replace(run, plan=p)\nx = 'a'.replace('a', 'b')\n")
+    assert rebuilt(bad) == ["bad.py:2: replace(run, plan=p)"]
+
+
 def test_no_two_modules_define_one_name():
     """One meaning per name: a function or class is defined once in the package (methods aside)."""
     defined: dict[str, list[str]] = {}
