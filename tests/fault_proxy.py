@@ -1,7 +1,8 @@
 """A proxy in front of a real registry that fails a seeded fraction of requests, in chosen ways.
 
 It also records every tag written (to check what the registry showed at each moment) and can
-call a hook before forwarding a request (to kill a publish at an exact point of the protocol).
+call a hook before forwarding a request (to kill a publish at an exact point of the protocol), or
+pause a publish there (`pause`: the chosen request and every one after it wait until the test releases them).
 It counts what it receives (`counts()`: requests by method, blob uploads, manifest PUTs, bytes of
 request bodies), which is how bench/publish.py measures a publish. Chunked request bodies (as
 `docker push` sends them) are read whole and forwarded with a Content-Length, and so are chunked
@@ -58,7 +59,14 @@ class FaultProxy:
         """The request handler class: a subclass of FaultProxy may return a subclass of _Handler."""
         return _Handler
 
+    def pause(self, condition) -> Pause:
+        """Hold the first request `condition(method, path)` picks, and every one after it, until `release()`."""
+        self.hook = Pause(condition)
+        return self.hook
+
     def stop(self) -> None:
+        if isinstance(self.hook, Pause):
+            self.hook.release()
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
@@ -86,6 +94,53 @@ class FaultProxy:
             fault = self.rng.choice(applicable)
             self.faults.append((fault, method, path))
             return fault
+
+
+class Pause:
+    """A publisher held at one point of its protocol: `reached` is set when it gets there, `release()` lets it go on."""
+
+    def __init__(self, condition):
+        self.condition, self.lock = condition, threading.Lock()
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def __call__(self, method: str, path: str) -> None:
+        with self.lock:
+            if not self.reached.is_set() and not self.go.is_set() and self.condition(method, path):
+                self.reached.set()
+        if self.reached.is_set():
+            self.go.wait()
+
+    def release(self) -> None:
+        self.go.set()
+
+
+def tag_put(tags, n: int = 1):
+    """A condition: the `n`th manifest PUT by tag whose tag is one of `tags`."""
+    seen = []
+
+    def condition(method: str, path: str) -> bool:
+        m = MANIFEST.match(path.split("?")[0])
+        if method == "PUT" and m and m["ref"] in tags:
+            seen.append(m["ref"])
+        return len(seen) >= n
+
+    return condition
+
+
+def read_after_put(put_tags, read_tags):
+    """A condition: the first HEAD or GET of one of `read_tags` after a manifest PUT of one of `put_tags`."""
+    put = tag_put(put_tags)
+    done = []
+
+    def condition(method: str, path: str) -> bool:
+        m = MANIFEST.match(path.split("?")[0])
+        if done and method in ("HEAD", "GET") and m and m["ref"] in read_tags:
+            return True
+        if put(method, path):
+            done.append(path)
+        return False
+
+    return condition
 
 
 def _applies(kind: str, method: str, path: str, pushed: set[str]) -> bool:

@@ -65,7 +65,7 @@ def test_result_document_names_what_moved_and_what_was_held():
     decisions["r.example/uv", "0.5-alpine"] = Decision(HELD, Current("sha256:newer", "0.5.40"), "newer")
     tags = document(plan, published, decisions)["repositories"]["r.example/uv"]
     assert tags["alpine"] == {"digest": "sha256:new", "variant": "alpine3.20", "platforms": {"linux/amd64": "sha256:a"},
-                              "status": "moves", "moved_from": "sha256:old"}
+                              "status": "moves", "moved_from": "sha256:old", "meanwhile": None}
     assert tags["0.5.31-alpine"]["moved_from"] is None and tags["0.5.31-alpine"]["status"] == "new"
     assert tags["0.5-alpine"]["digest"] == "sha256:newer" and tags["0.5-alpine"]["status"] == "held"
 

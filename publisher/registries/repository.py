@@ -41,6 +41,13 @@ class Repository:
         self.releases.update(zip(distinct, pool.map(self._release_of, distinct)))
         return {tag: Current(digests[tag], *self.releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
 
+    def held(self, tag: str) -> Current:
+        """What `tag` holds now, read again (its release read once per digest): for a tag another publisher may move."""
+        digest = self.registry.head_manifest(self.path, tag)
+        if digest and digest not in self.releases:
+            self.releases[digest] = self._release_of(digest)
+        return Current(digest, *self.releases[digest]) if digest else Current()
+
     def retired(self, plan: Plan, pool: Executor) -> dict[str, Decision]:
         """Tags listed at the last read that the plan no longer updates, each with its last release."""
         names = plan.retired(self.existing)

@@ -42,6 +42,7 @@ class Decision:
     status: str  # new, stays, moves, held or conflict
     current: Current
     why: str = ""
+    meanwhile: bool = False  # held because a newer release took the tag while this publish ran (release/converge)
 
 
 def decide(floating: bool, current: Current, same: bool, release: Release, force: bool = False,

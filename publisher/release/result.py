@@ -2,7 +2,9 @@
 
 For CI jobs after the publish (artifact attestations of each index digest, release notes): per
 repository and tag, `digest` (the index digest it holds now), `platforms` (each platform's manifest
-digest), `status`, and `moved_from`: for a tag that moved, the digest it held before.
+digest), `status`, and `moved_from`: for a tag that moved, the digest it held before; `meanwhile`: for a
+floating tag a newer release took while this publish ran (status `held`, `digest` that release's index), its
+version, else null.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: 
                 moved = d is not None and d.status == MOVES
                 if d is not None and d.status == HELD:  # still what it held: another, newer release
                     tags[tag] = {"digest": d.current.digest, "variant": v.variant.name, "platforms": None,
-                                 "status": HELD, "moved_from": None}
+                                 "status": HELD, "moved_from": None,
+                                 "meanwhile": d.current.version if d.meanwhile else None}
                     continue
                 tags[tag] = {"digest": held.index, "variant": v.variant.name, "platforms": held.platforms,
                              "status": d.status if d else "stays",
-                             "moved_from": d.current.digest if moved else None}
+                             "moved_from": d.current.digest if moved else None, "meanwhile": None}
         repositories[ref] = tags
     return {"version": plan.release.text, "repositories": repositories}

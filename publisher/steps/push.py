@@ -63,13 +63,14 @@ def push_contents(repositories: list[Repository], publications: list[Publication
 
 
 def push_tags(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
-              pool: Executor) -> None:
-    """Exact tags everywhere; floating tags last."""
+              pool: Executor, write_floating=None) -> None:
+    """Exact tags everywhere; floating tags last, each by `write_floating` when given (steps/converge)."""
     counts = repositories[0].counts if repositories else Counter()
     every = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags]
     for floating in (False, True):
         phase = [(repo, p, tag) for repo, p, tag in every if is_floating(tag) == floating]
-        counts.update(pool.map(lambda item: _tag(*item, decisions[item[0].ref, item[2]]), phase))
+        write = write_floating if floating and write_floating else _tag
+        counts.update(pool.map(lambda item: write(*item, decisions[item[0].ref, item[2]]), phase))
 
 
 def push_staged(repositories: list[Repository], images: dict[str, list[Image]], pool: Executor,

@@ -6,19 +6,28 @@ from concurrent.futures import Executor
 
 from publisher.errors import PublishFailed
 from publisher.image.cosign import signature_tag
+from publisher.release.converge import Meanwhile
 from publisher.release.decisions import HELD
+from publisher.release.tags import is_floating
+from publisher.release.version import Release
+from publisher.steps.converge import newer_at
 from publisher.steps.push import Publication
 from publisher.steps.sign import Signed, missing
 from publisher.registries.repository import Repository
 
 
 def read_back(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
-           signed: list[Signed] = ()) -> None:
+              signed: list[Signed] = (), release: Release | None = None) -> list[Meanwhile]:
     """Every tag not held back holds its publication's index, its attestation manifests are there,
-    and every signature is under its `.sig` tag, in every repository."""
-    checked = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
-               if decisions[repo.ref, tag].status != HELD]
-    wrong = [line for line in pool.map(lambda item: _tag_holds(*item), checked) if line]
+    and every signature is under its `.sig` tag, in every repository.
+
+    With `release`, a floating tag holding a newer release than it is right (another publisher's, while
+    this one ran): returned, not an error. Exact tags are read first, floating ones last."""
+    checked = sorted(((repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref)
+                      for tag in p.tags if decisions[repo.ref, tag].status != HELD),
+                     key=lambda item: release is not None and is_floating(item[2], release))
+    found = list(pool.map(lambda item: _tag_holds(*item, release), checked))
+    wrong = [f for f in found if isinstance(f, str)]
     if repositories:
         repositories[0].counts["tags verified"] += len(checked) - len(wrong)
     attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
@@ -28,14 +37,16 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
               for s in missing(list(signed), pool)]
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
+    return [f for f in found if isinstance(f, Meanwhile)]
 
 
-def _tag_holds(repo: Repository, publication: Publication, tag: str) -> str | None:
-    """None if the tag holds the publication, else what is wrong."""
+def _tag_holds(repo: Repository, publication: Publication, tag: str, release: Release | None) -> str | Meanwhile | None:
+    """None if the tag holds the publication; the newer release a floating tag holds instead; else what is wrong."""
     found = repo.registry.head_manifest(repo.path, tag, expect=publication.digest)
     if found == publication.digest:
         return None
-    return f"{repo.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
+    newer = newer_at(repo, tag, release) if found and release and is_floating(tag, release) else None
+    return newer or f"{repo.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
 
 
 def _attestation(repo: Repository, digest: str) -> str | None:

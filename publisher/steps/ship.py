@@ -8,7 +8,7 @@ from publisher.release.decisions import HELD, decide_all
 from publisher.release.plan import VariantPlan
 from publisher.release.resolved import Resolved, ResolvedVariant
 from publisher.release.tags import is_floating
-from publisher.steps import sign
+from publisher.steps import converge, sign
 from publisher.steps.push import Publication, push_contents, push_tags, refuse_conflicts
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository
@@ -44,10 +44,15 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
         signed = signatures_of(run, targets, publications)
         sign.push_signatures(signed, run.network)
-        push_tags(targets, publications, decisions, lambda tag: is_floating(tag, run.plan.release), run.network)
-        read_back(targets, publications, decisions, run.network, signed)
+        ours, downgrade = run.plan.release, run.options.rules.downgrade
+        push_tags(targets, publications, decisions, lambda tag: is_floating(tag, ours), run.network,
+                  converge.write_floating(ours, downgrade))
+        # No compare-and-swap on tags: another publisher may have written between our read and our write.
+        found = converge.settle(targets, publications, decisions, ours, downgrade, run.network)
+        # ... or may move one while we verify: a newer release's floating tag is right there too.
+        found.update(((m.ref, m.tag), m) for m in read_back(targets, publications, decisions, run.network, signed, ours))
         tick("content, signatures, tags, verification")
-    return decisions
+    return converge.held_meanwhile(decisions, found, run.progress.notice)
 
 
 def signatures_of(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Signed]:
