@@ -109,3 +109,14 @@ def test_the_refresh_workflow_finds_the_newest_final_release(tmp_path):
     output = tmp_path / "github-output"
     subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True)
     assert output.read_text() == "version=0.5.31\n"
+
+
+def test_the_jobs_that_move_tags_share_one_concurrency_group():
+    """The release's join and the refresh take turns whatever their ref (issue 20); a pull request keeps out."""
+    release = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    refresh = yaml.safe_load((ROOT / ".github" / "workflows" / "refresh.yml").read_text())
+    assert "concurrency" not in release  # not one group per ref: the stages push by digest only
+    assert release["jobs"]["join"]["concurrency"] == {"group": "publish-${{ github.repository }}", "cancel-in-progress": False}
+    group = EXPRESSION.fullmatch(refresh["concurrency"]["group"])[1]
+    assert group.endswith("|| format('publish-{0}', github.repository)") and "pull_request" in group
+    assert refresh["concurrency"]["cancel-in-progress"] is False
