@@ -42,6 +42,8 @@ class FaultProxy:
         self.tag_writes: list[tuple[str, str, str]] = []  # (repository path, tag, digest), in order
         self.pushed: set[str] = set()  # manifest refs written, for read-after-write lag
         self.hook = None
+        self.active = 0  # requests past the hook and not yet answered (a paused request is not one)
+        self.idle = threading.Condition()
         self.mounts = True  # False: a mount request opens a plain upload session, as registries without mounts do
         self.refused_types: set[str] = set()  # manifest media types answered with 400 MANIFEST_INVALID
         self.requests: Counter = Counter()  # requests received, by method
@@ -58,6 +60,11 @@ class FaultProxy:
     def handler_base(self) -> type:
         """The request handler class: a subclass of FaultProxy may return a subclass of _Handler."""
         return _Handler
+
+    def quiet(self, timeout: float = 60) -> bool:
+        """Wait until no request is being forwarded: what a paused publisher sent before the pause has landed."""
+        with self.idle:
+            return self.idle.wait_for(lambda: self.active == 0, timeout)
 
     def pause(self, condition) -> Pause:
         """Hold the first request `condition(method, path)` picks, and every one after it, until `release()`."""
@@ -179,6 +186,17 @@ class _Handler(BaseHTTPRequestHandler):
         proxy.count(self.command, self.path, body)
         if proxy.hook:
             proxy.hook(self.command, self.path)
+        with proxy.idle:
+            proxy.active += 1
+        try:
+            self._answer_request(body)
+        finally:
+            with proxy.idle:
+                proxy.active -= 1
+                proxy.idle.notify_all()
+
+    def _answer_request(self, body: bytes) -> None:
+        proxy = self.proxy
         fault = proxy.choose(self.command, self.path)
         if fault in ANY_FAULTS:
             return self._fail(fault)

@@ -69,8 +69,8 @@ import pytest  # noqa: E402
 
 from publisher.release.tags import is_floating  # noqa: E402
 from tests.fault_proxy import read_after_put, tag_put  # noqa: E402
-from tests.test_publish import reduced_matrix, skopeo, tags_in  # noqa: E402
-from tests.test_reliability import args, digests  # noqa: E402
+from tests.test_publish import reduced_matrix  # noqa: E402
+from tests.test_reliability import args  # noqa: E402
 
 CHEAP = ["--only", "distroless", "--only", "alpine3.20", "--platform", "linux/amd64"]
 BEFORE, AFTER = "0.5.30", "0.5.31"
@@ -91,13 +91,19 @@ def floating(version: str) -> list[str]:
 
 
 def tag_order_holds(repo: str) -> dict[str, str]:
-    """No floating tag ahead of its release's exact tags; returns each tag's digest, read with skopeo."""
-    listed = {t for t in tags_in(repo) if not t.endswith(".sig")}
+    """No floating tag ahead of its release's exact tags; returns each tag's digest, read over plain HTTP."""
+    import hashlib
+
+    from tests.test_supply_chain import raw
+
+    host, name = repo.split("/", 1)
+    listed = {t for t in json.loads(raw(host, f"{name}/tags/list"))["tags"] if not t.endswith(".sig")}
+    bodies = {t: raw(host, f"{name}/manifests/{t}") for t in listed}
     for tag in listed - {t for v in (BEFORE, AFTER) for t in exact(v)}:
-        version = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:{tag}"))["annotations"]["org.opencontainers.image.version"]
+        version = json.loads(bodies[tag])["annotations"]["org.opencontainers.image.version"]
         missing = set(exact(version)) - listed
         assert not missing, f"{tag} holds {version} while its exact tags {sorted(missing)} are missing"
-    return digests(repo, listed)
+    return {t: "sha256:" + hashlib.sha256(body).hexdigest() for t, body in bodies.items()}
 
 
 @dataclass
@@ -121,6 +127,7 @@ def start_paused(argv: list[str], proxy, condition, out: Path) -> Paused:
     threading.Thread(target=lambda: (process.wait(), pause.reached.set()), daemon=True).start()
     pause.reached.wait(timeout=600)
     assert process.poll() is None, f"not paused where planned: {out.with_suffix('.err').read_text()[-2000:]}"
+    assert proxy.quiet(), "requests sent before the pause did not land"
     return Paused(process, pause, out)
 
 
@@ -151,7 +158,7 @@ def test_a_refresh_paused_before_its_first_floating_tag_leaves_the_newer_release
         repo, proxy = f"{registry.host}/{path}", proxies()
         first = cli(*args(matrix, own.host, cache, repo, BEFORE, "0123abc", *CHEAP, "--no-attestations"))
         assert first.code == 0, first.err
-        published = digests(repo, exact(BEFORE))
+        published = {t: d for t, d in tag_order_holds(repo).items() if t in exact(BEFORE)}
         push_base(tmp_path / "changed", own.host, "alpine:3.20", ["linux/amd64"], python="3.99")
         result = tmp_path / "refresh.json"
         refresh = start_paused(args(matrix, own.host, cache, f"{proxy.host}/{path}", BEFORE, "0123abc", *CHEAP,
