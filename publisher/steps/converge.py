@@ -25,7 +25,7 @@ ROUNDS = 4  # each round after the first follows a write of ours or another's: t
 class Settled:
     """One floating tag after a settling round: whether we wrote it, and the newer release holding it, if one does."""
 
-    wrote: bool
+    wrote: str | None  # what the write was, for the counts ("tags written again", "tags put back"); None: no write
     meanwhile: Meanwhile | None = None
 
 
@@ -55,6 +55,8 @@ def settle(repositories: list[Repository], publications: list[Publication], deci
     for _ in range(ROUNDS):
         listed = {repo.ref: frozenset(repo.registry.list_tags(repo.path)) for repo in repositories}
         found = list(pool.map(lambda item: _settle(*item, listed[item[0].ref], release, downgrade), planned))
+        if repositories:
+            repositories[0].counts.update(s.wrote for s in found if s.wrote)
         if not any(s.wrote for s in found):
             break
     return {(m.ref, m.tag): m for m in (s.meanwhile for s in found) if m}
@@ -66,19 +68,17 @@ def _settle(repo: Repository, publication: Publication, tag: str, listed: frozen
     s = standing(tag, release, now.digest == publication.digest, now.version, listed, downgrade)
     if s.action == WRITE:
         repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
-        repo.counts["tags written again"] += 1
-        return Settled(True)
+        return Settled("tags written again")
     if s.action == RESTORE:  # a newer release wrote it, then our write landed over it: its index goes back
         found = repo.registry.get_manifest(repo.path, s.exact)
         if found is None:  # listed, then gone: nothing to put back
-            return Settled(False)
+            return Settled(None)
         media_type, body, digest = found
         repo.registry.put_manifest(repo.path, tag, body, media_type)
-        repo.counts["tags put back"] += 1
-        return Settled(True, Meanwhile(repo.ref, tag, s.release.text, digest))
+        return Settled("tags put back", Meanwhile(repo.ref, tag, s.release.text, digest))
     if s.action == NEWER:
-        return Settled(False, Meanwhile(repo.ref, tag, s.release.text, now.digest))
-    return Settled(False)
+        return Settled(None, Meanwhile(repo.ref, tag, s.release.text, now.digest))
+    return Settled(None)
 
 
 def newer_at(repo: Repository, tag: str, release: Release) -> Meanwhile | None:
