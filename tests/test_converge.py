@@ -9,8 +9,21 @@ exact tags as first published, and both publishers exit 0.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
 from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, exact_tag, line, newest_claimant, standing
+from publisher.release.tags import is_floating
 from publisher.release.version import parse_release
+from tests.fault_proxy import read_after_put, tag_put
+from tests.test_publish import reduced_matrix
+from tests.test_reliability import args
 
 OLD, NEW = parse_release("0.14.0"), parse_release("0.14.1")
 LISTED = {"latest", "0.14.0", "0.14", "0.14.0-trixie-slim", "0.14-trixie-slim", "trixie-slim",
@@ -57,20 +70,6 @@ def test_one_line_says_which_tags_stay_at_the_newer_release():
 
 
 # Two publishers on real registries: one paused in a subprocess through a proxy, the other run to completion.
-
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from publisher.release.tags import is_floating  # noqa: E402
-from tests.fault_proxy import read_after_put, tag_put  # noqa: E402
-from tests.test_publish import reduced_matrix  # noqa: E402
-from tests.test_reliability import args  # noqa: E402
 
 CHEAP = ["--only", "distroless", "--only", "alpine3.20", "--platform", "linux/amd64"]
 BEFORE, AFTER = "0.5.30", "0.5.31"
