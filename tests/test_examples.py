@@ -75,6 +75,25 @@ def test_uv_example_with_dhi_credentials_publishes_the_hardened_images(cli, no_l
     assert all(v["made"] == "assembled" for v in found["variants"] if not v["primary"])
 
 
+def test_uv_example_dev_channel_tags_every_non_dhi_variant_by_commit(cli, no_logins, tmp_path):
+    """uv's workflow publishes each commit to ghcr.io/astral-sh/uv-dev as sha-<7 hex> and sha-<7 hex>-T."""
+    import re
+
+    revision = "9f1c2d3e4b5a69788796a5b4c3d2e1f009182736"
+    run = cli("publish", "--dev", "--dry-run", "--offline", "--output", "json", "--revision", revision,
+              "--matrix", str(EXAMPLES / "uv" / "matrix.yaml"), "--artifacts", str(tmp_path))
+    assert run.code == 0, run.err
+    found = json.loads(run.out)
+    assert found["repositories"] == ["ghcr.io/astral-sh/uv-dev"]
+    today = uv_today("0.9.5")
+    assert [v["name"] for v in found["variants"]] == list(today)  # every non-DHI variant, none more
+    for variant in found["variants"]:
+        base_tags = [t for t in today[variant["name"]] if not re.match(r"^(latest|0\.9(\.5)?)(-|$)", t)]
+        assert variant["tags"] == [f"sha-9f1c2d3-{t}" for t in base_tags] or (variant["primary"] and variant["tags"] == ["sha-9f1c2d3"])
+        assert all(re.fullmatch(r"sha-[0-9a-f]{7}(-[a-z0-9.-]+)?", t) for t in variant["tags"])
+    assert [x["name"] for x in found["left_out"]] == list(uv_dhi("0.9.5"))
+
+
 def test_ruff_example_tags(cli):
     found = plan(cli, "ruff", "0.14.0")
     assert found["repositories"] == ["ghcr.io/astral-sh/ruff"]
