@@ -6,6 +6,7 @@ import os
 from collections import Counter
 
 from publisher.release.plan import Plan
+from publisher.words import counted, plural
 
 
 def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -> str:
@@ -27,8 +28,8 @@ def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -
     repos = len(plan.repositories)
     lines += [
         "",
-        f"{len(plan.variants)} variants, {plan.images} images, {tags} tags per repository, "
-        f"{sum(len(plan.tags_in(r)) for r in plan.repositories)} tags in {repos} repositories.",
+        f"{plural(len(plan.variants), 'variant')}, {plural(plan.images, 'image')}, {plural(tags, 'tag')} per repository, "
+        f"{plural(sum(len(plan.tags_in(r)) for r in plan.repositories), 'tag')} in {plural(repos, 'repository')}.",
     ]
     lines += [f"{v.variant.name}: only to {', '.join(v.variant.repositories)}" for v in plan.variants if v.variant.repositories]
     if plan.selection:
@@ -43,7 +44,7 @@ def _arches(platforms) -> str:
 
 def summary(plan: Plan, counts) -> str:
     """The last lines of a publish: what it did, and plainly whether anything changed."""
-    done = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n)
+    done = ", ".join(counted(n, what) for what, n in sorted(counts.items()) if n)
     changed = (counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
                + counts["signatures pushed"])
     staged = counts["manifests pushed"] + counts["manifests already there"]
@@ -100,8 +101,8 @@ def write_step_summary(plan: Plan, outcome) -> None:
 def supply_chain_line(carries: dict) -> str:
     """One line of the plan: what each image is attested with, and what is signed."""
     kinds = " and ".join(f"{a['kind']} ({a['format']})" for a in carries["attestations"])
-    signed = (f"{carries['signatures_per_repository']} signatures per repository (cosign, --sign-key)"
+    signed = (f"{plural(carries['signatures_per_repository'], 'signature')} per repository (cosign, --sign-key)"
               if carries["signed"] else "no signatures (no --sign-key)")
     if not carries["attestations"]:
         return f"Attestations: none (--no-attestations): no SBOM, no provenance, no unknown/unknown index entries; {signed}."
-    return f"Attestations: {kinds} on each of {carries['attestation_manifests']} images; {signed}."
+    return f"Attestations: {kinds} on each of {plural(carries['attestation_manifests'], 'image')}; {signed}."

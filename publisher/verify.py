@@ -29,6 +29,7 @@ from publisher.remote.policy import Policy
 from publisher.image.cosign import subjects
 from publisher.registries.preview import Preview, preview
 from publisher.registries.repository import Repository
+from publisher.words import plural
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,11 @@ def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirr
     found = [expected.note, *found] if expected.note else found
     tags = sum(len(plan.tags_in(ref)) for ref in plan.repositories)
     what = _what(demands)
+    where = f"{plural(tags, 'tag')} of {plural(len(repos), 'repository')}"
     if found:
-        return Verification(found, f"{plan.release.text}: {len(found)} problems in {tags} tags of {len(repos)} repositories")
-    return Verification([], f"{plan.release.text}: all {tags} tags of {len(repos)} repositories hold it, {what}")
+        return Verification(found, f"{plan.release.text}: {plural(len(found), 'problem')} in {where}")
+    holds = f"the {where} holds" if tags == 1 else f"all {where} hold"
+    return Verification([], f"{plan.release.text}: {holds} it, {what}")
 
 
 def _what(demands: Demands) -> str:

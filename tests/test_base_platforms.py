@@ -100,12 +100,12 @@ def test_a_variant_is_published_for_the_platforms_its_base_has(cli, tmp_path, en
         check = ("verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo)
         good = cli(*check, "--base-mirror", own.host)
         assert good.code == 0, good.out + good.err
-        assert good.out.splitlines()[-1].startswith("0.5.31: all 15 tags of 1 repositories hold it"), good.out
+        assert good.out.splitlines()[-1].startswith("0.5.31: all 15 tags of 1 repository hold it"), good.out
         port = free_port()  # a base that cannot be read: one line says so, no guess from the candidates
         unread = cli(*check, "--base-mirror", f"127.0.0.1:{port}")
         assert (unread.code, unread.out.splitlines()) == (1, [
             f"platforms from base not read: 127.0.0.1:{port} not reachable; the platforms of alpine3.20 not checked",
-            "0.5.31: 1 problems in 15 tags of 1 repositories"])
+            "0.5.31: 1 problem in 15 tags of 1 repository"])
         skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",  # an index with arm64 too
                f"docker://{repo}:0.5.31-debian-slim", f"docker://{repo}:0.5-alpine")
         wrong = cli(*check, "--base-mirror", own.host)

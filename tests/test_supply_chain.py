@@ -116,7 +116,7 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     # The publish puts it back, and --result says what it moved from.
     back = publish(cli, matrix, mirror, cache, repo, extra=extra)
     assert back.code == 0, back.err
-    assert "tags moved" in back.out and "blobs uploaded" not in back.out.splitlines()[-1]
+    assert "1 tag moved" in back.out and "blobs uploaded" not in back.out.splitlines()[-1]
     result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
     base = json.loads(skopeo("inspect", f"docker://{mirror}/library/alpine:3.20"))["Digest"]
     assert result["alpine"]["moved_from"] == base and result["alpine"]["status"] == "moves"
