@@ -219,3 +219,25 @@ def test_the_offline_dry_run_loads_no_registry_client_engine_or_crypto():
             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'docker', 'cryptography', 'h11'})))")
     loaded = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == ""
+
+
+def test_the_package_metadata_and_the_code_name_the_same_distribution_and_project_url():
+    """The SBOM namespace and the provenance build type come from publisher.PROJECT_URL, read
+    without importlib.metadata at start-up: pyproject's name and [project.urls] must agree with it."""
+    import tomllib
+
+    import publisher
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    assert project["name"] == publisher.DISTRIBUTION == "image-family-publisher"
+    assert project["urls"] == {"Homepage": publisher.PROJECT_URL}
+    assert publisher.PROJECT_URL == f"https://pypi.org/project/{project['name']}/"
+    # The command keeps its name; the same command under the distribution's name is what `uvx NAME` runs.
+    assert project["scripts"] == {"publisher": "publisher.cli:main", project["name"]: "publisher.cli:main"}
+
+
+def test_no_identifier_claims_a_made_up_home():
+    """github.com/astral-sh/publisher never existed: nothing shipped may name it."""
+    shipped = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("templates/*"), PACKAGE.parent / "action.yml",
+               PACKAGE.parent / "README.md", *(PACKAGE.parent / "docs").glob("*.md")]
+    assert [p.name for p in shipped if "astral-sh/publisher" in p.read_text()] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -100,11 +101,16 @@ def test_relationships_document_describes_image_which_contains_the_rest():
 def test_creation_info_and_namespace_come_from_inputs_not_the_clock():
     doc = json.loads(build_sbom(alpine_inputs()))
     assert doc["creationInfo"] == {"created": "2025-02-10T17:04:31Z", "creators": [
-        "Tool: publisher-0.1.0", "Organization: Astral Software Inc."]}
+        "Tool: image-family-publisher-0.1.0", "Organization: Astral Software Inc."]}
+    # SPDX 2.3 §6.5: https://[CreatorWebsite]/[pathToSpdx]/[DocumentName]-[UUID]; a UUID5 of the digest.
+    expected_uuid = uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/image-family-publisher/spdx/sha256:" + "5e" * 32)
     assert doc["documentNamespace"] == (
-        "https://github.com/astral-sh/publisher/spdx/ghcr.io%2Fastral-sh%2Fuv%3A0.5.31-python3.12-alpine/" + "5e" * 32)
+        "https://pypi.org/project/image-family-publisher/spdx/"
+        f"ghcr.io%2Fastral-sh%2Fuv%3A0.5.31-python3.12-alpine%20linux%2Famd64-{expected_uuid}")
+    assert json.loads(build_sbom(alpine_inputs()))["documentNamespace"] == doc["documentNamespace"]  # a rebuild: the same
     other = json.loads(build_sbom(replace(alpine_inputs(), subject_digest="sha256:" + "77" * 32)))
     assert other["documentNamespace"] != doc["documentNamespace"]
+    assert "github.com" not in doc["documentNamespace"]
     later = replace(alpine_inputs(), created=CREATED.astimezone(timezone(timedelta(hours=-5))))
     assert json.loads(build_sbom(later))["creationInfo"]["created"] == "2025-02-10T17:04:31Z"
     with pytest.raises(ValueError, match="timezone-aware"):

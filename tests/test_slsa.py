@@ -38,7 +38,7 @@ def inputs(**changes) -> ProvenanceInputs:
 def test_predicate_shape_and_bare_hex_digests():
     predicate = build_provenance(inputs())
     definition = predicate["buildDefinition"]
-    assert definition["buildType"] == BUILD_TYPE
+    assert definition["buildType"] == BUILD_TYPE == "https://pypi.org/project/image-family-publisher/#build-type-v1"
     assert definition["externalParameters"] == {
         "version": "0.5.31", "variant": "python3.12-alpine", "platform": "linux/amd64",
         "files": {"matrix": {"path": "matrix.yaml", "digest": {"sha256": "d4" * 32}},
@@ -55,7 +55,7 @@ def test_predicate_shape_and_bare_hex_digests():
 
 def test_local_run_names_publisher_as_builder_and_no_invocation():
     run = build_provenance(inputs())["runDetails"]
-    assert run == {"builder": {"id": "https://github.com/astral-sh/publisher@0.1.0",
+    assert run == {"builder": {"id": "https://pypi.org/project/image-family-publisher/0.1.0/",
                                "version": {"publisher": "0.1.0"}}}
 
 

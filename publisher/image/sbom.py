@@ -13,18 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
+from publisher import DISTRIBUTION, PROJECT_URL
 from publisher.image import predicates, purl
 from publisher.image.oci import sha256_hex
 from publisher.image.packages import OsPackage, OsPackages
 
 PREDICATE_TYPE = predicates.SBOM
-NAMESPACE = "https://github.com/astral-sh/publisher/spdx"
+# SPDX 2.3 §6.5's recommended form, https://[CreatorWebsite]/[pathToSpdx]/[DocumentName]-[UUID]:
+# the tool's project page, then the document's name and a UUID5 of the image's digest (not a random
+# UUID4), so a rebuild of the same image gives the same document.
+NAMESPACE = f"{PROJECT_URL}spdx/"
 OS_SUPPLIERS = {"debian": "Debian", "ubuntu": "Canonical Ltd.", "alpine": "Alpine Linux",
                 "wolfi": "Chainguard, Inc."}
 NOASSERTION = "NOASSERTION"
@@ -68,6 +73,7 @@ def build_sbom(inputs: SbomInputs) -> bytes:
     """The SPDX document as canonical JSON (sorted keys, no spaces)."""
     refs: dict[str, str] = {}  # LicenseRef id -> the license text it stands for
     image = _image(inputs)
+    name = f"{inputs.image} {inputs.platform}"
     contained = [_binary(b, inputs.supplier, refs) for b in inputs.binaries]
     if inputs.base:
         contained.append(_base(inputs.base, inputs.platform))
@@ -79,10 +85,10 @@ def build_sbom(inputs: SbomInputs) -> bytes:
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
-        "name": f"{inputs.image} {inputs.platform}",
-        "documentNamespace": f"{NAMESPACE}/{quote(inputs.image, safe='')}/{sha256_hex(inputs.subject_digest)}",
+        "name": name,
+        "documentNamespace": document_namespace(name, inputs.subject_digest),
         "creationInfo": {"created": _timestamp(inputs.created), "creators": [
-            f"Tool: publisher-{inputs.publisher_version}", f"Organization: {inputs.supplier}"]},
+            f"Tool: {DISTRIBUTION}-{inputs.publisher_version}", f"Organization: {inputs.supplier}"]},
         "packages": [image, *contained],
         "relationships": [_rel("SPDXRef-DOCUMENT", "DESCRIBES", image["SPDXID"])]
         + [_rel(image["SPDXID"], "CONTAINS", p["SPDXID"]) for p in contained],
@@ -91,6 +97,11 @@ def build_sbom(inputs: SbomInputs) -> bytes:
         doc["hasExtractedLicensingInfos"] = [
             {"licenseId": key, "extractedText": text, "name": text} for key, text in sorted(refs.items())]
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def document_namespace(name: str, subject_digest: str) -> str:
+    """`https://pypi.org/project/<tool>/spdx/<name, percent-encoded>-<UUID5 of the digest>`."""
+    return f"{NAMESPACE}{quote(name, safe='')}-{uuid.uuid5(uuid.NAMESPACE_URL, NAMESPACE + subject_digest)}"
 
 
 def _image(inputs: SbomInputs) -> dict:

@@ -11,13 +11,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from publisher import PROJECT_URL
 from publisher.image import predicates
 from publisher.image.oci import sha256_hex
 
 PREDICATE_TYPE = predicates.PROVENANCE
-# Placeholder until docs/supply-chain.md describes the build type (what externalParameters mean).
-BUILD_TYPE = "https://github.com/astral-sh/publisher/blob/main/docs/supply-chain.md#build-type-v1"
-PUBLISHER_URI = "https://github.com/astral-sh/publisher"
+# Both from the project URL of the package metadata (publisher.PROJECT_URL): the build type is
+# described in docs/supply-chain.md ("Build type v1"), which the project page's README points to;
+# outside CI the builder is publisher itself, named by its release's page on the package index.
+BUILD_TYPE = f"{PROJECT_URL}#build-type-v1"
+
+
+def tool_uri(version: str) -> str:
+    """`https://pypi.org/project/<distribution>/<version>/`: the page of that release."""
+    return f"{PROJECT_URL}{version}/"
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class ProvenanceInputs:
 def build_provenance(inputs: ProvenanceInputs) -> dict:
     """The predicate (a dict; `attestation.statement` wraps and serialises it)."""
     run = _github_run(inputs.env)
-    builder = {"id": run["builder"] if run else f"{PUBLISHER_URI}@{inputs.publisher_version}",
+    builder = {"id": run["builder"] if run else tool_uri(inputs.publisher_version),
                "version": {"publisher": inputs.publisher_version}}
     run_details: dict = {"builder": builder}
     if run and run["invocation"]:
