@@ -1,5 +1,10 @@
-"""cosign signatures, checked by a verifier written here from cosign's published spec
-(specs/SIGNATURE_SPEC.md), not from publisher.image.cosign."""
+"""cosign signatures as values, checked by a verifier written here from cosign's published spec
+(specs/SIGNATURE_SPEC.md), not from publisher.image.cosign.
+
+Real cosign verifies what publishes push (tests/test_supply_chain.py, through tests/verifiers.py);
+this verifier stays for what cosign cannot check: signature values never pushed to a registry (these
+offline unit tests) and the payload's docker-reference, which cosign verify does not compare with the
+repository it reads."""
 
 from __future__ import annotations
 

@@ -1,11 +1,15 @@
 """Attestations, signatures, --result and `publisher verify`, against a real engine and registry.
 
-Signatures are checked by tests.test_cosign.verify, written from cosign's spec, with blobs read
-over plain HTTP: neither publisher's signing nor its registry client is trusted here.
+Checked with the tools users run (tests/verifiers.py): cosign verifies the signatures, docker buildx
+imagetools reads the attestations, crane and skopeo what the registry holds; blobs are also read over
+plain HTTP. Neither publisher's signing nor its registry client is trusted here. cosign does not check
+a signature's docker-reference (the repository it names): the last test shows it, and keeps the
+verifier written from cosign's spec (tests.test_cosign.verify) for that check only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import urllib.request
@@ -14,8 +18,11 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
+from publisher.image.cosign import signature_tag
+from publisher.image.slsa import BUILD_TYPE
 from tests.test_cosign import new_key, public, verify as cosign_verify
-from tests.test_publish import publish, reduced_matrix, skopeo
+from tests.test_publish import publish, reduced_matrix, skopeo, tags_in
+from tests.verifiers import Verifiers
 
 pytestmark = pytest.mark.docker
 ONLY = ["--only", "distroless", "--only", "alpine3.20"]
@@ -57,12 +64,14 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     assert [m["platform"] for m in attestations] == [{"architecture": "unknown", "os": "unknown"}] * 2
     assert [m["annotations"] for m in attestations] == [
         {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": m["digest"]} for m in platforms]
+    attestation_statements = []
     for image, entry in zip(platforms, attestations):
         manifest = json.loads(raw(registry.host, f"{name}/manifests/{entry['digest']}"))
         kinds = [layer["annotations"]["in-toto.io/predicate-type"] for layer in manifest["layers"]]
         assert kinds == [SPDX, "https://slsa.dev/provenance/v1"]
         assert {layer["mediaType"] for layer in manifest["layers"]} == {"application/vnd.in-toto+json"}
         spdx, provenance = (json.loads(raw(registry.host, f"{name}/blobs/{layer['digest']}")) for layer in manifest["layers"])
+        attestation_statements.append({"sbom": spdx, "provenance": provenance})
         for statement in (spdx, provenance):
             assert statement["subject"][0]["digest"] == {"sha256": image["digest"].split(":")[1]}
         purls = {ref["referenceLocator"] for p in spdx["predicate"]["packages"] for ref in p["externalRefs"]}
@@ -74,20 +83,36 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
         parameters = provenance["predicate"]["buildDefinition"]["externalParameters"]
         assert (parameters["version"], parameters["variant"], parameters["platform"]) == ("0.5.31", "alpine3.20", f"linux/{arch}")
 
-    # Signatures of the index and of each platform manifest, read over HTTP, checked from the spec.
-    for digest in [f"sha256:{__import__('hashlib').sha256(index_bytes).hexdigest()}"] + [m["digest"] for m in platforms]:
-        sig = raw(registry.host, f"{name}/manifests/{digest.replace(':', '-')}.sig")
-        blobs = {layer["digest"]: raw(registry.host, f"{name}/blobs/{layer['digest']}") for layer in json.loads(sig)["layers"]}
-        assert cosign_verify(sig, blobs, public(key), repo, digest) == 1
-        with pytest.raises(InvalidSignature):
-            cosign_verify(sig, blobs, public(other), repo, digest)
-        tampered = {d: data.replace(b"attest/uv", b"attest/uw") for d, data in blobs.items()}
-        with pytest.raises(InvalidSignature):
-            cosign_verify(sig, tampered, public(key), repo, digest)
+    # What users run. cosign verifies the index and each platform manifest with the key, refuses another key.
+    tools = Verifiers(tmp_path / "docker-config")
+    index_digest = "sha256:" + hashlib.sha256(index_bytes).hexdigest()
+    for digest in [index_digest] + [m["digest"] for m in platforms]:
+        good = tools.cosign_verify(tmp_path / "key.pub", f"{repo}@{digest}")
+        assert good.returncode == 0, good.stderr
+        claims = json.loads(good.stdout)
+        assert [c["critical"]["image"]["docker-manifest-digest"] for c in claims] == [digest]
+        assert claims[0]["critical"]["identity"]["docker-reference"] == repo
+        refused = tools.cosign_verify(tmp_path / "other.pub", f"{repo}@{digest}")
+        assert refused.returncode != 0 and "no matching signatures" in refused.stderr, refused.stderr
+    # docker buildx imagetools reads both statements of every platform, as written in the registry.
+    sboms = tools.imagetools(f"{repo}:0.5.31-alpine3.20", "SBOM")
+    provenances = tools.imagetools(f"{repo}:0.5.31-alpine3.20", "Provenance")
+    assert set(sboms) == set(provenances) == {"linux/amd64", "linux/arm64"}
+    for image, statements in zip(platforms, attestation_statements):
+        platform = f"linux/{image['platform']['architecture']}"
+        assert sboms[platform]["SPDX"] == statements["sbom"]["predicate"]
+        assert sboms[platform]["SPDX"]["documentNamespace"].startswith("https://pypi.org/project/image-family-publisher/spdx/")
+        assert provenances[platform]["SLSA"] == statements["provenance"]["predicate"]
+        assert provenances[platform]["SLSA"]["buildDefinition"]["buildType"] == BUILD_TYPE
+    # crane beside skopeo: the same index bytes, digests and tags.
+    assert tools.crane("manifest", f"{repo}:0.5.31-alpine3.20").encode() == index_bytes
+    assert tools.crane("digest", f"{repo}:0.5.31-alpine3.20").strip() == index_digest
+    assert tools.crane_tags(repo) == tags_in(repo) >= {"alpine", "latest", signature_tag(index_digest)}
 
     result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
     alpine = result["alpine"]
     assert alpine["digest"] == json.loads(skopeo("inspect", f"docker://{repo}:alpine"))["Digest"]
+    assert alpine["digest"] == tools.crane("digest", f"{repo}:alpine").strip()
     keys = ("os", "architecture", "variant")
     assert alpine["platforms"] == {"/".join(m["platform"][k] for k in keys if k in m["platform"]): m["digest"] for m in platforms}
     assert alpine["moved_from"] is None and alpine["status"] == "new"
@@ -135,7 +160,7 @@ def test_bad_sign_key_is_refused_before_anything_is_built(cli, project, tmp_path
         assert "badkey/uv" not in json.load(response)["repositories"]
 
 
-def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing(registry):
+def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing(registry, tmp_path):
     from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
@@ -154,8 +179,21 @@ def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing
         push_signatures(mine, pool)
         assert repo.counts == Counter({"signatures pushed": 2, "signatures already there": 1})
         assert missing(mine, pool) == []
+    tools = Verifiers(tmp_path / "docker-config")
+    for key, name in ((theirs, "theirs.pub"), (ours, "ours.pub")):  # theirs still there, ours added
+        (tmp_path / name).write_bytes(public(key))
+        done = tools.cosign_verify(tmp_path / name, f"{repo.ref}@{digest}")
+        assert done.returncode == 0 and len(json.loads(done.stdout)) == 1, done.stderr  # the one of this key
+
+    # What cosign does not check: the payload's docker-reference. The .sig copied to another repository
+    # verifies there with cosign; the identity check (publisher verify's, a containers policy's
+    # matchRepository, and tests.test_cosign.verify, written from cosign's spec) refuses it.
     tag = f"{digest.replace(':', '-')}.sig"
-    sig = raw(registry.host, f"merge/uv/manifests/{tag}")
-    blobs = {layer["digest"]: raw(registry.host, f"merge/uv/blobs/{layer['digest']}") for layer in json.loads(sig)["layers"]}
-    assert cosign_verify(sig, blobs, public(theirs), repo.ref, digest) == 1  # still there
+    elsewhere = f"{registry.host}/elsewhere/uv"
+    tools.crane("copy", f"{repo.ref}:{tag}", f"{elsewhere}:{tag}")
+    assert tools.cosign_verify(tmp_path / "ours.pub", f"{elsewhere}@{digest}").returncode == 0
+    sig = raw(registry.host, f"elsewhere/uv/manifests/{tag}")
+    blobs = {layer["digest"]: raw(registry.host, f"elsewhere/uv/blobs/{layer['digest']}") for layer in json.loads(sig)["layers"]}
     assert cosign_verify(sig, blobs, public(ours), repo.ref, digest) == 1
+    with pytest.raises(InvalidSignature):
+        cosign_verify(sig, blobs, public(ours), elsewhere, digest)
