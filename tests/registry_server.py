@@ -33,7 +33,45 @@ def bcrypt_line(username: str, password: str) -> str:
     return f"{username}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n"
 
 
-class RegistryServer:
+class _Served:
+    """A registry process on 127.0.0.1: ready once /v2/ answers (polled, bounded), stopped by its pid."""
+
+    host: str
+    url: str
+    log_path: Path
+    _process: subprocess.Popen | None
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/v2/", timeout=0.5).close()
+                return
+            except urllib.error.HTTPError:
+                return  # 401 from an auth registry: it answers, so it is up
+            except OSError:
+                pass
+            try:
+                self._process.wait(timeout=0.05)  # doubles as the pause between polls
+            except subprocess.TimeoutExpired:
+                continue
+            break
+        self.stop()
+        log = self.log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{type(self).__name__} on {self.host} did not start; log tail:\n{log}")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+class RegistryServer(_Served):
     """One `docker-registry serve` on 127.0.0.1, filesystem storage under `root`."""
 
     def __init__(self, root: Path, username: str | None = None, password: str | None = None):
@@ -82,34 +120,27 @@ http:
         self._wait_ready()
         return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=0.5).close()
-                return
-            except urllib.error.HTTPError:
-                return  # 401 from an auth registry: it answers, so it is up
-            except OSError:
-                pass
-            try:
-                self._process.wait(timeout=0.05)  # doubles as the pause between polls
-            except subprocess.TimeoutExpired:
-                continue
-            break
-        self.stop()
-        log = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"docker-registry on {self.host} did not start; log tail:\n{log}")
+class CraneRegistry(_Served):
+    """go-containerregistry's own registry, `crane registry serve --address 127.0.0.1:PORT --disk DIR`:
+    no auth, blob mounts ignored, one blob store for every repository, manifests in memory."""
 
-    def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+    def __init__(self, root: Path):
+        self.root, self.disk = root, root / "blobs"
+        self.port = _free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.log_path = root / "crane-registry.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> CraneRegistry:
+        self.disk.mkdir(parents=True, exist_ok=True)  # without it every upload is a 500
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [shutil.which("crane") or "crane", "registry", "serve", "--address", self.host, "--disk", str(self.disk)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        self._wait_ready()
+        return self
 
 
 def _require_binary() -> None:
@@ -136,5 +167,16 @@ def auth_registry(tmp_path_factory):
     _require_binary()
     root = tmp_path_factory.mktemp("auth-registry")
     server = RegistryServer(root, "publisher", secrets.token_urlsafe(16)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def crane_registry(tmp_path_factory):
+    """A second registry implementation, go-containerregistry's, one for the whole session."""
+    if not shutil.which("crane"):
+        message = "'crane' is not installed (Debian package crane; run bash .ci/setup)"
+        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    server = CraneRegistry(tmp_path_factory.mktemp("crane-registry")).start()
     yield server
     server.stop()

@@ -97,7 +97,9 @@ class Blobs(Client):
             while chunk := file.read(self.chunk_size):
                 headers = {"Content-Type": "application/octet-stream",
                            "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
-                response = self.call(repo, Call("PATCH", location, what, ok=(202,), push=True, headers=headers,
+                # 202 Accepted per the distribution spec; go-containerregistry's registry says 204 No
+                # Content (same Location and Range headers), so both mean "chunk taken".
+                response = self.call(repo, Call("PATCH", location, what, ok=(202, 204), push=True, headers=headers,
                                                 body=chunk, retry=False))
                 location = self.location(response, repo, what)
                 offset += len(chunk)
