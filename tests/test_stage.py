@@ -38,8 +38,9 @@ def run(argv: list[str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def staged(cli, tmp_path, engine, registry, mirror, cache):
-    """The reduced matrix staged as two processes, amd64 and arm64, each with a cache of its own."""
+def staged(cli, tmp_path, engine, registry, crane_registry, mirror, cache):
+    """The reduced matrix staged as two processes, amd64 and arm64, each with a cache of its own, into a
+    repository of distribution and one of go-containerregistry's registry (crane registry serve)."""
     from publisher.local.artifacts import fetch_wheels
     from publisher.options import Arguments, compute_plan
 
@@ -48,35 +49,39 @@ def staged(cli, tmp_path, engine, registry, mirror, cache):
     payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
     artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
     repo = f"{registry.host}/staged/{secrets.token_hex(3)}"
+    second = ["--repository", f"{crane_registry.host}/{repo.split('/', 1)[1]}"]  # the same path on the other registry
     stages = []
     for platform in ("linux/amd64", "linux/arm64"):
         folder = tmp_path / f"stage-{platform.split('/')[1]}"
         done = run(command(matrix, mirror, artifacts, tmp_path / f"cache-{platform.split('/')[1]}", repo,
-                           "--platform", platform, "--stage", str(folder)))
+                           "--platform", platform, "--stage", str(folder), *second))
         assert done.returncode == 0, done.stderr
         assert "staged: platform images pushed by digest, no index, no tag" in done.stdout.splitlines()[-1]
         stages.append(folder)
     return matrix, artifacts, repo, stages
 
 
-def test_stages_then_join_equal_a_one_machine_publish(staged, tmp_path, registry, mirror, cache):
+def test_stages_then_join_equal_a_one_machine_publish(staged, tmp_path, registry, crane_registry, mirror, cache):
     matrix, artifacts, repo, stages = staged
-    assert tags_of(repo) == set()  # nothing tagged by the stages
+    on_crane = f"{crane_registry.host}/{repo.split('/', 1)[1]}"
+    assert tags_of(repo) == tags_of(on_crane) == set()  # nothing tagged by the stages
     record = json.loads(next(stages[1].glob("stage-*.json")).read_bytes())
     assert {(i["variant"], i["platform"]) for i in record["images"]} == {
         (v, "linux/arm64") for v in REDUCED_TAGS}
     assert all(i["smoke"] and not i["failures"] and i["manifest"].startswith("sha256:") for i in record["images"])
 
-    joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages)))
+    joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages),
+                         "--repository", on_crane))
     assert joined.returncode == 0, joined.stderr
     assert "build:" not in joined.stdout and "smoke-test:" not in joined.stdout  # the join builds nothing
     assert "blobs uploaded" not in joined.stdout.splitlines()[-1]
-    assert tags_in(repo) == EXPECTED
+    assert tags_in(repo) == tags_in(on_crane) == EXPECTED
 
     other = f"{registry.host}/one-machine/{secrets.token_hex(3)}"
     whole = run(command(matrix, mirror, artifacts, cache, other))
     assert whole.returncode == 0, whole.stderr
     assert digests(repo, EXPECTED) == digests(other, EXPECTED)  # indistinguishable, byte for byte
+    assert digests(on_crane, EXPECTED) == digests(other, EXPECTED)  # on the second registry too
 
     # Reruns do nothing new: the stage finds its record and its manifests, the join its tags.
     again = run(command(matrix, mirror, artifacts, tmp_path / "cache-amd64", repo, "--platform", "linux/amd64",

@@ -43,16 +43,18 @@ def raw(host: str, path: str) -> bytes:
         return response.read()
 
 
-def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engine, registry, mirror, cache):
+def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engine, registry, crane_registry, mirror, cache):
+    """Into distribution and, beside it, go-containerregistry's registry (crane registry serve)."""
     key, other = new_key(), new_key()
     key_file = write_key(tmp_path / "key.pem", key)
     (tmp_path / "key.pub").write_bytes(public(key))
     (tmp_path / "other.pub").write_bytes(public(other))
     matrix = reduced_matrix(tmp_path, cli)
     repo, name = f"{registry.host}/attest/uv", "attest/uv"
+    other_registry = f"{crane_registry.host}/attest/uv"
     extra = [*ONLY, "--sign-key", key_file, "--result", str(tmp_path / "result.json")]
 
-    run = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    run = publish(cli, matrix, mirror, cache, repo, other_registry, extra=extra)
     assert run.code == 0, run.err
     assert "attest: 4 in" in run.out and "signatures pushed" in run.out
     assert "PRIVATE KEY" not in run.out + run.err
@@ -108,6 +110,11 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     assert tools.crane("manifest", f"{repo}:0.5.31-alpine3.20").encode() == index_bytes
     assert tools.crane("digest", f"{repo}:0.5.31-alpine3.20").strip() == index_digest
     assert tools.crane_tags(repo) == tags_in(repo) >= {"alpine", "latest", signature_tag(index_digest)}
+    # The second registry holds the very same bytes, tags and signatures.
+    assert tools.crane("manifest", f"{other_registry}:0.5.31-alpine3.20").encode() == index_bytes
+    assert tools.crane_tags(other_registry) == tags_in(other_registry) == tags_in(repo)
+    assert tools.cosign_verify(tmp_path / "key.pub", f"{other_registry}@{index_digest}").returncode == 0
+    assert tools.cosign_verify(tmp_path / "other.pub", f"{other_registry}@{index_digest}").returncode != 0
 
     result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
     alpine = result["alpine"]
@@ -117,15 +124,15 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     assert alpine["platforms"] == {"/".join(m["platform"][k] for k in keys if k in m["platform"]): m["digest"] for m in platforms}
     assert alpine["moved_from"] is None and alpine["status"] == "new"
 
-    again = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    again = publish(cli, matrix, mirror, cache, repo, other_registry, extra=extra)
     assert again.code == 0, again.err
     last = again.out.rstrip().splitlines()[-1]
     assert last.startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;"), last
     assert "signatures pushed" not in last and "build: " not in again.out
 
-    check = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, *ONLY]
+    check = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, "--repository", other_registry, *ONLY]
     good = cli(*check, "--key", str(tmp_path / "key.pub"))
-    assert good.code == 0 and good.out.strip().endswith("hold it, attested and signed"), good.out + good.err
+    assert good.code == 0 and good.out.strip().endswith("of 2 repositories hold it, attested and signed"), good.out + good.err
     wrong_key = cli(*check, "--key", str(tmp_path / "other.pub"))
     assert wrong_key.code == 1 and "no signature verifying with the given key" in wrong_key.out
 
@@ -139,7 +146,7 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     assert "made from release unknown" in moved.out and "no attestation manifest" in moved.out
 
     # The publish puts it back, and --result says what it moved from.
-    back = publish(cli, matrix, mirror, cache, repo, extra=extra)
+    back = publish(cli, matrix, mirror, cache, repo, other_registry, extra=extra)
     assert back.code == 0, back.err
     assert "1 tag moved" in back.out and "blobs uploaded" not in back.out.splitlines()[-1]
     result = json.loads((tmp_path / "result.json").read_text())["repositories"][repo]
