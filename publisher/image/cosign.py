@@ -103,7 +103,11 @@ def signature_tag(digest: str) -> str:
 
 def verifies(public_key: ec.EllipticCurvePublicKey, repository: str, digest: str, data: bytes, signature: str) -> bool:
     """True if `data` is a simple-signing payload for `digest` in `repository` and `signature`
-    (base64 DER) is ECDSA P-256/SHA-256 over exactly those bytes by `public_key`."""
+    (base64 DER) is ECDSA P-256/SHA-256 over exactly those bytes by `public_key`.
+
+    `publisher verify --key` checks with this rather than running cosign: it needs no cosign where
+    it runs, and it checks the payload's docker-reference, which `cosign verify` does not (a `.sig`
+    copied to another repository verifies there with cosign; tests/test_supply_chain.py shows it)."""
     try:
         critical = json.loads(data)["critical"]
         if (critical["type"] != SIGNATURE_TYPE or critical["image"]["docker-manifest-digest"] != digest
