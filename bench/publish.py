@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from publisher.local.artifacts import fetch_wheels  # noqa: E402
 from publisher.matrix.schema import load_matrix  # noqa: E402
 from publisher.options import Arguments, compute_options  # noqa: E402
+from publisher.words import plural  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
 from tests.images import push_base  # noqa: E402
 from tests.registry_server import RegistryServer  # noqa: E402
@@ -401,9 +402,9 @@ def report(r: dict) -> None:
         print(f"plan of {n:>6,} variants: {p['seconds']:.3f} s, {p['us_per_variant']:.1f} us per variant")
     checks = [
         (f"cold publish <= 0.5 x naive wall time: {t['cold_vs_naive_wall']:.3f} x", t["cold_vs_naive_wall"] <= 0.5),
-        (f"rerun <= 0.05 x cold, 0 blob uploads:  {t['rerun_vs_cold_wall']:.3f} x, {r['rerun']['blob_uploads']} uploads",
+        (f"rerun <= 0.05 x cold, 0 blob uploads:  {t['rerun_vs_cold_wall']:.3f} x, {plural(r['rerun']['blob_uploads'], 'upload')}",
          t["rerun_vs_cold_wall"] <= 0.05 and r["rerun"]["blob_uploads"] == 0),
-        (f"refresh, one base changed <= 0.15 x cold, 2 images: {t['refresh_vs_cold_wall']:.3f} x, {r['refresh']['derived_made']} images",
+        (f"refresh, one base changed <= 0.15 x cold, 2 images: {t['refresh_vs_cold_wall']:.3f} x, {plural(r['refresh']['derived_made'], 'image')}",
          t["refresh_vs_cold_wall"] <= 0.15 and r["refresh"]["derived_made"] == 2),
         (f"dry-run <= 0.3 s:                      {r['dry_run']['median_s']:.3f} s", r["dry_run"]["median_s"] <= 0.3),
         (f"join < 0.1 x one-machine cold:         {t['join_vs_cold_wall']:.3f} x", t["join_vs_cold_wall"] < 0.1),
@@ -435,7 +436,8 @@ def main() -> int:
         assert variants[0]["primary"], "the plan lists the primary image first"
         shape = {"quick": args.quick, "variants": len(variants), "images": sum(len(v["platforms"]) for v in variants),
                  "tags": sum(len(v["tags"]) for v in variants), "cpus": os.cpu_count()}
-        print(f"matrix: {shape['variants']} variants, {shape['images']} images, {shape['tags']} tags; {shape['cpus']} CPUs", flush=True)
+        print(f"matrix: {plural(shape['variants'], 'variant')}, {plural(shape['images'], 'image')}, "
+              f"{plural(shape['tags'], 'tag')}; {plural(shape['cpus'], 'CPU')}", flush=True)
         artifacts = prepare_artifacts(tmp)
         mirror = start_mirror(tmp, variants)
         naive_registry, naive_proxy = target(tmp, "naive-registry")
