@@ -60,7 +60,7 @@ def uvx(wheel: Path, tmp_path: Path) -> None:
     import platform as host
 
     from publisher.local.artifacts import fetch_wheels
-    from publisher.spec.matrix import load_matrix
+    from publisher.matrix.schema import load_matrix
 
     native = "linux/arm64" if host.machine() in ("aarch64", "arm64") else "linux/amd64"
     uv_folder = fetch_wheels(load_matrix(ROOT / "matrix.yaml").payload, "0.5.31", [native], ROOT / ".work" / "cache")[native]
