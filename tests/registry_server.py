@@ -41,6 +41,14 @@ class _Served:
     log_path: Path
     _process: subprocess.Popen | None
 
+    def _listen(self, log_name: str) -> None:
+        """A free loopback port, its address and URL, and the log file, before the process starts."""
+        self.port = _free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.log_path = self.root / log_name
+        self._process = None
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -76,11 +84,7 @@ class RegistryServer(_Served):
 
     def __init__(self, root: Path, username: str | None = None, password: str | None = None):
         self.root, self.username, self.password = root, username, password
-        self.port = _free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        self.log_path = root / "registry.log"
-        self._process: subprocess.Popen | None = None
+        self._listen("registry.log")
 
     def _config(self) -> str:
         config = f"""\
@@ -126,11 +130,7 @@ class CraneRegistry(_Served):
 
     def __init__(self, root: Path):
         self.root, self.disk = root, root / "blobs"
-        self.port = _free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        self.log_path = root / "crane-registry.log"
-        self._process: subprocess.Popen | None = None
+        self._listen("crane-registry.log")
 
     def start(self) -> CraneRegistry:
         self.disk.mkdir(parents=True, exist_ok=True)  # without it every upload is a 500
