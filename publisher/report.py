@@ -87,6 +87,8 @@ def step_summary(plan: Plan, outcome) -> str:
         platforms = resolved.platforms_of(v) if resolved else v.variant.platforms
         lines.append(f"| {v.variant.name} | {', '.join(platforms)} | `{digest}` | {' '.join(v.tags)} |")
     lines += ["", "Repositories: " + ", ".join(plan.repositories)]
+    if getattr(outcome, "made_with", None):
+        lines += ["", f"Made on {outcome.made_with}."]
     return "\n".join(lines) + "\n"
 
 

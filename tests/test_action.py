@@ -92,7 +92,7 @@ def test_action_publishes_and_hands_plan_and_digests_to_later_steps(cli, tmp_pat
         assert digest == "sha256:" + hashlib.sha256(raw).hexdigest(), tag
     assert digests[repo]["latest"] != digests[repo]["alpine"]
     # On the runner: each step folded into a group; the summary on the run's page.
-    for group in ("::group::plan", "::group::read (1)", "::group::build (1)", "::group::push (1)", "::endgroup::"):
+    for group in ("::group::plan", "::group::read (1)", "::group::assemble (2)", "::group::push (1)", "::endgroup::"):
         assert group in log
     assert "### publisher: 0.5.31: published;" in log
 

@@ -115,5 +115,5 @@ def test_assembled_arm64_configs_say_the_platform_as_buildkit_writes_it():
                        "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     steps = recipe.read("ARG PRIMARY_IMAGE\nARG BASE_IMAGE=alpine\nFROM ${PRIMARY_IMAGE} AS uv\nFROM ${BASE_IMAGE}\n"
                         "COPY --from=uv /uv /uvx /usr/local/bin/\n", ("/uv", "/uvx"))
-    document = json.loads(recipe.config(base, steps, "sha256:" + "0" * 64, {}, None, "alpine"))
+    document = json.loads(recipe.config(base, steps, ["sha256:" + "0" * 64], {}, None, "alpine"))
     assert (document["architecture"], "variant" in document) == ("arm64", False)

@@ -21,7 +21,7 @@ def test_a_new_project_renders_and_dry_runs_out_of_the_box(cli, tmp_path, monkey
     plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--output", "json").out)
     assert plan["repositories"] == ["docker.io/acme/tool"]
     assert [(v["name"], v["made"]) for v in plan["variants"]] == [
-        ("distroless", "built"), ("alpine3.20", "assembled"), ("bookworm-slim", "assembled")]
+        ("distroless", "assembled"), ("alpine3.20", "assembled"), ("bookworm-slim", "assembled")]
     assert plan["variants"][0]["labels"]["org.opencontainers.image.title"] == "tool"
     steps = yaml.safe_load((tmp_path / ".github/workflows/release.yml").read_text())["jobs"]["images"]["steps"]
     publish = next(s for s in steps if s.get("id") == "publish")
@@ -100,5 +100,5 @@ def test_init_with_ruff_payload_publishes_ruff(cli, tmp_path, monkeypatch):
         "alpine3.20": ["0.8.0-alpine3.20", "0.8-alpine3.20", "alpine3.20", "0.8.0-alpine", "0.8-alpine", "alpine"],
         "bookworm-slim": ["0.8.0-bookworm-slim", "0.8-bookworm-slim", "bookworm-slim",
                           "0.8.0-debian-slim", "0.8-debian-slim", "debian-slim"]}
-    assert [v["made"] for v in plan["variants"]] == ["built", "assembled", "assembled"]
+    assert [v["made"] for v in plan["variants"]] == ["assembled", "assembled", "assembled"]
     assert plan["variants"][0]["labels"]["org.opencontainers.image.licenses"] == "MIT"

@@ -85,7 +85,7 @@ BASE = {
 
 def assembled(text: str, labels=None, created="2024-11-20T10:53:20Z", base=BASE) -> dict:
     r = recipe.read(text, SOURCES)
-    return json.loads(recipe.config(json.dumps(base).encode(), r, "sha256:" + "c" * 64, labels or {}, created, "alpine:3.20"))
+    return json.loads(recipe.config(json.dumps(base).encode(), r, ["sha256:" + "c" * 64], labels or {}, created, "alpine:3.20"))
 
 
 def test_assembled_config_follows_dockerfile_semantics():
@@ -117,6 +117,37 @@ def test_entrypoint_keeps_a_cmd_set_before_it_and_env_replaces_in_place():
 
 
 def test_assembled_config_bytes_are_reproducible():
-    first = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), "sha256:" + "c" * 64, {}, None, "alpine")
-    again = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), "sha256:" + "c" * 64, {}, None, "alpine")
+    first = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), ["sha256:" + "c" * 64], {}, None, "alpine")
+    again = recipe.config(json.dumps(BASE).encode(), recipe.read(DERIVED, SOURCES), ["sha256:" + "c" * 64], {}, None, "alpine")
     assert first == again
+
+
+PRIMARY = (ROOT / "variants" / "distroless" / "Dockerfile").read_text()
+
+
+def test_the_shipped_primary_is_a_recipe_on_scratch():
+    r = recipe.read_primary(PRIMARY, ("uv", "uvx"), "/")
+    assert r is not None and r.base == recipe.SCRATCH
+    assert [(s.kind, s.value) for s in r.layers] == [("COPY", ""), ("WORKDIR", "io")]
+    config = json.loads(recipe.config(recipe.scratch_config("linux/arm64"), r, ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
+                                      {"x": "y"}, "2024-11-20T10:53:20Z", "scratch"))
+    assert (config["architecture"], config["os"], config.get("variant")) == ("arm64", "linux", None)
+    assert config["config"] == {"Env": [recipe.DEFAULT_PATH], "Entrypoint": ["/uv"], "Cmd": None, "WorkingDir": "/io",
+                                "Labels": {"x": "y"}}
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + "a" * 64, "sha256:" + "b" * 64]
+    assert [h.get("empty_layer", False) for h in config["history"]] == [False, False, True]
+    assert json.loads(recipe.scratch_config("linux/arm/v7"))["variant"] == "v7"
+
+
+@pytest.mark.parametrize("change", [
+    ("COPY uv uvx /", "COPY uv /"),  # not every payload file
+    ("COPY uv uvx /", "COPY uv uvx /opt/"),  # not where the payload says the primary holds them
+    ("COPY uv uvx /", "COPY --chmod=644 uv uvx /"),
+    ("WORKDIR /io", "WORKDIR /io/deeper"),  # would make its parents too
+    ("WORKDIR /io", "WORKDIR /io\nWORKDIR /io2"),
+    ("WORKDIR /io", "RUN [\"/uv\", \"--version\"]"),
+    ("FROM scratch", "FROM alpine:3.20"),
+])
+def test_a_primary_doing_anything_else_is_left_to_buildkit(change):
+    assert recipe.read_primary(PRIMARY, ("uv", "uvx"), "/") is not None
+    assert recipe.read_primary(PRIMARY.replace(*change), ("uv", "uvx"), "/") is None

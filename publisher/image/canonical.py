@@ -28,13 +28,13 @@ class File:
 
 
 def write_payload_tar(out: BinaryIO, target: str, files: list[File]) -> None:
-    """The canonical layer's tar: each file under folder `target`, mode 755, owner 0, time 0."""
-    parts = target.split("/")
+    """The canonical layer's tar: each file under folder `target` ('' for the root), mode 755, owner 0, time 0."""
+    parts = target.split("/") if target else []
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for depth in range(1, len(parts) + 1):
             tar.addfile(_info("/".join(parts[:depth]) + "/", tarfile.DIRTYPE, 0o755))
         for file in files:
-            tar.addfile(_info(f"{target}/{file.name}", tarfile.REGTYPE, 0o755, file.size), file.stream)
+            tar.addfile(_info(f"{target}/{file.name}".lstrip("/"), tarfile.REGTYPE, 0o755, file.size), file.stream)
 
 
 def only_payload(layer: BinaryIO, target: str, want: dict[str, str]) -> bool:

@@ -1,7 +1,9 @@
-"""A derived Dockerfile read as a recipe, so its image can be assembled instead of built.
+"""A Dockerfile read as a recipe, so its image can be assembled instead of built.
 
-A Dockerfile that only copies the primary's payload files onto its base and sets config is its base's
-layers, one more layer holding the files, and the base's config with the Dockerfile's changes.
+A derived Dockerfile that only copies the primary's payload files onto its base and sets config is its
+base's layers, one more layer holding the files, and the base's config with the Dockerfile's changes.
+A primary Dockerfile `FROM scratch` that only copies the payload files from its context (and may make
+one WORKDIR) is those layers on an empty config: no BuildKit, so the same bytes on every engine.
 Such an image is assembled from what the base's registry holds (as crane append, ko and jib do),
 and every derived image of a platform then shares one byte-identical payload layer. `read` answers None
 for anything else (RUN, WORKDIR, variables it cannot resolve, parser directives...): that variant
@@ -17,6 +19,9 @@ from dataclasses import dataclass
 
 PRIMARY_ARG = "PRIMARY_IMAGE"  # the build argument naming the primary image, pinned by digest
 CONFIG = ("ENTRYPOINT", "CMD", "ENV", "LABEL")
+LAYERED = ("COPY", "WORKDIR")  # the steps that add a layer
+SCRATCH = "scratch"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what BuildKit sets on scratch
 DIRECTIVE = re.compile(r"#\s*[A-Za-z]+\s*=")
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 COMMENT = "publisher: assembled"
@@ -24,8 +29,8 @@ COMMENT = "publisher: assembled"
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # COPY or one of CONFIG
-    value: object  # COPY: the target folder; ENTRYPOINT/CMD: a list; ENV/LABEL: a dict
+    kind: str  # COPY, WORKDIR or one of CONFIG
+    value: object  # COPY: the target folder; WORKDIR: the folder it makes; ENTRYPOINT/CMD: a list; ENV/LABEL: a dict
     line: str  # the instruction as written, for the image's history
 
 
@@ -36,8 +41,13 @@ class Recipe:
 
     @property
     def target(self) -> str:
-        """The folder the binaries are copied into, without leading or trailing '/'."""
+        """The folder the binaries are copied into, without leading or trailing '/' ('' for the root)."""
         return next(s.value for s in self.steps if s.kind == "COPY")
+
+    @property
+    def layers(self) -> tuple[Step, ...]:
+        """The steps that add a layer, in order: the COPY, and a primary's WORKDIR."""
+        return tuple(s for s in self.steps if s.kind in LAYERED)
 
 
 def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
@@ -71,6 +81,44 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
     if base is None or [s.kind for s in steps].count("COPY") != 1:
         return None
     return Recipe(base, tuple(steps))
+
+
+def read_primary(text: str, files: tuple[str, ...], folder: str) -> Recipe | None:
+    """A primary Dockerfile: `FROM scratch`, one `COPY <files> <folder>` from the context, at most one
+    `WORKDIR /<name>`, and config. `files`, `folder`: the payload's names and where the primary holds them."""
+    every = [line.strip() for line in text.splitlines()]
+    lines = [line for line in every if line and not line.startswith("#")]
+    if any(line.endswith("\\") for line in lines) or _directives(every) or not lines:
+        return None
+    if lines[0].split() != ["FROM", SCRATCH]:
+        return None
+    steps = [_primary_step(line, files, folder) for line in lines[1:]]
+    kinds = [s.kind for s in steps if s is not None]
+    if None in steps or kinds.count("COPY") != 1 or kinds.count("WORKDIR") > 1:
+        return None
+    return Recipe(SCRATCH, tuple(steps))
+
+
+def _primary_step(line: str, files: tuple[str, ...], folder: str) -> Step | None:
+    keyword, _, rest = line.partition(" ")
+    keyword, rest = keyword.upper(), rest.strip()
+    if "$" in rest:
+        return None
+    if keyword == "COPY":
+        words = rest.split()
+        paths = [w for w in words if w != "--link"]
+        if any(w.startswith("--") for w in paths) or sorted(paths[:-1]) != sorted(files) or paths[-1:] != [folder]:
+            return None
+        return Step("COPY", folder.strip("/"), line)
+    if keyword == "WORKDIR":
+        name = rest.strip("/")
+        return Step("WORKDIR", name, line) if rest.startswith("/") and name and _one_folder(name) else None
+    return _step(keyword, rest, line, (None, ())) if keyword in CONFIG else None
+
+
+def _one_folder(name: str) -> bool:
+    """A folder WORKDIR makes as one empty directory (a deeper one would make its parents too)."""
+    return "/" not in name and name not in (".", "..") and not any(c.isspace() for c in name)
 
 
 def _directives(lines: list[str]) -> bool:
@@ -153,9 +201,21 @@ def _pairs(rest: str) -> dict[str, str] | None:
     return dict(w.split("=", 1) for w in words)
 
 
-def config(base_config: bytes, recipe: Recipe, payload_diff_id: str, labels: dict[str, str], created: str | None,
+def scratch_config(platform: str) -> bytes:
+    """The config `FROM scratch` starts from on `platform` (os/arch[/variant]), as BuildKit writes it."""
+    os_name, _, rest = platform.partition("/")
+    arch, _, variant = rest.partition("/")
+    document = {"architecture": arch, "os": os_name}
+    if variant and not (arch == "arm64" and variant in ("v8", "8")):
+        document["variant"] = variant
+    document |= {"config": {"Env": [DEFAULT_PATH]}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def config(base_config: bytes, recipe: Recipe, diff_ids: list[str], labels: dict[str, str], created: str | None,
            base_name: str) -> bytes:
-    """The derived image's config: the base's, with the recipe's layer and changes, then `labels`."""
+    """The image's config: the base's, with the recipe's layers (`diff_ids`, one per `recipe.layers`) and
+    changes, then `labels`."""
     document = json.loads(base_config)
     for stale in ("container", "container_config", "docker_version"):  # how the base was built, not this image
         document.pop(stale, None)
@@ -175,14 +235,16 @@ def config(base_config: bytes, recipe: Recipe, payload_diff_id: str, labels: dic
             settings["Env"] = _with_env(settings.get("Env") or [], step.value)
         elif step.kind == "LABEL":
             settings["Labels"] = {**(settings.get("Labels") or {}), **step.value}
+        elif step.kind == "WORKDIR":
+            settings["WorkingDir"] = f"/{step.value}"
         entry = {"created_by": step.line, "comment": COMMENT}
-        entry.update({"empty_layer": True} if step.kind != "COPY" else {})
+        entry.update({"empty_layer": True} if step.kind not in LAYERED else {})
         history.append({"created": created, **entry} if created else entry)
     if labels:
         settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
     document["config"] = settings
     document["history"] = history
-    document["rootfs"] = {"type": "layers", "diff_ids": [*document["rootfs"]["diff_ids"], payload_diff_id]}
+    document["rootfs"] = {"type": "layers", "diff_ids": [*document["rootfs"]["diff_ids"], *diff_ids]}
     if created:
         document["created"] = created
     return json.dumps(document, separators=(",", ":")).encode()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from publisher.image.oci import Blob, Image
 
-RECORD_FORMAT = 3  # bump when what an image record holds changes, so old records are not reused
+RECORD_FORMAT = 4  # bump when what an image record holds changes, so old records are not reused
+# 4: layers saved from the containerd store are gunzipped before they are compressed (3 gzipped them twice)
 
 
 class ImageRecords:

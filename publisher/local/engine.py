@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -9,30 +10,35 @@ import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from publisher.errors import PublisherError
 
 LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
+CLASSIC, CONTAINERD = "classic", "containerd"  # the engine's image stores
 
 
 @dataclass(frozen=True)
 class Builder:
-    name: str  # "docker buildx build" or "DOCKER_BUILDKIT=1 docker build"
+    name: str  # "docker buildx build" or "DOCKER_BUILDKIT=1 docker build", and which builder
     argv: tuple[str, ...]
     env: dict
+    reads_engine: bool = True  # whether a build can start FROM an image in the engine (buildx's docker driver)
+    load: tuple[str, ...] = ()  # how the built image gets into the engine; () where it is built there
+    tarball: bool = False  # exported as a tarball with rewrite-timestamp, then loaded
 
 
-def find_builder(name: str | None = None) -> Builder:
+def find_builder(name: str | None = None, store: str = CLASSIC) -> Builder:
     """buildx where the plugin exists; otherwise a pre-23 client that builds with DOCKER_BUILDKIT=1.
 
     `name`: a buildx builder (`docker buildx create --name NAME ...`, e.g. with native nodes per platform).
+    `store`: the engine's image store; only the classic store's exporter can rewrite layer times.
     """
     candidates = list(dict.fromkeys(p for p in (shutil.which("docker"), "/usr/bin/docker") if p and os.access(p, os.X_OK)))
     for docker in candidates:
         if _ok([docker, "buildx", "version"]):
-            chosen = ("--builder", name) if name else ()
-            return Builder(" ".join(("docker buildx build", *chosen)), (docker, "buildx", "build", *chosen, "--load"), {})
+            return _buildx(docker, name, store)
     if name:
         raise PublisherError(f"publisher: --builder {name} needs the docker buildx plugin, which is not installed; "
                              "install it, or leave --builder out to build with the local engine")
@@ -41,6 +47,30 @@ def find_builder(name: str | None = None) -> Builder:
         if version and version.split(".")[0].isdigit() and int(version.split(".")[0]) < 23:
             return Builder("DOCKER_BUILDKIT=1 docker build", (docker, "build"), {"DOCKER_BUILDKIT": "1"})
     raise PublisherError("publisher: no BuildKit builder found: install the docker buildx plugin (or Debian's docker.io client)")
+
+
+def _buildx(docker: str, name: str | None, store: str) -> Builder:
+    chosen = ("--builder", name) if name else ()
+    found = _fields(_out([docker, "buildx", "inspect", *chosen]))
+    if "Driver" not in found:
+        raise PublisherError(f"publisher: --builder {name}: no such buildx builder (`docker buildx ls` lists them); "
+                             f"create it with `docker buildx create --name {name}`, or leave --builder out")
+    driver = found["Driver"]
+    # rewrite-timestamp (layer times clamped to SOURCE_DATE_EPOCH) needs a tarball exporter: the docker
+    # driver has one on the containerd store only; other drivers have it everywhere.
+    tarball = store == CONTAINERD or driver != "docker"
+    return Builder(f"docker buildx build (builder {found.get('Name', name)}, driver {driver})",
+                   (docker, "buildx", "build", *chosen), {}, driver == "docker", ("--load",), tarball)
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`Name:   default` lines of `docker buildx inspect`, up to its node list."""
+    fields = {}
+    for line in text.split("\nNodes:")[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
 
 
 def _ok(argv: list[str]) -> bool:
@@ -60,6 +90,7 @@ class Build:
     build_args: dict
     labels: dict
     cache: bool = True  # False: --no-cache
+    epoch: int | None = None  # SOURCE_DATE_EPOCH: the release's time, for the config, history and layer times
 
 
 @dataclass(frozen=True)
@@ -80,26 +111,43 @@ class Engine:
             self.client.ping()
         except docker.errors.DockerException as e:
             raise PublisherError(f"publisher: cannot reach the Docker engine ({_first_line(e)}); start dockerd or set DOCKER_HOST") from None
-        self.builder = find_builder(builder)
+        self._builder_name = builder
         self._docker_errors = docker.errors
+        info = self.client.info()
+        self.store = CONTAINERD if any("containerd" in str(v) for _, v in info.get("DriverStatus") or []) else CLASSIC
+        self.description = (f"Docker {info.get('ServerVersion', 'of unknown version')}, {self.store} image store "
+                            f"({info.get('Driver', 'unknown driver')})")
+
+    @cached_property
+    def builder(self) -> Builder:
+        """Found when a build needs it: an all-assembled release needs no BuildKit."""
+        return find_builder(self._builder_name, self.store)
 
     def build(self, build: Build) -> str:
         """Build one platform's image; returns its image ID (the digest of its config)."""
         with tempfile.TemporaryDirectory() as tmp:
-            iidfile = Path(tmp) / "iid"
-            argv = [*self.builder.argv, "--platform", build.platform, "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
+            iidfile, tarball = Path(tmp) / "iid", Path(tmp) / "image.tar"
+            output = ["--output", f"type=docker,dest={tarball},rewrite-timestamp=true"] if self.builder.tarball else [*self.builder.load]
+            argv = [*self.builder.argv, *output, "--platform", build.platform, "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
             argv += [f"--build-arg={k}={v}" for k, v in build.build_args.items()]
             argv += [f"--label={k}={v}" for k, v in build.labels.items()]
             argv += [] if build.cache else ["--no-cache"]
+            argv += [] if build.epoch is None else [f"--build-arg=SOURCE_DATE_EPOCH={build.epoch}"]
             argv.append(str(build.context))
             self.log(f"$ {self.builder.name} --platform {build.platform} -f {build.dockerfile}")
             result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **self.builder.env})
             if result.returncode != 0:
                 tail = " | ".join(result.stderr.strip().splitlines()[-3:])
                 raise PublisherError(f"{build.dockerfile}: build for {build.platform} failed: {tail}")
-            image_id = iidfile.read_text().strip()
+            image_id = self._loaded(tarball) if self.builder.tarball else iidfile.read_text().strip()
         self.client.images.get(image_id).tag(LOCAL, image_id.split(":")[1])
         return image_id
+
+    def _loaded(self, tarball: Path) -> str:
+        """The tarball loaded; its ID in the engine (on the containerd store, the manifest's digest)."""
+        with tarball.open("rb") as f:
+            (image,) = self.client.images.load(f)
+        return image.id
 
     @staticmethod
     def local_name(image_id: str) -> str:
@@ -162,7 +210,19 @@ class Engine:
             tar.extractall(into, filter="data")
         archive.unlink()
         (entry,) = json.loads((into / "manifest.json").read_text())
-        return (into / entry["Config"]).read_bytes(), [into / layer for layer in entry["Layers"]]
+        return (into / entry["Config"]).read_bytes(), [_gunzipped(into / layer) for layer in entry["Layers"]]
+
+
+def _gunzipped(layer: Path) -> Path:
+    """The layer as a plain tar: the containerd store saves the compressed blobs it holds."""
+    with layer.open("rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return layer
+    plain = layer.with_name(layer.name + ".tar")
+    with gzip.open(layer, "rb") as src, plain.open("wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    layer.unlink()
+    return plain
 
 
 def _archive(members: list[tuple[str, bytes | Path]]):

@@ -129,16 +129,26 @@ def saved_image(engine, image_id: str, payload: PayloadFiles | None, workdir: st
 
 
 @dataclass(frozen=True)
-class PayloadLayer:
-    """The canonical payload layer, one per platform and folder: its tar, its diff ID and its compressed blob."""
+class CanonicalLayer:
+    """A layer publisher writes itself: the payload's (one per platform and folder) or a WORKDIR's;
+    its tar, its diff ID and its compressed blob."""
 
     tar: Path
     diff_id: str
     blob: Blob
 
 
-def payload_layer(payload: PayloadFiles, cache: Path) -> PayloadLayer:
+def payload_layer(payload: PayloadFiles, cache: Path) -> CanonicalLayer:
     (cache / "blobs").mkdir(parents=True, exist_ok=True)
-    tar = payload_tar(payload, cache / "blobs")
+    return _canonical(payload_tar(payload, cache / "blobs"), cache)
+
+
+def folder_layer(name: str, cache: Path) -> CanonicalLayer:
+    """The layer of `WORKDIR /<name>`: that one empty folder."""
+    (cache / "blobs").mkdir(parents=True, exist_ok=True)
+    return _canonical(workdir_layer(name, cache / "blobs"), cache)
+
+
+def _canonical(tar: Path, cache: Path) -> CanonicalLayer:
     diff_id = file_digest(tar)
-    return PayloadLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))
+    return CanonicalLayer(tar, diff_id, compress_layer(tar, cache / "blobs", diff_id))

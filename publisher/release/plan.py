@@ -156,7 +156,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
 
 def _recipe(variant: Variant, text: str, payload: Payload) -> recipes.Recipe | None:
     if variant.primary:
-        return None
+        return recipes.read_primary(text, payload.files, payload.primary)
     found = recipes.read(text, payload.sources)
     return found if found is not None and found.base == variant.base else None
 

@@ -1,4 +1,6 @@
-"""Derived images made from their base and the shared payload layer (see recipe), then loaded into the engine.
+"""Images made from their base and layers publisher writes itself (see recipe), then loaded into the engine:
+derived images (their base and the shared payload layer) and a `FROM scratch` primary (the payload layer
+and its WORKDIR's).
 
 What the engine runs for the smoke tests and what is pushed are the same config and the same layers:
 the image is loaded from exactly the bytes publisher will upload.
@@ -12,9 +14,9 @@ from pathlib import Path
 
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
-from publisher.image.recipe import Recipe
+from publisher.image.recipe import SCRATCH, Recipe, Step
 from publisher.local.engine import Engine
-from publisher.local.layers import PayloadFiles, PayloadLayer, payload_layer
+from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.registries.bases import FetchedBase, Bases
 from publisher.steps.run import Run
@@ -30,20 +32,28 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
                  wanted: list[tuple[VariantPlan, str, Recipe]], tick) -> dict[tuple[str, str], Assembled]:
     """(variant name, platform) → the assembled image, loaded into the engine."""
     network, cache = run.network, run.options.cache
-    pairs = sorted({(v.variant.base, p) for v, p, _ in wanted})
+    pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
-    keys = sorted({(p, r.target) for _, p, r in wanted})
+    fetched |= {(SCRATCH, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base == SCRATCH}
+    keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
     files = run.plan.payload.files
-    layers = dict(zip(keys, network.map(lambda key: payload_layer(PayloadFiles(binaries[key[0]], files, key[1]), cache), keys)))
+
+    def layer(key: tuple[str, Step]) -> CanonicalLayer:
+        platform, step = key
+        if step.kind == "WORKDIR":
+            return folder_layer(step.value, cache)
+        return payload_layer(PayloadFiles(binaries[platform], files, step.value), cache)
+
+    layers = dict(zip(keys, network.map(layer, keys)))
 
     def one(item):
         v, platform, r = item
-        made = _assemble(engine, v, platform, r, fetched[v.variant.base, platform], layers[platform, r.target])
+        made = _assemble(engine, v, platform, r, fetched[r.base, platform], [layers[platform, s] for s in r.layers])
         tick(f"{v.variant.name} {platform}")
         return (v.variant.name, platform), made
 
     with ThreadPoolExecutor(run.options.jobs) as pool:
-        list(pool.map(lambda base: _load_base(engine, base), fetched.values()))
+        list(pool.map(lambda base: _load_base(engine, base), [b for b in fetched.values() if b.layers]))
         return dict(pool.map(one, wanted))
 
 
@@ -54,9 +64,10 @@ def _load_base(engine: Engine, base: FetchedBase) -> None:
 
 
 def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: FetchedBase,
-              payload: PayloadLayer) -> Assembled:
-    config = recipe.config(base.config, r, payload.diff_id, v.labels, v.labels.get(CREATED), v.variant.base)
+              layers: list[CanonicalLayer]) -> Assembled:
+    config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), v.variant.base)
     name = engine.local_name(oci.digest(config))
     if not engine.has(name):
-        engine.load(name, config, [*(layer.path for layer in base.layers), payload.tar], held=len(base.layers))
-    return Assembled(Image(platform, config, (*base.layers, payload.blob)), name)
+        engine.load(name, config, [*(layer.path for layer in base.layers), *(layer.tar for layer in layers)],
+                    held=len(base.layers))
+    return Assembled(Image(platform, config, (*base.layers, *(layer.blob for layer in layers))), name)

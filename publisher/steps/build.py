@@ -1,28 +1,29 @@
-"""Build with BuildKit: the primary image on every platform, then the derived images that are not assembled."""
+"""Build with BuildKit: the primary image where it is not assembled, then the derived images that are not."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 from publisher.image.reference import mirrored
 from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
 from publisher.local.engine import Build, Engine
-from publisher.release.plan import VariantPlan
+from publisher.release.plan import CREATED, VariantPlan
 from publisher.steps.run import Run
 
 
-def build_all(run: Run, platforms: list[str], engine: Engine, binaries: dict[str, Path], derived: list[tuple[VariantPlan, str]],
-              tick) -> dict[tuple[str, str], str]:
-    """(variant name, platform) → image ID, for the primary on every platform of `platforms` (every one some
-    variant is made for, as resolved) and each of `derived`."""
-    primary, options = run.plan.primary, run.options
-    with build_contexts(binaries, run.plan.payload.files, platforms) as contexts, ThreadPoolExecutor(options.jobs) as pool:
-        builds = [_build_request(run, primary, contexts.payload[p], p, {}) for p in platforms]
-        built = {(primary.variant.name, p): image for p, image in zip(platforms, pool.map(_ticking(engine, tick), builds))}
-        builds = [_build_request(run, v, contexts.empty, p, _args(engine, built[primary.variant.name, p], v, options.base_mirror))
-                  for v, p in derived]
+def build_all(run: Run, engine: Engine, binaries: dict[str, Path], primary: list[str], derived: list[tuple[VariantPlan, str]],
+              names: dict[str, str], tick) -> dict[tuple[str, str], str]:
+    """(variant name, platform) → image ID, for the primary on each of `primary` (platforms) and each of
+    `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
+    plan, options = run.plan, run.options
+    with build_contexts(binaries, plan.payload.files, primary) as contexts, ThreadPoolExecutor(options.jobs) as pool:
+        builds = [_build_request(run, plan.primary, contexts.payload[p], p, {}) for p in primary]
+        built = {(plan.primary.variant.name, p): image for p, image in zip(primary, pool.map(_ticking(engine, tick), builds))}
+        names = {**names, **{p: engine.local_name(image) for (_, p), image in built.items()}}
+        builds = [_build_request(run, v, contexts.empty, p, _args(names[p], v, options.base_mirror)) for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})
     return built
 
@@ -36,8 +37,8 @@ def _ticking(engine: Engine, tick):
     return build
 
 
-def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str | None) -> dict:
-    args = {PRIMARY_ARG: engine.local_name(primary_image)}
+def _args(primary: str, v: VariantPlan, base_mirror: str | None) -> dict:
+    args = {PRIMARY_ARG: primary}
     base = mirrored(v.variant.base, base_mirror)
     if base:
         args["BASE_IMAGE"] = base
@@ -45,4 +46,10 @@ def _args(engine: Engine, primary_image: str, v: VariantPlan, base_mirror: str |
 
 
 def _build_request(run: Run, v: VariantPlan, context: Path, platform: str, args: dict) -> Build:
-    return Build(run.options.root / v.dockerfile, context, platform, args, v.labels, run.options.build_cache)
+    return Build(run.options.root / v.dockerfile, context, platform, args, v.labels, run.options.build_cache,
+                 _epoch(v.labels.get(CREATED)))
+
+
+def _epoch(created: str | None) -> int | None:
+    """SOURCE_DATE_EPOCH of the release's time (RFC 3339, UTC)."""
+    return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()) if created else None

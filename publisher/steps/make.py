@@ -1,11 +1,16 @@
-"""Make every image of the plan: build what BuildKit must build, assemble the rest from their bases."""
+"""Make every image of the plan: assemble what a recipe describes, build the rest with BuildKit.
+
+Whatever makes the primary goes first: a derived image BuildKit builds copies from the primary in the engine.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.errors import PublisherError
 from publisher.local.engine import Engine
+from publisher.release.plan import VariantPlan
 from publisher.steps.assemble import Assembled, assemble_all
 from publisher.registries.bases import Bases
 from publisher.release.resolved import Resolved
@@ -18,25 +23,78 @@ class Made:
     engine: Engine
     built: dict[tuple[str, str], str]  # (variant, platform) → image ID, to export before pushing
     assembled: dict[tuple[str, str], Assembled]  # ready to push as they are
+    builder: str  # the builder used, or why none was
+
+    @property
+    def made_with(self) -> str:
+        """The engine, its image store and the builder, for the log and the step summary."""
+        return f"{self.engine.description}; builder: {self.builder}"
 
     def in_engine(self) -> dict[tuple[str, str], str]:
         """(variant, platform) → what the engine runs: every image made."""
         return {**self.built, **{key: a.name for key, a in self.assembled.items()}}
 
 
+@dataclass(frozen=True)
+class Work:
+    """What make_all makes, as (variant, platform) pairs."""
+
+    primary: list[tuple[VariantPlan, str]]  # the primary: where it is published, and where a build copies from it
+    to_build: list[tuple[VariantPlan, str]]  # derived images without a recipe
+    to_assemble: list[tuple[VariantPlan, str]]  # derived images with one
+
+
 def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bases) -> Made:
     engine = Engine(run.progress.log, run.options.builder)
-    run.progress.log(f"builder: {engine.builder.name}")
-    recipes = {v.variant.name: v.recipe for v in resolved.plan.variants}  # each Dockerfile read once
-    derived = [(v, p, recipes[v.variant.name]) for v in resolved.plan.variants if not v.variant.primary
-               for p in resolved.platforms_of(v)]
-    to_build = [(v, p) for v, p, r in derived if not r]
-    with run.progress.phase("build", len(to_build) + len(binaries)) as tick:
-        built = build_all(run, resolved.platforms, engine, binaries, to_build, tick)
-    assembled = {}
-    to_assemble = [(v, p, r) for v, p, r in derived if r]
-    if to_assemble:
-        with run.progress.phase("assemble", len(to_assemble)) as tick:
-            assembled = assemble_all(run, engine, bases, binaries, to_assemble, tick)
+    work = _work(resolved)
+    builds = bool(work.to_build or (work.primary and not resolved.plan.primary.recipe))
+    builder = _builder(engine, work) if builds else "none, every image is assembled"
+    run.progress.log(f"engine: {engine.description}; builder: {builder}")
+    if resolved.plan.primary.recipe:
+        assembled = _assemble_phase(run, engine, bases, binaries, work.primary + work.to_assemble)
+        built = _build_phase(run, engine, binaries, [], work.to_build, _primary_names(assembled, work))
+    else:
+        built = _build_phase(run, engine, binaries, [p for _, p in work.primary], work.to_build, {})
+        assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble)
     run.counts["images built"], run.counts["images assembled"] = len(built), len(assembled)
-    return Made(engine, built, assembled)
+    return Made(engine, built, assembled, builder)
+
+
+def _builder(engine: Engine, work: Work) -> str:
+    """The builder's name, once it is known to do what the builds ask."""
+    builder = engine.builder
+    if work.to_build and not builder.reads_engine:
+        v = work.to_build[0][0]
+        raise PublisherError(f"{v.dockerfile}: {builder.name} cannot build FROM the primary image in the engine, which "
+                             "this Dockerfile copies from; use a builder with the docker driver (leave --builder out)")
+    return builder.name
+
+
+def _work(resolved: Resolved) -> Work:
+    plan = resolved.plan
+    pairs = [(v, p) for v in plan.variants if not v.variant.primary for p in resolved.platforms_of(v)]
+    to_build = [(v, p) for v, p in pairs if not v.recipe]
+    published = next((resolved.platforms_of(v) for v in plan.variants if v.variant.primary), ())
+    needed = sorted({*published, *(p for _, p in to_build)})
+    return Work([(plan.primary, p) for p in needed], to_build, [(v, p) for v, p in pairs if v.recipe])
+
+
+def _primary_names(assembled: dict[tuple[str, str], Assembled], work: Work) -> dict[str, str]:
+    """Platform → the primary's name in the engine, for the builds that copy from it."""
+    return {p: assembled[v.variant.name, p].name for v, p in work.primary}
+
+
+def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
+              wanted: list[tuple[VariantPlan, str]]) -> dict[tuple[str, str], Assembled]:
+    if not wanted:
+        return {}
+    with run.progress.phase("assemble", len(wanted)) as tick:
+        return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick)
+
+
+def _build_phase(run: Run, engine: Engine, binaries: dict[str, Path], primary: list[str],
+           derived: list[tuple[VariantPlan, str]], names: dict[str, str]) -> dict[tuple[str, str], str]:
+    if not primary and not derived:
+        return {}
+    with run.progress.phase("build", len(primary) + len(derived)) as tick:
+        return build_all(run, engine, binaries, primary, derived, names, tick)

@@ -46,6 +46,7 @@ class Outcome:
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
     resolved: Resolved | None = None  # what was published, as resolved (a refresh's variants; platforms from bases)
     document: dict | None = None  # what --result writes (release.result); None when nothing was tagged
+    made_with: str | None = None  # the engine, its store and the builder; None when nothing was made
 
 
 def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
@@ -106,11 +107,11 @@ def _released(run: Run, found: Resolved, targets: list[Repository], states: dict
     """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
     made = _made_and_proven(run, found, making.binaries, making.bases)
     if not targets:
-        return Outcome(run.counts, {})
+        return Outcome(run.counts, {}, made_with=made.made_with)
     images = _pushable(run, found, made, making.binaries)
     attested = _attested(run, found, making.context, images)
     publications = [publication(v, found[v.variant.name], images, images, attested) for v in found.plan.variants]
-    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
+    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states), made.made_with)
 
 
 def _one_stage(run: Run) -> Outcome:
@@ -140,7 +141,7 @@ def _one_stage(run: Run) -> Outcome:
         tick("platform images and their attestations by digest")
     stage.write_record(path, run, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
-    return Outcome(run.counts, {})
+    return Outcome(run.counts, {}, made_with=made.made_with)
 
 
 def _join(run: Run) -> Outcome:
@@ -175,11 +176,12 @@ def _attested(run: Run, found: Resolved, context: attest.Context | None, images:
         return attest.attest_all(run, found, context, images, tick)
 
 
-def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, decisions: dict) -> Outcome:
+def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, decisions: dict,
+             made_with: str | None = None) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
     published = {t.ref: {name: held for name, held in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
     return Outcome(run.counts, {p.name: p.digest for p in publications}, found,
-                  result.document(found.plan, published, decisions))
+                  result.document(found.plan, published, decisions), made_with)
 
 
 def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Made:
@@ -191,8 +193,10 @@ def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Made:
 
 def _pushable(run: Run, found: Resolved, made: Made, binaries: dict) -> dict:
     """(variant, platform) → the Image to push: assembled ones as they are, built ones exported."""
-    with run.progress.phase("export", len(made.built)) as tick:
-        exported = export_all(run, found, made.engine, made.built, binaries, tick)
+    exported = {}
+    if made.built:
+        with run.progress.phase("export", len(made.built)) as tick:
+            exported = export_all(run, found, made.engine, made.built, binaries, tick)
     return {**{k: a.image for k, a in made.assembled.items()}, **exported}
 
 
