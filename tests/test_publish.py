@@ -251,3 +251,21 @@ def test_a_dockerfile_that_runs_commands_is_built_by_buildkit(cli, tmp_path, eng
     # the containerd store), the RUN's files are clamped to it. The classic store's exporter can't.
     containerd = "containerd" in json.dumps(engine.info().get("DriverStatus"))
     assert (int(mtime) == 1732100000) == containerd, mtime
+
+
+def test_a_builder_that_does_not_exist_is_one_line(cli, tmp_path, engine, registry, mirror, cache):
+    matrix = reduced_matrix(tmp_path, cli)
+    template = tmp_path / "variants" / "Dockerfile.j2"
+    template.write_text(template.read_text().replace('CMD ["/usr/local/bin/uv"]', 'RUN true\nCMD ["/usr/local/bin/uv"]'))
+    assert cli("render", "--matrix", matrix).code == 0
+    run = publish(cli, matrix, mirror, cache, f"{registry.host}/nobuilder/uv",
+                  extra=["--platform", "linux/amd64", "--builder", "no-such-builder"])
+    assert run.code == 2
+    assert run.err.strip() == ("publisher: --builder no-such-builder: no such buildx builder (`docker buildx ls` lists them); "
+                               "create it with `docker buildx create --name no-such-builder`, or leave --builder out")
+    assert tags_in_or_none(f"{registry.host}/nobuilder/uv") is None  # nothing pushed
+
+
+def tags_in_or_none(repo: str) -> set[str] | None:
+    found = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", f"docker://{repo}"], capture_output=True, text=True)
+    return set(json.loads(found.stdout)["Tags"]) if found.returncode == 0 else None
