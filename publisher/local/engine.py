@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from publisher.errors import PublisherError
+from publisher.image.oci import Image
+from publisher.local import archives
 
 LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
 CLASSIC, CONTAINERD = "classic", "containerd"  # the engine's image stores
@@ -112,6 +115,8 @@ class Engine:
         except docker.errors.DockerException as e:
             raise PublisherError(f"publisher: cannot reach the Docker engine ({_first_line(e)}); start dockerd or set DOCKER_HOST") from None
         self._builder_name = builder
+        self._lock = threading.Lock()
+        self._known: set = set()  # what this Engine loaded or was told is there (see _content)
         self._docker_errors = docker.errors
         info = self.client.info()
         self.store = CONTAINERD if any("containerd" in str(v) for _, v in info.get("DriverStatus") or []) else CLASSIC
@@ -178,27 +183,35 @@ class Engine:
         except self._docker_errors.ImageNotFound:
             return False
 
-    def load(self, name: str, config: bytes, layers: list[Path], held: int = 0) -> None:
-        """Load an image from its config and layer files (plain or gzip tars) under `name`.
-
-        `held`: how many of the first layers the engine should have already (a base loaded
-        before); they are not sent. An engine that wants them anyway gets every layer.
-        """
-        if held:
-            try:
-                return self._load(name, config, layers, held)
-            except self._docker_errors.DockerException:
-                pass  # an engine that keeps images by content (containerd) needs every layer in the archive
+    def load(self, name: str, image: Image) -> None:
+        """Load `image` (its config and compressed layers) under `name`, leaving out of the archive what
+        the engine got from this Engine before (`loaded`, `remember`); an engine that wants it anyway gets everything."""
+        with self._lock:
+            known = self._known.copy()
         try:
-            self._load(name, config, layers, 0)
+            return self._load(name, image, known)
+        except self._docker_errors.DockerException as e:
+            if not known:
+                raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
+        try:
+            self._load(name, image, set())
         except self._docker_errors.DockerException as e:
             raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
 
-    def _load(self, name: str, config: bytes, layers: list[Path], held: int) -> None:
-        names = [f"{i}/layer.tar" for i in range(len(layers))]
-        manifest = json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode()
-        members = [("config.json", config), ("manifest.json", manifest), *list(zip(names, layers))[held:]]
-        self.client.images.load(_archive(members))
+    def remember(self, image: Image) -> None:
+        """`image` is in the engine (loaded by an earlier publish): later loads leave out what it holds."""
+        with self._lock:
+            self._known |= _content(image)
+
+    def _load(self, name: str, image: Image, known: set) -> None:
+        if self.store == CONTAINERD:
+            members = archives.oci_layout(name, image, known)
+        else:
+            diff_ids = json.loads(image.config)["rootfs"]["diff_ids"]
+            held = max((k for k in range(len(diff_ids) + 1) if ("chain", *diff_ids[:k]) in known), default=0)
+            members = archives.docker_archive(name, image, held)
+        self.client.images.load(archives.stream(members))
+        self.remember(image)
 
     def save(self, image_id: str, into: Path) -> tuple[bytes, list[Path]]:
         """Export an image: its config bytes and its uncompressed layer tars, in order."""
@@ -225,21 +238,11 @@ def _gunzipped(layer: Path) -> Path:
     return plain
 
 
-def _archive(members: list[tuple[str, bytes | Path]]):
-    """A tar stream of bytes and files, made as it is sent: no copy of the layers on disk."""
-    for name, content in members:
-        size = len(content) if isinstance(content, bytes) else content.stat().st_size
-        info = tarfile.TarInfo(name)
-        info.size = size
-        yield info.tobuf(format=tarfile.GNU_FORMAT)
-        if isinstance(content, bytes):
-            yield content
-        else:
-            with content.open("rb") as file:
-                while chunk := file.read(1 << 20):
-                    yield chunk
-        yield b"\0" * (-size % tarfile.BLOCKSIZE)
-    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+def _content(image: Image) -> set:
+    """What an image puts in the engine: its layer digests (the containerd store's content) and the chain
+    of each of its diff ID prefixes (the classic store's layers)."""
+    diff_ids = json.loads(image.config)["rootfs"]["diff_ids"]
+    return {b.digest for b in image.layers} | {("chain", *diff_ids[:k]) for k in range(1, len(diff_ids) + 1)}
 
 
 def _not_started(error) -> str:

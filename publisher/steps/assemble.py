@@ -52,22 +52,26 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
         tick(f"{v.variant.name} {platform}")
         return (v.variant.name, platform), made
 
+    # One base at a time, fewest layers first: a base that shares the first layers of one loaded before
+    # (python:3.12-bookworm on buildpack-deps:bookworm) sends only the rest.
+    for base in sorted((b for b in fetched.values() if b.layers), key=lambda b: len(b.layers)):
+        _load_base(engine, base)
     with ThreadPoolExecutor(run.options.jobs) as pool:
-        list(pool.map(lambda base: _load_base(engine, base), [b for b in fetched.values() if b.layers]))
         return dict(pool.map(one, wanted))
 
 
 def _load_base(engine: Engine, base: FetchedBase) -> None:
-    name = engine.local_name(oci.digest(base.config))
-    if not engine.has(name):
-        engine.load(name, base.config, [layer.path for layer in base.layers])
+    name, image = engine.local_name(oci.digest(base.config)), Image("", base.config, base.layers)
+    if engine.has(name):
+        engine.remember(image)
+    else:
+        engine.load(name, image)
 
 
 def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: FetchedBase,
               layers: list[CanonicalLayer]) -> Assembled:
     config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), v.variant.base)
-    name = engine.local_name(oci.digest(config))
+    name, image = engine.local_name(oci.digest(config)), Image(platform, config, (*base.layers, *(layer.blob for layer in layers)))
     if not engine.has(name):
-        engine.load(name, config, [*(layer.path for layer in base.layers), *(layer.tar for layer in layers)],
-                    held=len(base.layers))
-    return Assembled(Image(platform, config, (*base.layers, *(layer.blob for layer in layers))), name)
+        engine.load(name, image)  # the base's layers are there: only the new ones are sent
+    return Assembled(image, name)
