@@ -29,7 +29,8 @@ def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick
         tick(f"{name} {platform}")
         return verdict
 
-    with ThreadPoolExecutor(run.options.jobs) as pool:
+    # A container's run mostly waits on the engine (create, start, wait, remove): more at once than cores.
+    with ThreadPoolExecutor(max(4, 2 * run.options.jobs)) as pool:
         found = list(pool.map(one, images.items()))
     run.counts["smoke tests run"] += sum(v.tests for v in found)
     failures = [line for v in found for line in v.failures]
