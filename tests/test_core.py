@@ -43,6 +43,27 @@ def variant(config: dict) -> Variant:
     return Variant("alpine3.20", "alpine:3.20", "alpine", ("alpine3.20",), ("linux/arm64",), (), config, 1, (1,))
 
 
+def test_a_smoke_test_whose_output_the_engine_lost_is_run_once_more():
+    from publisher.local.engine import Exited
+    from publisher.steps.smoke import judged
+
+    class Engine:  # the engine's runs, in order; what each run was asked
+        def __init__(self, *runs):
+            self.runs, self.asked = list(runs), []
+
+        def run(self, image, command):
+            self.asked.append((image, command))
+            return self.runs.pop(0)
+
+    test = SmokeTest(("uv", "--version"), "^uv {version}( |$)")
+    lost_then_seen = Engine(Exited(0, "", ""), Exited(0, "uv 0.5.31\n", ""))
+    assert judged(lost_then_seen, "img", test, "0.5.31") is None and len(lost_then_seen.asked) == 2
+    lost_twice = Engine(Exited(0, "", ""), Exited(0, "", ""))
+    assert judged(lost_twice, "img", test, "0.5.31") == "expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got ''"
+    wrong = Engine(Exited(0, "uv 9.9.9\n", ""))  # output that came is judged once
+    assert judged(wrong, "img", test, "0.5.31").endswith("got 'uv 9.9.9'") and wrong.asked == [("img", ["uv", "--version"])]
+
+
 def test_config_check_compares_config_labels_and_platform():
     attrs = {"Os": "linux", "Architecture": "arm64",
              "Config": {"Entrypoint": None, "Cmd": ["/usr/local/bin/uv"], "Env": ["PATH=/bin"], "Labels": {"a": "1"}}}
