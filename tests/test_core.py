@@ -87,6 +87,26 @@ def test_layers_compress_reproducibly_and_once(tmp_path):
     assert gzip.decompress(second.path.read_bytes()) == layer.read_bytes()
 
 
+def test_threads_of_one_publish_write_the_same_canonical_layer_at_once(tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from publisher.local.layers import workdir_layer
+
+    for attempt in range(20):  # both platforms' exports of a primary with a WORKDIR, on a fresh cache
+        into = tmp_path / str(attempt)
+        into.mkdir()
+        start = threading.Barrier(4)
+
+        def write(_):
+            start.wait()
+            return workdir_layer("io", into)
+
+        with ThreadPoolExecutor(4) as pool:
+            made = list(pool.map(write, range(4)))
+        assert made == [into / "workdir-io.tar"] * 4 and not list(into.glob("*.partial"))
+
+
 def test_index_lists_platforms_and_carries_annotations(tmp_path):
     blob = oci.Blob("sha256:" + "a" * 64, 10, tmp_path / "x")
     images = [oci.Image(p, b"{}", (blob,)) for p in ("linux/amd64", "linux/arm64/v8")]

@@ -1,7 +1,8 @@
 """Layers on disk: digests of files, gzip once per layer, and the canonical layers written into the cache.
 
-Every write goes to a partial file named by the process and is renamed into place: publishes may
-share a cache and race here, and a killed one leaves no half-written layer behind.
+Every write goes to a partial file named by the process and thread and is renamed into place:
+publishes may share a cache and race here (and so may one publish's threads, exporting both
+platforms at once), and a killed one leaves no half-written layer behind.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +64,7 @@ def payload_tar(payload: PayloadFiles, into: Path) -> Path:
     key = hashlib.sha256(b"".join(_sha(binaries / name).encode() for name in names) + target.encode()).hexdigest()
     path = into / f"payload-layer-{key}.tar"
     if not path.exists():
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial = _partial(path)
         streams = [(binaries / name).open("rb") for name in names]
         try:
             files = [canonical.File(name, s, (binaries / name).stat().st_size) for name, s in zip(names, streams)]
@@ -75,10 +77,14 @@ def payload_tar(payload: PayloadFiles, into: Path) -> Path:
     return path
 
 
+def _partial(path: Path) -> Path:
+    return path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+
+
 def workdir_layer(name: str, into: Path) -> Path:
     path = into / f"workdir-{name}.tar"
     if not path.exists():
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial = _partial(path)
         partial.write_bytes(canonical.workdir_tar(name))
         partial.replace(path)
     return path
