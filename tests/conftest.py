@@ -42,7 +42,7 @@ def cli(capsys):
     return run
 
 
-pytest_plugins = ["tests.registry_server", "tests.token_registry"]
+pytest_plugins = ["tests.registry_server", "tests.token_registry", "tests.engines"]
 
 
 def need(condition: bool, message: str) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
+from tests.engines import on_both_stores
 from tests.images import NONROOT, push_base
 from tests.test_publish import PLATFORMS, publish, skopeo, tags_in, tree
 from tests.test_supply_chain import raw
@@ -86,9 +87,11 @@ def sbom_packages(host: str, name: str, tag: str) -> dict[str, list[str]]:
     return found
 
 
-def test_images_without_a_shell_are_published_on_both_platforms(cli, tmp_path, engine, registry, bases, cache):
+@on_both_stores
+def test_images_without_a_shell_are_published_on_both_platforms(cli, tmp_path, store, registry, bases, cache):
     matrix = noshell_matrix(tmp_path, cli, STATIC_VARIANT + HARDENED_VARIANT)
-    repo = f"{registry.host}/noshell/uv"
+    name = f"noshell-{store.name}/uv"
+    repo = f"{registry.host}/{name}"
     run = publish(cli, matrix, bases, cache, repo)
     assert run.code == 0, run.err
     for phase in ("build: 2 in", "assemble: 4 in", "smoke-test: 6 in"):  # the shell-less smoke test ran and passed
@@ -121,7 +124,6 @@ def test_images_without_a_shell_are_published_on_both_platforms(cli, tmp_path, e
         assert len(last) == 1, last
 
     # The SBOM lists the hardened base's packages (one stanza file each); the other base has none.
-    name = "noshell/uv"
     for arch, purls in sbom_packages(registry.host, name, "0.5.31-debian-hardened").items():
         assert f"pkg:deb/debian/libc6@2.41-12?arch={arch}&distro=debian-13&upstream=glibc" in purls
         assert f"pkg:deb/debian/base-files@13.8?arch={arch}&distro=debian-13" in purls

@@ -13,6 +13,7 @@ import pytest
 from publisher.release.inputs import BASE_DIGEST, INPUTS
 from publisher.release.plan import VERSION
 from tests.conftest import ROOT
+from tests.engines import on_both_stores
 
 pytestmark = pytest.mark.docker
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -62,11 +63,12 @@ def publish(cli, matrix, mirror, cache, *repositories, extra=()):
     return cli(*args, *extra)
 
 
-def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, engine, registry, auth_registry, mirror, cache, monkeypatch):
+@on_both_stores
+def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, store, registry, auth_registry, mirror, cache, monkeypatch):
     auth_key = "PUBLISHER_AUTH_" + auth_registry.host.replace(".", "_").replace(":", "_")
     monkeypatch.setenv(auth_key, f"{auth_registry.username}:{auth_registry.password}")
     creds = f"{auth_registry.username}:{auth_registry.password}"
-    repos = [f"{registry.host}/acme/uv", f"{registry.host}/mirror/uv", f"{auth_registry.host}/acme/uv"]
+    repos = [f"{registry.host}/{store.name}/acme/uv", f"{registry.host}/{store.name}/mirror/uv", f"{auth_registry.host}/{store.name}/acme/uv"]
     matrix = reduced_matrix(tmp_path, cli)
     step_summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))

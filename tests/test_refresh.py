@@ -15,6 +15,7 @@ from publisher.release.version import parse_release
 from publisher import render
 from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
+from tests.engines import on_both_stores
 from tests.images import push_base
 from tests.registry_server import RegistryServer
 from tests.test_publish import PLATFORMS, publish, reduced_matrix, skopeo
@@ -123,7 +124,8 @@ def test_refresh_remakes_only_the_variant_whose_base_moved(cli, tmp_path, engine
 
 
 @pytest.mark.docker
-def test_a_rerun_of_a_join_keeps_what_a_refresh_did(cli, tmp_path, engine, registry, cache):
+@on_both_stores
+def test_a_rerun_of_a_join_keeps_what_a_refresh_did(cli, tmp_path, store, registry, cache):
     """A release staged and joined, then refreshed: joining the same stage records again has nothing to do."""
     from publisher.local.artifacts import fetch_wheels
     from publisher.options import Arguments, compute_plan
@@ -137,7 +139,7 @@ def test_a_rerun_of_a_join_keeps_what_a_refresh_did(cli, tmp_path, engine, regis
         matrix = reduced_matrix(tmp_path, cli)
         payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
         artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(PLATFORMS), cache).values())).parent
-        repo = f"{registry.host}/refresh-join/uv"
+        repo = f"{registry.host}/refresh-join-{store.name}/uv"
         stages = [tmp_path / f"stage-{p.split('/')[1]}" for p in PLATFORMS]
         for platform, folder in zip(PLATFORMS, stages):
             done = run(command(matrix, own.host, artifacts, cache, repo, "--platform", platform, "--stage", str(folder)))
