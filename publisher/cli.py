@@ -17,7 +17,9 @@ class _Parser(argparse.ArgumentParser):
         raise PublisherError(f"{self.prog}: {message}; see '{self.prog} --help'")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """`command`: the one asked for; only init's help names the payloads publisher knows (reading them
+    costs a fifth of a dry-run)."""
     parser = _Parser(prog="publisher", description="Publish a family of container images from one matrix.yaml.")
     parser.add_argument("--version", action="version", version=f"publisher {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -26,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                                description="Start a new project: matrix.yaml, variants/Dockerfile.j2 and its Dockerfiles, "
                                            ".github/workflows/release.yml. Asks nothing; refuses to overwrite without --force.")
     init.add_argument("--image", required=True, metavar="REPOSITORY", help="where the images go, e.g. ghcr.io/org/tool")
-    init.add_argument("--payload", metavar="NAME", help=f"what the images carry: {_payloads_known()}")
+    payloads = _payloads_known() if command in ("init", None) else "one publisher knows (publisher init --help)"
+    init.add_argument("--payload", metavar="NAME", help=f"what the images carry: {payloads}")
     init.add_argument("--action", default=None, metavar="OWNER/REPO@REF", help="publisher's GitHub action for the workflow's 'uses:'")
     init.add_argument("--dir", default=".", metavar="DIR", help="the project's folder (default: the current one)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -102,7 +105,8 @@ def _verify_parser(commands) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = _parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
         return {"init": _init, "render": _render_command, "publish": _publish, "verify": _verify}[args.command](args)
     except PublisherError as e:
         for line in e.lines:
