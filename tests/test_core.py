@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,20 @@ def test_assembled_arm64_configs_say_the_platform_as_buildkit_writes_it():
                         "COPY --from=uv /uv /uvx /usr/local/bin/\n", ("/uv", "/uvx"))
     document = json.loads(recipe.config(base, steps, ["sha256:" + "0" * 64], {}, None, "alpine"))
     assert (document["architecture"], "variant" in document) == ("arm64", False)
+
+
+def test_bases_load_in_waves_after_those_whose_first_layers_they_share():
+    from publisher.image.oci import Blob
+    from publisher.registries.bases import FetchedBase
+    from publisher.steps.assemble import _waves
+
+    def base(name: str, *layers: str) -> FetchedBase:
+        return FetchedBase(name.encode(), tuple(Blob("sha256:" + n, 1, Path(n)) for n in layers))
+
+    pythons = [base(f"python3.{i}", "os", "curl", "scm", "dev", f"py{i}") for i in (11, 12, 13)]
+    bases = [*pythons, base("bookworm", "os"), base("buildpack-deps", "os", "curl", "scm", "dev"),
+             base("slim", "slim"), base("python-slim", "slim", "py"), base("alpine", "alpine")]
+    waves = [[b.config.decode() for b in wave] for wave in _waves(bases)]
+    # Bases sharing nothing load at once; one sharing first layers waits for the base it shares most with,
+    # and bases that share with each other as much as with that one load together, not one after another.
+    assert waves == [["bookworm", "slim", "alpine"], ["python-slim", "buildpack-deps"], ["python3.11", "python3.12", "python3.13"]]

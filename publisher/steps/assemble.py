@@ -52,12 +52,26 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
         tick(f"{v.variant.name} {platform}")
         return (v.variant.name, platform), made
 
-    # One base at a time, fewest layers first: a base that shares the first layers of one loaded before
-    # (python:3.12-bookworm on buildpack-deps:bookworm) sends only the rest.
-    for base in sorted((b for b in fetched.values() if b.layers), key=lambda b: len(b.layers)):
-        _load_base(engine, base)
     with ThreadPoolExecutor(run.options.jobs) as pool:
+        for wave in _waves([b for b in fetched.values() if b.layers]):
+            list(pool.map(lambda base: _load_base(engine, base), wave))
         return dict(pool.map(one, wanted))
+
+
+def _waves(bases: list[FetchedBase]) -> list[list[FetchedBase]]:
+    """The bases in waves, loaded one wave after another: a base that shares its first layers with another
+    (python:3.12-bookworm on buildpack-deps:bookworm) comes a wave after it, and sends only the rest."""
+    order = sorted(dict.fromkeys(bases), key=lambda b: len(b.layers))
+    level: dict[FetchedBase, int] = {}
+    for i, base in enumerate(order):
+        partner = max(order[:i], key=lambda o: (_shared(o, base), -level[o]), default=None)
+        level[base] = level[partner] + 1 if partner is not None and _shared(partner, base) else 0
+    return [[b for b in order if level[b] == n] for n in range(max(level.values(), default=-1) + 1)]
+
+
+def _shared(a: FetchedBase, b: FetchedBase) -> int:
+    """How many first layers two bases share."""
+    return next((i for i, (x, y) in enumerate(zip(a.layers, b.layers)) if x.digest != y.digest), min(len(a.layers), len(b.layers)))
 
 
 def _load_base(engine: Engine, base: FetchedBase) -> None:
