@@ -64,7 +64,7 @@ class Engine:
 
     def running(self) -> bool:
         pid = self._pid()
-        return pid is not None and Path(f"/proc/{pid}").exists()
+        return pid is not None and _alive(pid)
 
     def start(self) -> Engine:
         if self.running():
@@ -79,19 +79,24 @@ class Engine:
                 "-H", self.host, "--pidfile", str(self.pidfile), f"--bridge={self.spec.bridge}",
                 "--iptables=false", "--ip-masq=false"]
         with self.log.open("ab") as log:
-            subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            _children[self.spec.name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                                         stdin=subprocess.DEVNULL, start_new_session=True)
         self._wait_ready()
         return self
 
     def stop(self) -> None:
         pid = self._pid()
-        if pid is None or not Path(f"/proc/{pid}").exists():
+        if pid is None or not _alive(pid):
             return
         os.kill(pid, signal.SIGTERM)
+        child = _children.pop(self.spec.name, None)
+        if child is not None and child.pid == pid:
+            child.wait(timeout=60)
+            return
         deadline = time.monotonic() + 60
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)  # dockerd is not our child once detached: poll its /proc entry
-        if Path(f"/proc/{pid}").exists():
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # started by another process: not ours to wait for, so its /proc entry is polled
+        if _alive(pid):
             os.kill(pid, signal.SIGKILL)
 
     def cold(self) -> Engine:
@@ -132,6 +137,17 @@ class Engine:
             time.sleep(0.2)  # polling the socket: dockerd has no readiness signal to wait on
         tail = self.log.read_text(errors="replace")[-1500:]
         raise RuntimeError(f"bench engine {self.spec.name} did not start in {START_TIMEOUT:.0f} s:\n{tail}")
+
+
+_children: dict[str, subprocess.Popen] = {}  # the engines this process started, to wait for (no zombies)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie left for its parent to reap."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def engine(name: str) -> Engine:
