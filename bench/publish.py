@@ -164,12 +164,12 @@ ORDER = (("publisher-containerd", "bake-containerd", "publisher-classic", "loop-
          ("bake-containerd", "publisher-containerd", "loop-classic", "publisher-classic"))
 
 
-def trials(bench: Bench, keep: bool, count: int) -> list[dict]:
+def trials(bench: Bench, keep: bool, count: int, sides: list[str]) -> list[dict]:
     """`count` trials, alternating the ORDERs; each side's registry stopped when measured, but the last
     publisher run's of each store (the follow-ups use it)."""
     runs = []
     for trial in range(1, count + 1):
-        for name in ORDER[(trial - 1) % len(ORDER)]:
+        for name in (n for n in ORDER[(trial - 1) % len(ORDER)] if n in sides):
             runs.append(side(bench, name, trial))
             if not (name.startswith("publisher") and trial == count):
                 forget(runs[-1], keep)
@@ -221,6 +221,8 @@ def summarize(runs: list[dict], follow: dict, dry: dict) -> dict:
                "follow_ups": follow}
     ratios = {}
     for store, peer in (("containerd", "bake"), ("classic", "loop")):
+        if f"publisher-{store}" not in cold or f"{peer}-{store}" not in cold or store not in follow:
+            continue
         pub, other = cold[f"publisher-{store}"], cold[f"{peer}-{store}"]
         ratios[store] = {f"cold_vs_{peer}": round(pub["wall_s"] / other["wall_s"], 3),
                          "stored_vs_minimum": round(pub["stored"]["bytes"] / pub["minimum"]["total"], 3),
@@ -242,7 +244,8 @@ def report(result: dict) -> None:
     for store, runs in result["follow_ups"].items():
         for key, r in runs.items():
             print(f"{'publisher-' + store + ' ' + key:<28}{r['wall_s']:9.1f}{'':23}  {_phases(r['phases'])}")
-    print(f"dry-run (offline, shipped matrix): median {result['dry_run']['median_s']:.3f} s")
+    if result["dry_run"]["median_s"] is not None:
+        print(f"dry-run (offline, shipped matrix): median {result['dry_run']['median_s']:.3f} s")
     print("\ntargets:")
     for store, ratios in result["ratios"].items():
         for key, value in ratios.items():
@@ -250,6 +253,8 @@ def report(result: dict) -> None:
             verdict = "" if limit is None else ("PASS" if value <= limit else "FAIL") + f" (<= {limit})"
             print(f"  {store:<11}{key:<28}{value:8.3f}  {verdict}")
     dry = result["dry_run"]["median_s"]
+    if dry is None:
+        return
     print(f"  {'':<11}{'dry_run_s':<28}{dry:8.3f}  {'PASS' if dry <= 0.3 else 'FAIL'} (<= 0.3)")
 
 
@@ -261,6 +266,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sample", action="store_true", help=f"only {', '.join(SAMPLE)} instead of the shipped matrix")
     parser.add_argument("--trials", type=int, default=2, help="cold runs of each side, their order alternated (default: 2)")
+    parser.add_argument("--sides", nargs="+", choices=ORDER[0], default=list(ORDER[0]),
+                        help="only these sides (default: all four); the ratios need a store's both sides")
+    parser.add_argument("--no-follow-ups", action="store_true", help="no rerun, next release or dry-run")
     parser.add_argument("--keep", action="store_true", help="keep every registry's storage, log and cache under .work/bench-run")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` still stops the registries
@@ -272,10 +280,11 @@ def main() -> int:
     try:
         print(f"{len(bench.variants)} variants, bases at {mirror.host}: "
               f"{ {a: f'{t / 1e6:.0f} MB' for a, t in bases.load().totals(bases.catalog()).items()} }", flush=True)
-        runs = trials(bench, args.keep, args.trials)
+        runs = trials(bench, args.keep, args.trials, args.sides)
         last = {r["side"]: r for r in runs}  # the last trial's: its registry and cache are kept
-        follow = {store: follow_ups(bench, last[f"publisher-{store}"]) for store in ("containerd", "classic")}
-        result = summarize(runs, follow, dry_run_median())
+        follow = {} if args.no_follow_ups else {store: follow_ups(bench, last[f"publisher-{store}"])
+                                                 for store in ("containerd", "classic") if f"publisher-{store}" in last}
+        result = summarize(runs, follow, {"median_s": None} if args.no_follow_ups else dry_run_median())
         result |= {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "sample": args.sample,
                    "trials_per_side": args.trials,
                    "variants": [v["name"] for v in bench.variants], "cpus": os.cpu_count(),

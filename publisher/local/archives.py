@@ -17,11 +17,12 @@ from publisher.image.oci import Image
 Member = tuple[str, bytes | Path]
 
 
-def docker_archive(name: str, image: Image, held: int) -> list[Member]:
-    """`held`: how many of the first layers the engine has already; they are left out."""
+def docker_archive(name: str, image: Image, held: int, plain: dict[str, Path]) -> list[Member]:
+    """`held`: how many of the first layers the engine has already; they are left out. `plain`: layer
+    digest → the layer's uncompressed tar, sent instead."""
     names = [f"{i}/layer.tar" for i in range(len(image.layers))]
     manifest = json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode()
-    layers = [(n, b.path) for n, b in zip(names, image.layers)]
+    layers = [(n, plain.get(b.digest, b.path)) for n, b in zip(names, image.layers)]
     return [("config.json", image.config), ("manifest.json", manifest), *layers[held:]]
 
 

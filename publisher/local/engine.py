@@ -183,33 +183,51 @@ class Engine:
         except self._docker_errors.ImageNotFound:
             return False
 
-    def load(self, name: str, image: Image) -> None:
+    def load(self, name: str, image: Image, plain: dict[str, Path] | None = None) -> None:
         """Load `image` (its config and compressed layers) under `name`, leaving out of the archive what
-        the engine got from this Engine before (`loaded`, `remember`); an engine that wants it anyway gets everything."""
+        the engine got from this Engine before (`loaded`, `remember`); an engine that wants it anyway gets everything.
+
+        `plain`: layer digest → the same layer uncompressed. The classic store gets those instead: it keys
+        layers by their uncompressed digest, so the image is the same, and it need not gunzip them."""
         with self._lock:
             known = self._known.copy()
         try:
-            return self._load(name, image, known)
+            return self._load(name, image, known, plain or {})
         except self._docker_errors.DockerException as e:
             if not known:
                 raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
         try:
-            self._load(name, image, set())
+            self._load(name, image, set(), plain or {})
         except self._docker_errors.DockerException as e:
             raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
+
+    def pull(self, name: str, image: Image, source: str, auth: dict | None) -> str | None:
+        """Have the engine pull `source` (repository@digest: `image` exactly) itself and name it `name`; why
+        not, or None. The engine's own pull downloads, decompresses and unpacks layers at once and in
+        parallel, where a load reads the whole archive first (and the containerd store unpacks only the host's platform)."""
+        repository, _, digest = source.partition("@")
+        try:
+            for event in self.client.api.pull(repository, digest, stream=True, decode=True, platform=image.platform, auth_config=auth):
+                if "error" in event:
+                    return str(event["error"]).strip().splitlines()[0]
+            self.client.api.tag(source, LOCAL, name.split(":")[1])
+        except self._docker_errors.DockerException as e:
+            return _first_line(e)
+        self.remember(image)
+        return None
 
     def remember(self, image: Image) -> None:
         """`image` is in the engine (loaded by an earlier publish): later loads leave out what it holds."""
         with self._lock:
             self._known |= _content(image)
 
-    def _load(self, name: str, image: Image, known: set) -> None:
+    def _load(self, name: str, image: Image, known: set, plain: dict[str, Path]) -> None:
         if self.store == CONTAINERD:
             members = archives.oci_layout(name, image, known)
         else:
             diff_ids = json.loads(image.config)["rootfs"]["diff_ids"]
             held = max((k for k in range(len(diff_ids) + 1) if ("chain", *diff_ids[:k]) in known), default=0)
-            members = archives.docker_archive(name, image, held)
+            members = archives.docker_archive(name, image, held, plain)
         self.client.images.load(archives.stream(members))
         self.remember(image)
 

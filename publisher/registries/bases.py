@@ -34,7 +34,8 @@ class FetchedBase:
     """One platform's base image: its config and its layers, compressed as its registry holds them."""
 
     config: bytes
-    layers: tuple[Blob, ...]
+    layers: tuple[Blob, ...]  # their files are in the cache once `Bases.download` returns
+    source: str = ""  # repository@digest of this platform's manifest: what an engine can pull itself
 
 
 class Bases:
@@ -46,7 +47,8 @@ class Bases:
         self.hosts = hosts
         self.digests: dict[str, str] = {}
         self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
-        self._platforms: dict[tuple[str, str], tuple[dict, bytes] | str] = {}
+        self._platforms: dict[tuple[str, str], tuple[dict, bytes, str] | str] = {}
+        self._downloads: dict[tuple[str], bool] = {}
         self._locks: dict[tuple, threading.Lock] = {}  # one per cache key: tasks asking at once make one request
         self._lock = threading.Lock()
 
@@ -79,14 +81,26 @@ class Bases:
         return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
     def image(self, base: str, platform: str) -> FetchedBase:
-        """The base's image for `platform`, at the digest `resolve` found; its layers downloaded once."""
-        ref, registry = self.refs[base], self.hosts[self.refs[base].host]
+        """The base's image for `platform`, at the digest `resolve` found; its layers are not downloaded yet."""
+        ref = self.refs[base]
         found = self._platform(base, platform)
         if isinstance(found, str):
             raise PublisherError(f"publisher: base image {base} {found}; remove the platform from the variant or choose another base")
-        manifest, config = found
-        layers = tuple(self._layer(ref, registry, layer, base) for layer in manifest["layers"])
-        return FetchedBase(config, layers)
+        manifest, config, digest = found
+        layers = tuple(self._layer(layer, base) for layer in manifest["layers"])
+        return FetchedBase(config, layers, f"{ref.repository}@{digest}")
+
+    def download(self, base: str, fetched: FetchedBase) -> None:
+        """The base's layers into the cache, each once: the bytes pushed, and loaded where the engine cannot pull."""
+        ref, registry = self.refs[base], self.hosts[self.refs[base].host]
+        for blob in fetched.layers:
+            self._once(self._downloads, (blob.digest,), lambda: self._download(ref, registry, blob))
+
+    def _download(self, ref: Reference, registry: Registry, blob: Blob) -> bool:
+        if not blob.path.exists():
+            self.cache.mkdir(parents=True, exist_ok=True)
+            registry.download_blob(ref.path, blob.digest, blob.path)
+        return True
 
     def lacks(self, base: str, platform: str) -> str | None:
         """Why the base cannot serve `platform` (e.g. "has linux/amd64 only"), or None: checked before any build."""
@@ -96,26 +110,28 @@ class Bases:
     def looked_up(self, base: str) -> str:
         return str(self.refs[base])
 
-    def _platform(self, base: str, platform: str) -> tuple[dict, bytes] | str:
-        """(manifest, config) of the base's image for `platform`, or what it has instead; read once."""
+    def _platform(self, base: str, platform: str) -> tuple[dict, bytes, str] | str:
+        """(manifest, config, manifest digest) of the base's image for `platform`, or what it has instead; read once."""
         return self._once(self._platforms, (base, platform), lambda: self._find(base, platform))
 
-    def _find(self, base: str, platform: str) -> tuple[dict, bytes] | str:
+    def _find(self, base: str, platform: str) -> tuple[dict, bytes, str] | str:
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
-        media_type, body = self._get(ref, registry, self.digests[base])
+        digest = self.digests[base]
+        media_type, body = self._get(ref, registry, digest)
         document = json.loads(body)
         if media_type in oci.INDEXES or "manifests" in document:
             entries = [m for m in document["manifests"] if _platform(m) != "unknown/unknown"]
             entry = next((m for m in entries if _matches(platform, _platform(m))), None)
             if entry is None:
                 return f"has no {platform} image (it has {', '.join(_platform(m) for m in entries) or 'none'})"
-            document = json.loads(self._get(ref, registry, entry["digest"])[1])
+            digest = entry["digest"]
+            document = json.loads(self._get(ref, registry, digest)[1])
         config = registry.get_blob(ref.path, document["config"]["digest"])
         parsed = json.loads(config)
         found = "/".join(filter(None, (parsed.get("os"), parsed.get("architecture"), parsed.get("variant"))))
         if not _matches(platform, found):
             return f"is {found} only, not {platform}"
-        return document, config
+        return document, config, digest
 
     def _get(self, ref: Reference, registry: Registry, digest: str) -> tuple[str, bytes]:
         def fetch() -> tuple[str, bytes]:
@@ -126,16 +142,12 @@ class Bases:
 
         return self._once(self._manifests, (ref.repository, digest), fetch)
 
-    def _layer(self, ref: Reference, registry: Registry, layer: dict, base: str) -> Blob:
+    def _layer(self, layer: dict, base: str) -> Blob:
         media_type = LAYER_TYPES.get(layer.get("mediaType", ""))
         if media_type is None:
             raise PublisherError(f"publisher: base image {base} has a layer of type {layer.get('mediaType')}, "
                                  "which publisher cannot republish")
-        path = self.cache / layer["digest"].replace(":", "-")
-        if not path.exists():
-            self.cache.mkdir(parents=True, exist_ok=True)
-            registry.download_blob(ref.path, layer["digest"], path)
-        return Blob(layer["digest"], path.stat().st_size, path, media_type)
+        return Blob(layer["digest"], int(layer["size"]), self.cache / layer["digest"].replace(":", "-"), media_type)
 
 
 def _platform(entry: dict) -> str:

@@ -8,17 +8,19 @@ the image is loaded from exactly the bytes publisher will upload.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
 from publisher.image.recipe import SCRATCH, Recipe, Step
+from publisher.image.reference import parse
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.registries.bases import FetchedBase, Bases
+from publisher.remote import credentials
 from publisher.steps.run import Run
 
 
@@ -29,8 +31,8 @@ class Assembled:
 
 
 def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
-                 wanted: list[tuple[VariantPlan, str, Recipe]], tick) -> dict[tuple[str, str], Assembled]:
-    """(variant name, platform) → the assembled image, loaded into the engine."""
+                 wanted: list[tuple[VariantPlan, str, Recipe]], tick, told) -> dict[tuple[str, str], Assembled]:
+    """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
     network, cache = run.network, run.options.cache
     pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
@@ -45,17 +47,34 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
         return payload_layer(PayloadFiles(binaries[platform], files, step.value), cache)
 
     layers = dict(zip(keys, network.map(layer, keys)))
+    # The files are publisher's to push; the engine pulls the same layers itself meanwhile (see _load_base).
+    downloads = {pair: network.submit(bases.download, pair[0], fetched[pair]) for pair in pairs}
 
     def one(item):
         v, platform, r = item
+        if (r.base, platform) in downloads:
+            downloads[r.base, platform].result()  # an engine that refuses the archive without them gets every layer
         made = _assemble(engine, v, platform, r, fetched[r.base, platform], [layers[platform, s] for s in r.layers])
         tick(f"{v.variant.name} {platform}")
+        told((v.variant.name, platform), made.name)
         return (v.variant.name, platform), made
 
+    platforms = {b: p for (_, p), b in fetched.items()}
+    downloaded = {b: downloads[pair] for pair, b in fetched.items() if pair in downloads}
+    on = {b: [item for item in wanted if fetched[item[2].base, item[1]] == b] for b in fetched.values()}
     with ThreadPoolExecutor(run.options.jobs) as pool:
+        def base_then_images(base: FetchedBase) -> list[Future]:
+            """A base in, then the images on it: made (and smoke-tested) while later bases come in."""
+            _load_base(run, engine, base, platforms[base], downloaded[base])
+            return [pool.submit(one, item) for item in on[base]]
+
+        images = [pool.submit(one, item) for b, items in on.items() if not b.layers for item in items]
         for wave in _waves([b for b in fetched.values() if b.layers]):
-            list(pool.map(lambda base: _load_base(engine, base), wave))
-        return dict(pool.map(one, wanted))
+            images += [f for started in [pool.submit(base_then_images, b) for b in wave] for f in started.result()]
+        made = dict(f.result() for f in images)
+    for download in downloads.values():
+        download.result()
+    return {key: made[key] for key in ((v.variant.name, p) for v, p, _ in wanted)}
 
 
 def _waves(bases: list[FetchedBase]) -> list[list[FetchedBase]]:
@@ -74,12 +93,23 @@ def _shared(a: FetchedBase, b: FetchedBase) -> int:
     return next((i for i, (x, y) in enumerate(zip(a.layers, b.layers)) if x.digest != y.digest), min(len(a.layers), len(b.layers)))
 
 
-def _load_base(engine: Engine, base: FetchedBase) -> None:
-    name, image = engine.local_name(oci.digest(base.config)), Image("", base.config, base.layers)
+def _load_base(run: Run, engine: Engine, base: FetchedBase, platform: str, downloaded: Future) -> None:
+    """The base into the engine: there already, pulled by the engine itself, or else loaded from the cache."""
+    name, image = engine.local_name(oci.digest(base.config)), Image(platform, base.config, base.layers)
     if engine.has(name):
-        engine.remember(image)
-    else:
-        engine.load(name, image)
+        return engine.remember(image)
+    why = engine.pull(name, image, base.source, _auth(base.source))
+    if why is None:
+        return None
+    run.progress.log(f"the engine did not pull {base.source} ({why}); loading it from publisher's cache instead")
+    downloaded.result()
+    engine.load(name, image)
+
+
+def _auth(source: str) -> dict | None:
+    """What the engine logs in with: publisher's own credentials for the base's registry (never logged)."""
+    found = credentials.lookup(parse(source).host)
+    return None if found is None else {"username": found.username, "password": found.secret}
 
 
 def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: FetchedBase,
@@ -87,5 +117,5 @@ def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: Fe
     config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), v.variant.base)
     name, image = engine.local_name(oci.digest(config)), Image(platform, config, (*base.layers, *(layer.blob for layer in layers)))
     if not engine.has(name):
-        engine.load(name, image)  # the base's layers are there: only the new ones are sent
+        engine.load(name, image, {layer.blob.digest: layer.tar for layer in layers})  # the base's layers are there: only the new ones are sent
     return Assembled(image, name)

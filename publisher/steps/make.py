@@ -44,18 +44,20 @@ class Work:
     to_assemble: list[tuple[VariantPlan, str]]  # derived images with one
 
 
-def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bases) -> Made:
+def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bases, ready=None) -> Made:
+    """`ready(engine, (variant, platform), name)`: told as each assembled image is in the engine."""
     engine = Engine(run.progress.log, run.options.builder)
+    told = (lambda key, name: ready(engine, key, name)) if ready else (lambda key, name: None)
     work = _work(resolved)
     builds = bool(work.to_build or (work.primary and not resolved.plan.primary.recipe))
     builder = _builder(engine, work) if builds else "none, every image is assembled"
     run.progress.log(f"engine: {engine.description}; builder: {builder}")
     if resolved.plan.primary.recipe:
-        assembled = _assemble_phase(run, engine, bases, binaries, work.primary + work.to_assemble)
+        assembled = _assemble_phase(run, engine, bases, binaries, work.primary + work.to_assemble, told)
         built = _build_phase(run, engine, binaries, [], work.to_build, _primary_names(assembled, work))
     else:
         built = _build_phase(run, engine, binaries, [p for _, p in work.primary], work.to_build, {})
-        assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble)
+        assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble, told)
     run.counts["images built"], run.counts["images assembled"] = len(built), len(assembled)
     return Made(engine, built, assembled, builder)
 
@@ -85,11 +87,11 @@ def _primary_names(assembled: dict[tuple[str, str], Assembled], work: Work) -> d
 
 
 def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
-              wanted: list[tuple[VariantPlan, str]]) -> dict[tuple[str, str], Assembled]:
+                    wanted: list[tuple[VariantPlan, str]], told) -> dict[tuple[str, str], Assembled]:
     if not wanted:
         return {}
     with run.progress.phase("assemble", len(wanted)) as tick:
-        return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick)
+        return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick, told)
 
 
 def _build_phase(run: Run, engine: Engine, binaries: dict[str, Path], primary: list[str],

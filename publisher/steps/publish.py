@@ -33,7 +33,7 @@ from publisher.steps.prepare import (base_platforms, fetch_payload, payload_dige
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
-from publisher.steps.smoke import smoke_all
+from publisher.steps.smoke import Smoking
 from publisher.registries.repository import Repository
 from publisher.steps.ship import publication, ship
 
@@ -185,9 +185,10 @@ def _outcome(run: Run, found: Resolved, targets: list[Repository], publications:
 
 
 def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Made:
-    made = make_all(run, found, binaries, bases)
-    with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
-        smoke_all(run, made.engine, made.in_engine(), tick)
+    with Smoking(run) as smoking:
+        made = make_all(run, found, binaries, bases, smoking.ready)
+        with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
+            smoking.finish(made.engine, made.in_engine(), tick)
     return made
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from publisher.errors import PublishFailed
@@ -20,23 +20,44 @@ class Verdict:
     tests: int  # how many smoke tests ran
 
 
-def smoke_all(run: Run, engine: Engine, images: dict[tuple[str, str], str], tick) -> None:
-    """`images`: (variant, platform) → what the engine knows the image by."""
-    variants = {v.variant.name: v for v in (run.plan.primary, *run.plan.variants)}
+class Smoking:
+    """Each image's smoke tests, started as soon as the image is in the engine: they run while the
+    others are made, on what the engine's loads leave of the cores. Nothing is pushed before `finish`."""
 
-    def one(item) -> Verdict:
-        (name, platform), image = item
-        verdict = _smoke_one(engine, variants[name], platform, image, run.plan.payload_version)
-        tick(f"{name} {platform}")
-        return verdict
+    def __init__(self, run: Run):
+        self.run = run
+        self.variants = {v.variant.name: v for v in (run.plan.primary, *run.plan.variants)}
+        # A container's run mostly waits on the engine (create, start, wait, remove): more at once than cores.
+        self.pool = ThreadPoolExecutor(max(4, 2 * run.options.jobs))
+        self.started: dict[tuple[str, str], Future] = {}
 
-    # A container's run mostly waits on the engine (create, start, wait, remove): more at once than cores.
-    with ThreadPoolExecutor(max(4, 2 * run.options.jobs)) as pool:
-        found = list(pool.map(one, images.items()))
-    run.counts["smoke tests run"] += sum(v.tests for v in found)
-    failures = [line for v in found for line in v.failures]
-    if failures:
-        raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
+    def __enter__(self) -> Smoking:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def ready(self, engine: Engine, key: tuple[str, str], image: str) -> None:
+        """(variant, platform) is in the engine as `image`: test it."""
+        v, platform = self.variants[key[0]], key[1]
+        self.started[key] = self.pool.submit(_smoke_one, engine, v, platform, image, self.run.plan.payload_version)
+
+    def finish(self, engine: Engine, images: dict[tuple[str, str], str], tick) -> None:
+        """Every image of `images` tested (those not started yet now); fails if any test did."""
+        early = sum(f.done() for f in self.started.values())
+        for key, image in images.items():
+            if key not in self.started:
+                self.ready(engine, key, image)
+        found = []
+        for key in images:
+            found.append(self.started[key].result())
+            tick(f"{key[0]} {key[1]}")
+        if early:
+            self.run.progress.log(f"smoke-test: {early} of {len(images)} images tested while the others were made")
+        self.run.counts["smoke tests run"] += sum(v.tests for v in found)
+        failures = [line for v in found for line in v.failures]
+        if failures:
+            raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
 
 
 def _smoke_one(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:
