@@ -68,6 +68,7 @@ def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
                              check=True, capture_output=True, text=True).stdout
         assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
         arm = bases.image("b:1", "linux/arm64")
+        bases.download("b:1", arm)
     finally:
         hosts.close()
     assert digest == oci.digest(raw.encode())
@@ -91,3 +92,61 @@ def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_pa
         hosts.close()
     assert caught.value.lines == ["publisher: base image b:1 has no linux/arm64 image (it has linux/amd64); "
                                   "remove the platform from the variant or choose another base"]
+
+
+def _pushed_base(tmp_path, registry) -> tuple[Bases, Hosts, str]:
+    path = f"bases/pull-{secrets.token_hex(3)}"
+    push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
+    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    with ThreadPoolExecutor(2) as pool:
+        bases.resolve(pool)
+    return bases, hosts, path
+
+
+class _Logged:
+    def __init__(self):
+        self.lines = []
+        self.progress = self
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, registry, tmp_path):
+    """What the engine pulls is exactly the image publisher read: the same config, under publisher's name."""
+    from publisher.steps.assemble import _load_base
+
+    bases, hosts, path = _pushed_base(tmp_path, registry)
+    try:
+        arm = bases.image("b:1", "linux/arm64")
+        download = ThreadPoolExecutor(1).submit(bases.download, "b:1", arm)
+        name, logged, e = Engine.local_name(oci.digest(arm.config)), _Logged(), Engine(lambda line: None)
+        assert arm.source.startswith(f"{registry.host}/{path}@sha256:")
+        _load_base(logged, e, arm, "linux/arm64", download)
+        assert logged.lines == [] and e.has(name)
+        found = e.inspect(name)
+        assert found["Architecture"] == "arm64"
+        assert found["RootFS"]["Layers"] == json.loads(arm.config)["rootfs"]["diff_ids"]
+    finally:
+        hosts.close()
+        subprocess.run(["docker", "rmi", "-f", name, f"{registry.host}/{path}@{arm.source.split('@')[1]}"], capture_output=True)
+
+
+def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry, tmp_path):
+    from dataclasses import replace
+
+    from publisher.steps.assemble import _load_base
+
+    bases, hosts, path = _pushed_base(tmp_path, registry)
+    try:
+        amd = bases.image("b:1", "linux/amd64")
+        download = ThreadPoolExecutor(1).submit(bases.download, "b:1", amd)
+        unreachable = replace(amd, source=f"127.0.0.1:9/{path}@{amd.source.split('@')[1]}")  # nothing listens on port 9
+        name, logged, e = Engine.local_name(oci.digest(amd.config)), _Logged(), Engine(lambda line: None)
+        _load_base(logged, e, unreachable, "linux/amd64", download)
+        assert e.has(name)
+        (line,) = logged.lines
+        assert line.startswith(f"the engine did not pull {unreachable.source} (") and line.endswith("loading it from publisher's cache instead")
+    finally:
+        hosts.close()
+        subprocess.run(["docker", "rmi", "-f", name], capture_output=True)
