@@ -18,6 +18,7 @@ from publisher.image.recipe import SCRATCH, Recipe, Step
 from publisher.image.reference import parse
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
+from publisher.local.scans import Scans
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.registries.bases import FetchedBase, Bases
 from publisher.remote import credentials
@@ -33,22 +34,12 @@ class Assembled:
 def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
                  wanted: list[tuple[VariantPlan, str, Recipe]], tick, told) -> dict[tuple[str, str], Assembled]:
     """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
-    network, cache = run.network, run.options.cache
+    network = run.network
     pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
     fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
     fetched |= {(SCRATCH, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base == SCRATCH}
-    keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
-    files = run.plan.payload.files
-
-    def layer(key: tuple[str, Step]) -> CanonicalLayer:
-        platform, step = key
-        if step.kind == "WORKDIR":
-            return folder_layer(step.value, cache)
-        return payload_layer(PayloadFiles(binaries[platform], files, step.value), cache)
-
-    layers = dict(zip(keys, network.map(layer, keys)))
-    # The files are publisher's to push; the engine pulls the same layers itself meanwhile (see _load_base).
-    downloads = {pair: network.submit(bases.download, pair[0], fetched[pair]) for pair in pairs}
+    layers = _payload_layers(run, binaries, wanted)
+    downloads = _downloads(run, bases, {pair: fetched[pair] for pair in pairs})
 
     def one(item):
         v, platform, r = item
@@ -75,6 +66,41 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
     for download in downloads.values():
         download.result()
     return {key: made[key] for key in ((v.variant.name, p) for v, p, _ in wanted)}
+
+
+def _payload_layers(run: Run, binaries: dict[str, Path], wanted) -> dict[tuple[str, Step], CanonicalLayer]:
+    """(platform, step) → the layer publisher writes for that step of a recipe: each made once."""
+    keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
+    cache, files = run.options.cache, run.plan.payload.files
+
+    def layer(key: tuple[str, Step]) -> CanonicalLayer:
+        platform, step = key
+        if step.kind == "WORKDIR":
+            return folder_layer(step.value, cache)
+        return payload_layer(PayloadFiles(binaries[platform], files, step.value), cache)
+
+    return dict(zip(keys, run.network.map(layer, keys)))
+
+
+def _downloads(run: Run, bases: Bases, fetched: dict[tuple[str, str], FetchedBase]) -> dict[tuple[str, str], Future]:
+    """Each base's blobs into publisher's cache, for the push: the engine pulls the same layers itself
+    meanwhile (see _load_base). Each downloaded base is scanned for the SBOM then, on the core the
+    engine's pulls leave idle."""
+    downloads = {pair: run.network.submit(bases.download, pair[0], base) for pair, base in fetched.items()}
+    if run.options.attestations:
+        for pair, download in downloads.items():
+            download.add_done_callback(_scan_when_done(run, Scans(run.options.cache), fetched[pair]))
+    return downloads
+
+
+def _scan_when_done(run: Run, scans: Scans, base: FetchedBase):
+    def scan(download: Future) -> None:
+        if not download.cancelled() and download.exception() is None:
+            try:
+                run.network.submit(scans.ahead, base.layers)
+            except RuntimeError:  # the publish failed and its pool is shut down: nothing left to attest
+                pass
+    return scan
 
 
 def _waves(bases: list[FetchedBase]) -> list[list[FetchedBase]]:
