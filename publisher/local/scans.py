@@ -8,7 +8,6 @@ or by the next release, is not read again.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from publisher.errors import PublisherError
@@ -19,9 +18,6 @@ SCANNABLE = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci
 
 
 class Scans:
-    _reading: dict[Path, threading.Lock] = {}  # a layer being scanned: another caller waits for its result
-    _guard = threading.Lock()
-
     def __init__(self, cache: Path):
         self.folder = cache / "packages"
 
@@ -31,19 +27,6 @@ class Scans:
 
     def layer(self, blob: Blob) -> LayerPackages:
         path = self.folder / f"{blob.digest.split(':')[1]}.{CACHE_FORMAT}.json"
-        with self._guard:
-            reading = self._reading.setdefault(path, threading.Lock())
-        with reading:
-            return self._layer(blob, path)
-
-    def ahead(self, layers: tuple[Blob, ...]) -> None:
-        """Scan layers before the attest step asks (a base's, as soon as it is downloaded): what cannot be
-        scanned is left for that step to say."""
-        for blob in layers:
-            if blob.media_type in SCANNABLE:
-                self.layer(blob)
-
-    def _layer(self, blob: Blob, path: Path) -> LayerPackages:
         if path.exists():
             return LayerPackages.from_json(path.read_bytes())
         if blob.media_type not in SCANNABLE:  # zstd: no reader in the standard library

@@ -18,7 +18,6 @@ from publisher.image.recipe import SCRATCH, Recipe, Step
 from publisher.image.reference import parse
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
-from publisher.local.scans import Scans
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.registries.bases import FetchedBase, Bases
 from publisher.remote import credentials
@@ -83,24 +82,9 @@ def _payload_layers(run: Run, binaries: dict[str, Path], wanted) -> dict[tuple[s
 
 
 def _downloads(run: Run, bases: Bases, fetched: dict[tuple[str, str], FetchedBase]) -> dict[tuple[str, str], Future]:
-    """Each base's blobs into publisher's cache, for the push: the engine pulls the same layers itself
-    meanwhile (see _load_base). Each downloaded base is scanned for the SBOM then, on the core the
-    engine's pulls leave idle."""
-    downloads = {pair: run.network.submit(bases.download, pair[0], base) for pair, base in fetched.items()}
-    if run.options.attestations:
-        for pair, download in downloads.items():
-            download.add_done_callback(_scan_when_done(run, Scans(run.options.cache), fetched[pair]))
-    return downloads
-
-
-def _scan_when_done(run: Run, scans: Scans, base: FetchedBase):
-    def scan(download: Future) -> None:
-        if not download.cancelled() and download.exception() is None:
-            try:
-                run.network.submit(scans.ahead, base.layers)
-            except RuntimeError:  # the publish failed and its pool is shut down: nothing left to attest
-                pass
-    return scan
+    """Each base's blobs into publisher's cache, for the push and the SBOM: the engine pulls the same
+    layers itself meanwhile (see _load_base)."""
+    return {pair: run.network.submit(bases.download, pair[0], base) for pair, base in fetched.items()}
 
 
 def _waves(bases: list[FetchedBase]) -> list[list[FetchedBase]]:
