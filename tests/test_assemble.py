@@ -7,6 +7,7 @@ import json
 import secrets
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,7 @@ from publisher.local.engine import Engine
 from publisher.errors import PublisherError
 from publisher.remote.hosts import Hosts
 from publisher.remote.retry import Policy
+from publisher.steps.assemble import _load_base
 from tests.images import Layout, _busybox_layer, _tar
 
 pytestmark = pytest.mark.docker
@@ -114,15 +116,13 @@ class _Logged:
 
 def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, registry, tmp_path):
     """What the engine pulls is exactly the image publisher read: the same config, under publisher's name."""
-    from publisher.steps.assemble import _load_base
-
     bases, hosts, path = _pushed_base(tmp_path, registry)
     try:
         arm = bases.image("b:1", "linux/arm64")
-        download = ThreadPoolExecutor(1).submit(bases.download, "b:1", arm)
         name, logged, e = Engine.local_name(oci.digest(arm.config)), _Logged(), Engine(lambda line: None)
         assert arm.source.startswith(f"{registry.host}/{path}@sha256:")
-        _load_base(logged, e, arm, "linux/arm64", download)
+        with ThreadPoolExecutor(1) as pool:
+            _load_base(logged, e, arm, "linux/arm64", pool.submit(bases.download, "b:1", arm))
         assert logged.lines == [] and e.has(name)
         found = e.inspect(name)
         assert found["Architecture"] == "arm64"
@@ -133,17 +133,13 @@ def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, 
 
 
 def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry, tmp_path):
-    from dataclasses import replace
-
-    from publisher.steps.assemble import _load_base
-
     bases, hosts, path = _pushed_base(tmp_path, registry)
     try:
         amd = bases.image("b:1", "linux/amd64")
-        download = ThreadPoolExecutor(1).submit(bases.download, "b:1", amd)
         unreachable = replace(amd, source=f"127.0.0.1:9/{path}@{amd.source.split('@')[1]}")  # nothing listens on port 9
         name, logged, e = Engine.local_name(oci.digest(amd.config)), _Logged(), Engine(lambda line: None)
-        _load_base(logged, e, unreachable, "linux/amd64", download)
+        with ThreadPoolExecutor(1) as pool:
+            _load_base(logged, e, unreachable, "linux/amd64", pool.submit(bases.download, "b:1", amd))
         assert e.has(name)
         (line,) = logged.lines
         assert line.startswith(f"the engine did not pull {unreachable.source} (") and line.endswith("loading it from publisher's cache instead")

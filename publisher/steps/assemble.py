@@ -33,9 +33,8 @@ class Assembled:
 def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
                  wanted: list[tuple[VariantPlan, str, Recipe]], tick, told) -> dict[tuple[str, str], Assembled]:
     """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
-    network = run.network
     pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
-    fetched = dict(zip(pairs, network.map(lambda pair: bases.image(*pair), pairs)))
+    fetched = dict(zip(pairs, run.network.map(lambda pair: bases.image(*pair), pairs)))
     fetched |= {(SCRATCH, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base == SCRATCH}
     layers = _payload_layers(run, binaries, wanted)
     downloads = _downloads(run, bases, {pair: fetched[pair] for pair in pairs})
