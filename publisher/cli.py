@@ -150,8 +150,8 @@ def _init(args) -> int:
     for path in started.written:
         print(f"wrote {path}")
     if not args.action:
-        print(f"next: in .github/workflows/release.yml, replace {DEFAULT_ACTION} with where publisher's action lives "
-              "(or pass --action)")
+        print(f"next: in .github/workflows/release.yml, replace {DEFAULT_ACTION} with where publisher's action lives, "
+              "pinned by commit SHA (or pass --action)")
     print(f"then: publisher render --check && publisher publish --dry-run --offline --version {started.release}")
     return 0
 

@@ -14,7 +14,8 @@ from publisher.errors import PublisherError
 from publisher.image import reference
 
 PLAIN = re.compile(r"[A-Za-z0-9_./-]+")  # a string written unquoted in the matrix, unless YAML reads it otherwise
-DEFAULT_ACTION = "OWNER/publisher@v1"  # where publisher's action lives: pass --action
+# Where publisher's action lives, pinned by commit SHA with its version: pass --action
+DEFAULT_ACTION = "OWNER/publisher@0000000000000000000000000000000000000000 # v1"
 FILES = {"matrix.yaml": "matrix.yaml", "variants/Dockerfile.j2": "Dockerfile.j2",
          ".github/workflows/release.yml": "release.yml"}
 
@@ -44,7 +45,7 @@ def init(starter: Starter) -> Started:
         raise PublisherError(f"publisher init: {', '.join(existing)} already {verb} in {starter.root}; "
                              "pass --force to overwrite")
     values = {"@IMAGE@": starter.image, "@TITLE@": parsed.path.rsplit("/", 1)[-1], "@ACTION@": starter.action,
-              "@LOGIN@": _login(parsed.host), **payload.values()}
+              "@LOGIN@": _login(parsed.host), "@PACKAGES@": _packages(parsed.host), **payload.values()}
     for name, template in FILES.items():
         text = resources.files("publisher").joinpath("templates", template).read_text(encoding="utf-8")
         for key, value in values.items():
@@ -128,8 +129,13 @@ def _login(host: str) -> str:
                     ("${{ secrets.REGISTRY_USERNAME }}", "${{ secrets.REGISTRY_PASSWORD }}"))
     return (f"      - name: log in to {host}\n"
             "        if: github.event_name == 'push'\n"
-            "        uses: docker/login-action@v3\n"
+            "        uses: docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121 # v4.1.0\n"
             "        with:\n"
             f"          registry: {host}\n"
             f"          username: {user}\n"
             f"          password: {secret}")
+
+
+def _packages(host: str) -> str:
+    """The permission a job pushing to ghcr.io with the job's token needs; none elsewhere."""
+    return "\n      packages: write  # push to ghcr.io with the job's token" if host == "ghcr.io" else ""

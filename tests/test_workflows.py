@@ -4,8 +4,9 @@ The workflow files are read, not copied: a flag combination a workflow uses cann
 A `run:` step that calls publisher runs as it is; a step that `uses: ./` runs this repository's
 action (action.yml) with the step's inputs, the way the runner does (tests/test_action.py), for a
 pull request: the release path is the same commands without --no-push, run by test_action against
-a loopback registry. `${{ }}` values are filled in from VALUES; bases come through the test
-mirror (PUBLISHER_BASE_MIRROR, which the workflows do not set); nothing else differs from a runner.
+a loopback registry. A `run:` step gets its values through `env:` (the workflow's, the job's and its
+own, as the runner merges them), never `${{ }}` in the script; `${{ }}` values are filled in from
+VALUES; bases come through the test mirror (PUBLISHER_BASE_MIRROR, which the workflows do not set); nothing else differs from a runner.
 """
 
 from __future__ import annotations
@@ -28,18 +29,22 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 VALUES = {"steps.version.outputs.version": "0.5.31", "needs.plan.outputs.version": "0.5.31",
           "matrix.platform": "linux/amd64", "github.event_name == 'push'": "false",
           "github.event_name != 'pull_request'": "false",
-          "github.event_name == 'push' && needs.join.outputs.subjects != '[]'": "false"}
+          "github.event_name == 'push' && needs.join.outputs.subjects != '[]'": "false",
+          "github.event_name != 'pull_request' && needs.refresh.outputs.subjects != '[]'": "false"}
 COMMAND = re.compile(r"(^|[\s/(])publisher\s")
 
 
 def steps() -> list[tuple[str, str, dict]]:
-    """(workflow, step name, step) of every step that runs publisher or this repository's action."""
+    """(workflow, step name, step) of every step that runs publisher or this repository's action; the
+    step's `env` is what it runs with: the workflow's, the job's and its own."""
     found = []
     for path in WORKFLOWS:
-        for job in yaml.safe_load(path.read_text())["jobs"].values():
+        workflow = yaml.safe_load(path.read_text())
+        for job in workflow["jobs"].values():
             for step in job.get("steps", []) if runs(job.get("if")) else []:
                 if runs(step.get("if")) and (COMMAND.search(step.get("run", "")) or step.get("uses") == "./"):
-                    found.append((path.name, step.get("name", str(step.get("run", ""))[:40]), step))
+                    env = {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+                    found.append((path.name, step.get("name", str(step.get("run", ""))[:40]), {**step, "env": env}))
     return found
 
 
@@ -86,6 +91,7 @@ def test_a_workflow_step_runs_as_written(workflow, name, step, project, engine, 
             assert "smoke-test: 22 in" in log and (project / inputs["stage"] / "stage-linux-amd64.json").exists()
         return
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"} | runner_env
+    env |= {name: fill(str(value)) for name, value in step["env"].items()}
     done = subprocess.run(["bash", "-e", "-c", fill(step["run"])], cwd=project, env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stderr
