@@ -91,6 +91,8 @@ def test_action_publishes_and_hands_plan_and_digests_to_later_steps(cli, tmp_pat
         raw = skopeo("inspect", "--raw", f"docker://{repo}:{tag}").encode()
         assert digest == "sha256:" + hashlib.sha256(raw).hexdigest(), tag
     assert digests[repo]["latest"] != digests[repo]["alpine"]
+    # What the attest job takes: each index once, whatever number of tags name it.
+    assert json.loads(outputs["subjects"]) == [{"name": repo, "digest": d} for d in sorted(set(digests[repo].values()))]
     # On the runner: each step folded into a group; the summary on the run's page.
     for group in ("::group::plan", "::group::read (1)", "::group::assemble (2)", "::group::push (1)", "::endgroup::"):
         assert group in log
@@ -106,5 +108,5 @@ def test_action_input_attestations_false_passes_no_attestations(cli, tmp_path, r
                                               "repositories": f"{registry.host}/action-plain/uv"})
     plan = json.loads(outputs["plan"])
     assert plan["supply_chain"]["attestations"] == [] and plan["supply_chain"]["attestation_manifests"] == 0
-    assert json.loads(outputs["digests"]) == {}
+    assert json.loads(outputs["digests"]) == {} and json.loads(outputs["subjects"]) == []
     assert "--no-attestations" in (temp / "publisher-args").read_text().split("\0")  # and so to the publish step
