@@ -137,5 +137,6 @@ def _login(host: str) -> str:
 
 
 def _packages(host: str) -> str:
-    """The permission a job pushing to ghcr.io with the job's token needs; none elsewhere."""
+    """The permission a job pushing to ghcr.io with the job's token needs, as a line to end the template's
+    line before it; none elsewhere."""
     return "\n      packages: write  # push to ghcr.io with the job's token" if host == "ghcr.io" else ""
