@@ -7,6 +7,10 @@ import random
 import time
 from dataclasses import dataclass, field
 
+# The transports' count (Transport.stats) of calls that failed for a passing reason, then succeeded; in
+# the summary's words, which say it to users (report.tally): here, where an offline dry-run may read it.
+RECOVERED = "registry calls that succeeded on a retry"
+
 
 @dataclass
 class Policy:

@@ -8,12 +8,11 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from publisher.remote.errors import Unreachable
-from publisher.remote.policy import Policy
+from publisher.remote.policy import RECOVERED, Policy
 from publisher.remote.transport import Request, Transport
 
 # Worth another try: the registry or the path to it is overloaded or flaky, not refusing us.
 TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
-RECOVERED = "registry calls that succeeded on a retry"  # a Transport.stats key
 
 
 def retry_after(value: str | None) -> float | None:
