@@ -183,13 +183,13 @@ def _publish(ns: argparse.Namespace) -> int:
     if ns.dry_run:
         return _dry_run(job, ns.offline, ns.output)
     from publisher.progress import Progress
-    from publisher.report import plan_table, summary, write_step_summary
+    from publisher.report import plan_table, summary, tally, write_step_summary
     from publisher.steps.publish import publish
 
     progress = Progress()
     progress.log(plan_table(job.plan))
     outcome = publish(job.plan, job.options, progress)
-    print(summary(job.plan, outcome.counts))
+    print(summary(job.plan, tally(outcome.events)))
     write_step_summary(outcome.resolved.plan if outcome.resolved else job.plan, outcome)
     if job.options.result:
         from publisher.local.records import write_result

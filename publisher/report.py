@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 
+from publisher.release.events import (BlobSent, CallsRecovered, Event, ImageMade, ManifestSent, Sent, SignatureSent,
+                                      SmokeTested, Tagged, TagVerified, TagWritten)
 from publisher.release.plan import Plan
+from publisher.remote.policy import RECOVERED
 from publisher.words import counted, plural
+
+# The summary's words for each event, in the plural (words.counted says "1 blob uploaded").
+BLOBS = {Sent.PUSHED: "blobs uploaded", Sent.MOUNTED: "blobs mounted", Sent.THERE: "blobs already there"}
+MANIFESTS = {Sent.PUSHED: "manifests pushed", Sent.THERE: "manifests already there"}
+SIGNATURES = {Sent.PUSHED: "signatures pushed", Sent.THERE: "signatures already there"}
+TAGS = {Tagged.CREATED: "tags created", Tagged.MOVED: "tags moved", Tagged.HELD_BACK: "tags held back",
+        Tagged.UNCHANGED: "tags unchanged", Tagged.WRITTEN_AGAIN: "tags written again", Tagged.PUT_BACK: "tags put back"}
+VERIFIED = "tags verified"
+# What a registry holds anew: any of these, and the release was published.
+CHANGES = (BLOBS[Sent.PUSHED], BLOBS[Sent.MOUNTED], TAGS[Tagged.CREATED], TAGS[Tagged.MOVED], SIGNATURES[Sent.PUSHED])
 
 
 def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -> str:
@@ -42,13 +56,42 @@ def _arches(platforms) -> str:
     return ",".join(p.split("/", 1)[1] for p in platforms)
 
 
-def summary(plan: Plan, counts) -> str:
-    """The last lines of a publish: what it did, and plainly whether anything changed."""
+def tally(events: Iterable[Event]) -> Counter:
+    """What a publish did, counted under the summary's words: the one place its events are counted."""
+    counts = Counter()
+    for event in events:
+        words, n = _counted(event)
+        counts[words] += n
+    return counts
+
+
+def _counted(event: Event) -> tuple[str, int]:
+    match event:
+        case BlobSent(sent=sent):
+            return BLOBS[sent], 1
+        case ManifestSent(sent=sent):
+            return MANIFESTS[sent], 1
+        case SignatureSent(sent=sent):
+            return SIGNATURES[sent], 1
+        case TagWritten(tagged=tagged):
+            return TAGS[tagged], 1
+        case TagVerified():
+            return VERIFIED, 1
+        case ImageMade(assembled=assembled):
+            return "images assembled" if assembled else "images built", 1
+        case SmokeTested(tests=tests):
+            return "smoke tests run", tests
+        case CallsRecovered(calls=calls):
+            return RECOVERED, calls
+    raise TypeError(f"not an event of a publish: {event!r}")
+
+
+def summary(plan: Plan, counts: Counter) -> str:
+    """The last lines of a publish: what it did (`tally`), and plainly whether anything changed."""
     done = ", ".join(counted(n, what) for what, n in sorted(counts.items()) if n)
-    changed = (counts["blobs uploaded"] + counts["blobs mounted"] + counts["tags created"] + counts["tags moved"]
-               + counts["signatures pushed"])
-    staged = counts["manifests pushed"] + counts["manifests already there"]
-    if not counts["tags verified"]:
+    changed = sum(counts[words] for words in CHANGES)
+    staged = sum(counts[words] for words in MANIFESTS.values())
+    if not counts[VERIFIED]:
         verdict = "staged: platform images pushed by digest, no index, no tag" if staged else "built and smoke-tested, not pushed"
     elif changed:
         verdict = "published"
@@ -80,7 +123,7 @@ def retired_lines(states: dict | None) -> list[str]:
 
 def step_summary(plan: Plan, outcome) -> str:
     """Markdown for a CI run's page: what was published, where, under which digest."""
-    lines = [f"### publisher: {summary(plan, outcome.counts).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
+    lines = [f"### publisher: {summary(plan, tally(outcome.events)).splitlines()[-1]}", *(f"- {x.line()}" for x in plan.left_out), "", "| variant | platforms | index digest | tags |", "|---|---|---|---|"]
     resolved = getattr(outcome, "resolved", None)  # the platforms as published (from-base: its base's)
     for v in plan.variants:
         digest = outcome.digests.get(v.variant.name, "not pushed")

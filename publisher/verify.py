@@ -11,7 +11,6 @@ manifest must carry a cosign signature verifying with it.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +69,7 @@ def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirr
     demands = Demands(plan.release.text, public_key, attested)
     expected = platforms_to_verify(plan, base_mirror, cache or default_cache())
     with Hosts(Policy(attempts=3), timeout=60) as hosts, ThreadPoolExecutor(8) as pool:
-        repos = [Repository(ref, hosts[parse_repository(ref).host], Counter()) for ref in plan.repositories]
+        repos = [Repository(ref, hosts[parse_repository(ref).host]) for ref in plan.repositories]
         work = [(repo, v) for repo in repos for v in plan.variants_in(repo.ref)]
         found = [line for lines in pool.map(lambda item: _variant_problems(*item, expected.platforms[item[1].variant.name], demands),
                                             work) for line in lines]

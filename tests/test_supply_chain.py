@@ -168,9 +168,9 @@ def test_bad_sign_key_is_refused_before_anything_is_built(cli, project, tmp_path
 
 
 def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing(registry, tmp_path):
-    from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
+    from publisher.release.events import Sent, SignatureSent
     from publisher.remote.registry import Registry
     from publisher.steps.sign import missing, push_signatures, signatures
     from publisher.registries.repository import Repository
@@ -178,13 +178,13 @@ def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing
     theirs, ours = new_key(), new_key()
     digest = "sha256:" + "ab" * 32  # a signature may name any digest; the registry does not check
     with Registry(registry.host) as client, ThreadPoolExecutor(4) as pool:
-        repo = Repository(f"{registry.host}/merge/uv", client, Counter())
-        push_signatures(signatures(theirs, [repo], [digest]), pool)
+        repo = Repository(f"{registry.host}/merge/uv", client)
+        sent = lambda how: [SignatureSent(repo.ref, digest, how)]
+        assert push_signatures(signatures(theirs, [repo], [digest]), pool) == sent(Sent.PUSHED)
         mine = signatures(ours, [repo], [digest])
         assert missing(mine, pool) == mine
-        push_signatures(mine, pool)
-        push_signatures(mine, pool)
-        assert repo.counts == Counter({"signatures pushed": 2, "signatures already there": 1})
+        assert push_signatures(mine, pool) == sent(Sent.PUSHED)
+        assert push_signatures(mine, pool) == sent(Sent.THERE)
         assert missing(mine, pool) == []
     tools = Verifiers(tmp_path / "docker-config")
     for key, name in ((theirs, "theirs.pub"), (ours, "ours.pub")):  # theirs still there, ours added

@@ -6,7 +6,6 @@ variant's base has. An unreachable host is one note, found by a TCP connect befo
 
 from __future__ import annotations
 
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ def compare(plan: Plan, rules: Rules, attested: bool = True) -> tuple[dict | Non
     if unreachable:
         return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
     with Hosts(Policy(attempts=2), timeout=10) as registries, ThreadPoolExecutor(8) as pool:
-        repositories = [Repository(ref, registries[parse_repository(ref).host], Counter()) for ref in plan.repositories]
+        repositories = [Repository(ref, registries[parse_repository(ref).host]) for ref in plan.repositories]
         try:
             states = read_all(repositories, plan, pool)
             retired = retired_all(repositories, plan, pool)

@@ -7,7 +7,6 @@ planned tag will do about it is decided by release/decisions.decide_all, for the
 from __future__ import annotations
 
 import json
-from collections import Counter
 from concurrent.futures import Executor
 
 from publisher.image.attestation import lists_attestations
@@ -21,8 +20,8 @@ from publisher.remote.registry import Registry
 class Repository:
     """One target repository, with what we already know it holds (no repeated round-trips)."""
 
-    def __init__(self, ref: str, registry: Registry, counts: Counter):
-        self.ref, self.path, self.registry, self.counts = ref, parse_repository(ref).path, registry, counts
+    def __init__(self, ref: str, registry: Registry):
+        self.ref, self.path, self.registry = ref, parse_repository(ref).path, registry
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read

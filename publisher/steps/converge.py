@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from publisher.image import oci
 from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, Meanwhile, line, standing
 from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision
+from publisher.release.events import Tagged, TagWritten
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
-from publisher.steps.push import Publication
+from publisher.steps.push import Publication, as_decided
 from publisher.registries.repository import Repository
 
 ROUNDS = 4  # each round after the first follows a write of ours or another's: two publishers settle in two
@@ -25,41 +26,48 @@ ROUNDS = 4  # each round after the first follows a write of ours or another's: t
 class Settled:
     """One floating tag after a settling round: whether we wrote it, and the newer release holding it, if one does."""
 
-    wrote: str | None  # what the write was, for the counts ("tags written again", "tags put back"); None: no write
+    wrote: TagWritten | None  # written again, or put back; None: no write
     meanwhile: Meanwhile | None = None
+
+
+@dataclass(frozen=True)
+class Settling:
+    """Every floating tag settled: the newer release each of those a newer release took holds, and our writes."""
+
+    meanwhile: dict[tuple[str, str], Meanwhile]  # (repository, tag) → the newer release there
+    writes: list[TagWritten]
 
 
 def write_floating(release: Release, downgrade: bool):
     """The writer of one floating tag (for push_tags): read again first; a newer release's tag stays."""
 
-    def write(repo: Repository, publication: Publication, tag: str, decision: Decision) -> str:
+    def write(repo: Repository, publication: Publication, tag: str, decision: Decision) -> TagWritten:
         if decision.status not in (NEW, MOVES):
-            return "tags held back" if decision.status == HELD else "tags unchanged"
+            return TagWritten(repo.ref, tag, as_decided(decision))
         now = repo.held(tag)
         action = standing(tag, release, now.digest == publication.digest, now.version, (), downgrade).action
         if action in (NEWER, OURS):
-            return "tags held back" if action == NEWER else "tags unchanged"
+            return TagWritten(repo.ref, tag, Tagged.HELD_BACK if action == NEWER else Tagged.UNCHANGED)
         repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
-        return "tags created" if decision.status == NEW else "tags moved"
+        return TagWritten(repo.ref, tag, as_decided(decision))
 
     return write
 
 
 def settle(repositories: list[Repository], publications: list[Publication], decisions: dict, release: Release,
-           downgrade: bool, pool: Executor) -> dict[tuple[str, str], Meanwhile]:
-    """Every floating tag we planned, read again until a round writes nothing; (repository, tag) → the newer
-    release it holds, for those a newer release took."""
+           downgrade: bool, pool: Executor) -> Settling:
+    """Every floating tag we planned, read again until a round writes nothing."""
     planned = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
                if is_floating(tag, release) and decisions[repo.ref, tag].status != HELD]
     found: list[Settled] = []
+    writes: list[TagWritten] = []
     for _ in range(ROUNDS):
         listed = {repo.ref: frozenset(repo.registry.list_tags(repo.path)) for repo in repositories}
         found = list(pool.map(lambda item: _settle(*item, listed[item[0].ref], release, downgrade), planned))
-        if repositories:
-            repositories[0].counts.update(s.wrote for s in found if s.wrote)
+        writes += [s.wrote for s in found if s.wrote]
         if not any(s.wrote for s in found):
             break
-    return {(m.ref, m.tag): m for m in (s.meanwhile for s in found) if m}
+    return Settling({(m.ref, m.tag): m for m in (s.meanwhile for s in found) if m}, writes)
 
 
 def _settle(repo: Repository, publication: Publication, tag: str, listed: frozenset, release: Release,
@@ -68,14 +76,14 @@ def _settle(repo: Repository, publication: Publication, tag: str, listed: frozen
     s = standing(tag, release, now.digest == publication.digest, now.version, listed, downgrade)
     if s.action == WRITE:
         repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
-        return Settled("tags written again")
+        return Settled(TagWritten(repo.ref, tag, Tagged.WRITTEN_AGAIN))
     if s.action == RESTORE:  # a newer release wrote it, then our write landed over it: its index goes back
         found = repo.registry.get_manifest(repo.path, s.exact)
         if found is None:  # listed, then gone: nothing to put back
             return Settled(None)
         media_type, body, digest = found
         repo.registry.put_manifest(repo.path, tag, body, media_type)
-        return Settled("tags put back", Meanwhile(repo.ref, tag, s.release.text, digest))
+        return Settled(TagWritten(repo.ref, tag, Tagged.PUT_BACK), Meanwhile(repo.ref, tag, s.release.text, digest))
     if s.action == NEWER:
         return Settled(None, Meanwhile(repo.ref, tag, s.release.text, now.digest))
     return Settled(None)

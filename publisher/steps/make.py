@@ -10,6 +10,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.local.engine import Engine
+from publisher.release.events import ImageMade
 from publisher.release.plan import VariantPlan
 from publisher.steps.assemble import Assembled, assemble_all
 from publisher.registries.bases import Bases
@@ -33,6 +34,11 @@ class Made:
     def in_engine(self) -> dict[tuple[str, str], str]:
         """(variant, platform) → what the engine runs: every image made."""
         return {**self.built, **{key: a.name for key, a in self.assembled.items()}}
+
+    @property
+    def events(self) -> list[ImageMade]:
+        return ([ImageMade(*key, assembled=False) for key in self.built]
+                + [ImageMade(*key, assembled=True) for key in self.assembled])
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,6 @@ def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bas
     else:
         built = _build_phase(run, engine, binaries, [p for _, p in work.primary], work.to_build, {})
         assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble, told)
-    run.counts["images built"], run.counts["images assembled"] = len(built), len(assembled)
     return Made(engine, built, assembled, builder)
 
 

@@ -23,7 +23,7 @@ from publisher.registries.repository import Repository, read_all, retired_all
 
 def read_targets(run: Run) -> tuple[list[Repository], dict]:
     """The target repositories (none with --no-push) and what each planned tag holds there now."""
-    targets = [Repository(ref, run.hosts[parse_repository(ref).host], run.counts)
+    targets = [Repository(ref, run.hosts[parse_repository(ref).host])
                for ref in run.plan.repositories] if run.options.push else []
     with run.progress.phase("read", len(targets)) as tick:
         states = read_all(targets, run.plan, run.network, tick, push=True)

@@ -10,7 +10,6 @@ base moved since the release was published, and to their floating tags.
 
 from __future__ import annotations
 
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,6 +19,8 @@ from publisher.local.records import check_stage_folder, load_records
 from publisher.options import Options
 from publisher.progress import Progress
 from publisher.release import refresh, resolved, result
+from publisher.release.events import (CallsRecovered, Event, ManifestSent, Sent, SmokeTested, Tagged, TagVerified,
+                                      TagWritten)
 from publisher.release.result import Published
 from publisher.release.plan import Plan
 from publisher.release.resolved import Resolved
@@ -35,14 +36,14 @@ from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import Smoking
 from publisher.registries.repository import Repository
-from publisher.steps.ship import publication, ship
+from publisher.steps.ship import Shipped, publication, ship
 
 NETWORK_JOBS = 8
 
 
 @dataclass
 class Outcome:
-    counts: Counter
+    events: list[Event]  # what the publish did, for the summary line (report.tally counts them)
     digests: dict[str, str]  # variant → index digest; empty when nothing was pushed or tagged
     resolved: Resolved | None = None  # what was published, as resolved (a refresh's variants; platforms from bases)
     document: dict | None = None  # what --result writes (release.result); None when nothing was tagged
@@ -56,7 +57,7 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
             run = Run(plan, options, progress, hosts, network)
             flow = _join if options.join else _one_stage if options.stage else _refresh if options.refresh else _one_machine
             outcome = flow(run)
-            outcome.counts[RECOVERED] = hosts.stats().get(RECOVERED, 0)  # in the summary when not 0
+            outcome.events.append(CallsRecovered(hosts.stats().get(RECOVERED, 0)))  # in the summary when not 0
             return outcome
     finally:
         network.shutdown(cancel_futures=True)
@@ -83,8 +84,7 @@ def _refresh(run: Run) -> Outcome:
     stale = refresh.stale(run.plan, states, bases.of_variants(run.plan))
     if not stale:
         run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
-        run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(run.plan.tags_in(t.ref)) for t in targets)
-        return Outcome(run.counts, {})
+        return Outcome(_unchanged(run.plan, targets), {})
     run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
     plan = refresh.floating_only(run.plan, stale)
     binaries = fetch_payload(run, sorted({p for ps in resolved.final_platforms(plan, from_base).values() for p in ps}))
@@ -105,13 +105,14 @@ class Making:
 
 def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making) -> Outcome:
     """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
-    made = _made_and_proven(run, found, making.binaries, making.bases)
+    proven = _made_and_proven(run, found, making.binaries, making.bases)
     if not targets:
-        return Outcome(run.counts, {}, made_with=made.made_with)
-    images = _pushable(run, found, made, making.binaries)
+        return Outcome(proven.events, {}, made_with=proven.made.made_with)
+    images = _pushable(run, found, proven.made, making.binaries)
     attested = _attested(run, found, making.context, images)
     publications = [publication(v, found[v.variant.name], images, images, attested) for v in found.plan.variants]
-    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states), made.made_with)
+    shipped = ship(run, found, targets, publications, states)
+    return _outcome(run, found, targets, publications, shipped, proven)
 
 
 def _one_stage(run: Run) -> Outcome:
@@ -126,22 +127,23 @@ def _one_stage(run: Run) -> Outcome:
                            attest.with_payload(context, payload_digests(run.plan, binaries)))
     variants = stage.staged_variants(found, from_base)
     expected = stage.expected_inputs(found)
-    if run.options.build_cache and stage.staged_already(run, targets, path, expected, variants):
+    done = stage.staged_already(run, targets, path, expected, variants) if run.options.build_cache else None
+    if done:
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
-        run.counts["manifests already there"] = len(expected) * len(targets)
-        return Outcome(run.counts, {})
+        return Outcome([ManifestSent(t.ref, i.manifest, Sent.THERE) for t in targets for i in done.images], {})
     with stage.failures_recorded(path, run, expected, variants):
-        made = _made_and_proven(run, found, binaries, bases)
-    images = _pushable(run, found, made, binaries) if targets else {}
+        proven = _made_and_proven(run, found, binaries, bases)
+    images = _pushable(run, found, proven.made, binaries) if targets else {}
     attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
-        push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
-                              for t in targets}, run.network,
-                    {t.ref: [a for (name, _), a in attested.items() if run.plan.publishes(name, t.ref)] for t in targets})
+        pushed = push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
+                                       for t in targets}, run.network,
+                             {t.ref: [a for (name, _), a in attested.items() if run.plan.publishes(name, t.ref)]
+                              for t in targets})
         tick("platform images and their attestations by digest")
     stage.write_record(path, run, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
-    return Outcome(run.counts, {}, made_with=made.made_with)
+    return Outcome(proven.events + pushed, {}, made_with=proven.made.made_with)
 
 
 def _join(run: Run) -> Outcome:
@@ -176,20 +178,32 @@ def _attested(run: Run, found: Resolved, context: attest.Context | None, images:
         return attest.attest_all(run, found, context, images, tick)
 
 
-def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, decisions: dict,
-             made_with: str | None = None) -> Outcome:
+def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, shipped: Shipped,
+             proven: Proven | None = None) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
     published = {t.ref: {name: held for name, held in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
-    return Outcome(run.counts, {p.name: p.digest for p in publications}, found,
-                  result.document(found.plan, published, decisions), made_with)
+    return Outcome([*(proven.events if proven else ()), *shipped.events], {p.name: p.digest for p in publications},
+                   found, result.document(found.plan, published, shipped.decisions), proven.made.made_with if proven else None)
 
 
-def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Made:
+@dataclass(frozen=True)
+class Proven:
+    """Every image made and smoke-tested."""
+
+    made: Made
+    smoked: list[SmokeTested]
+
+    @property
+    def events(self) -> list[Event]:
+        return [*self.made.events, *self.smoked]
+
+
+def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Proven:
     with Smoking(run) as smoking:
         made = make_all(run, found, binaries, bases, smoking.ready)
         with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
-            smoking.finish(made.engine, made.in_engine(), tick)
-    return made
+            smoked = smoking.finish(made.engine, made.in_engine(), tick)
+    return Proven(made, smoked)
 
 
 def _pushable(run: Run, found: Resolved, made: Made, binaries: dict) -> dict:
@@ -203,16 +217,22 @@ def _pushable(run: Run, found: Resolved, made: Made, binaries: dict) -> dict:
 
 def _nothing_to_do(run: Run, found: Resolved, targets: list[Repository], states: dict) -> Outcome:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
-    run.counts["tags unchanged"] = run.counts["tags verified"] = sum(len(found.plan.tags_in(t.ref)) for t in targets)
+    events = _unchanged(found.plan, targets)
     # the last tag: a floating one when there is one, which a base refresh moved to the newest content
     held = {(t.ref, v.variant.name): t.manifest(states[t.ref][v.tags[-1]].digest)  # read by read_targets already
             for t in targets for v in found.plan.variants_in(t.ref)}
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
             digests = [d for v in found.plan.variants_in(t.ref) for d in subjects(held[t.ref, v.variant.name])]
-            push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
+            events += push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
     published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
                                                     result.platforms_of(held[t.ref, v.variant.name]))
                          for v in found.plan.variants_in(t.ref)} for t in targets}
-    return Outcome(run.counts, {v.variant.name: states[found.plan.repositories_of(v)[0]][v.tags[-1]].digest
-                               for v in found.plan.variants}, None, result.document(found.plan, published, {}))
+    return Outcome(events, {v.variant.name: states[found.plan.repositories_of(v)[0]][v.tags[-1]].digest
+                            for v in found.plan.variants}, None, result.document(found.plan, published, {}))
+
+
+def _unchanged(plan: Plan, targets: list[Repository]) -> list[Event]:
+    """Every planned tag, read and found holding this release already: nothing written, each one verified."""
+    tags = [(t.ref, tag) for t in targets for tag in plan.tags_in(t.ref)]
+    return [*(TagWritten(*t, Tagged.UNCHANGED) for t in tags), *(TagVerified(*t) for t in tags)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from publisher.image import oci
 from publisher.image.attestation import AttestationManifest, lists_attestations
 from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
+from publisher.release.events import BlobSent, ManifestSent, Sent, Tagged, TagWritten
 from publisher.registries.repository import Repository
 
 
@@ -56,28 +56,29 @@ def _conflict(ref: str, tag: str, d: Decision, p: Publication) -> str:
             "exact tags are immutable: publish a new version, or pass --force to overwrite")
 
 
-def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor) -> None:
-    """Content everywhere, by digest: nothing is tagged yet."""
-    for repo, mount_from in _with_mount_sources(repositories):
-        push_content(repo, [p for p in publications if p.goes_to(repo.ref)], mount_from, pool)
+def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor) -> list:
+    """Content everywhere, by digest: nothing is tagged yet. What became of each blob and manifest."""
+    return [event for repo, mount_from in _with_mount_sources(repositories)
+            for event in push_content(repo, [p for p in publications if p.goes_to(repo.ref)], mount_from, pool)]
 
 
 def push_tags(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,
-              pool: Executor, write_floating=None) -> None:
+              pool: Executor, write_floating=None) -> list[TagWritten]:
     """Exact tags everywhere; floating tags last, each by `write_floating` when given (steps/converge)."""
-    counts = repositories[0].counts if repositories else Counter()
     every = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags]
+    written = []
     for floating in (False, True):
         phase = [(repo, p, tag) for repo, p, tag in every if is_floating(tag) == floating]
         write = write_floating if floating and write_floating else _tag
-        counts.update(pool.map(lambda item: write(*item, decisions[item[0].ref, item[2]]), phase))
+        written += pool.map(lambda item: write(*item, decisions[item[0].ref, item[2]]), phase)
+    return written
 
 
 def push_staged(repositories: list[Repository], images: dict[str, list[Image]], pool: Executor,
-                attestations: dict[str, list[AttestationManifest]] | None = None) -> None:
+                attestations: dict[str, list[AttestationManifest]] | None = None) -> list:
     """A stage's images and their attestation manifests by digest (repository → its own), no index, no tag."""
-    for repo, mount_from in _with_mount_sources(repositories):
-        push_images(repo, images[repo.ref], mount_from, pool, (attestations or {}).get(repo.ref, ()))
+    return [event for repo, mount_from in _with_mount_sources(repositories)
+            for event in push_images(repo, images[repo.ref], mount_from, pool, (attestations or {}).get(repo.ref, ()))]
 
 
 def _with_mount_sources(repositories: list[Repository]):
@@ -88,15 +89,15 @@ def _with_mount_sources(repositories: list[Repository]):
         seen_on.setdefault(repo.registry.host, repo.path)
 
 
-def push_content(repo: Repository, publications: list[Publication], mount_from: str | None, pool: Executor) -> None:
+def push_content(repo: Repository, publications: list[Publication], mount_from: str | None, pool: Executor) -> list:
     """Blobs, then platform manifests, then indexes: each stage at once, each only when all before it landed."""
-    push_images(repo, [image for p in publications for image in p.images], mount_from, pool,
-                [made for p in publications for made in p.attestations])
-    _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
+    sent = push_images(repo, [image for p in publications for image in p.images], mount_from, pool,
+                       [made for p in publications for made in p.attestations])
+    return sent + _manifests(repo, {p.digest: p.index for p in publications}, oci.INDEX, pool)
 
 
 def push_images(repo: Repository, images: list[Image], mount_from: str | None, pool: Executor,
-                attestations: list[AttestationManifest] = ()) -> None:
+                attestations: list[AttestationManifest] = ()) -> list[BlobSent | ManifestSent]:
     """Platform images and attestation manifests by digest: their blobs, then their manifests. No index, no tag."""
     blobs = {}
     for image in images:
@@ -105,41 +106,47 @@ def push_images(repo: Repository, images: list[Image], mount_from: str | None, p
     for made in attestations:
         blobs.update((blob.digest, blob.data) for blob in (made.config, *made.layers))
     todo = [(d, data) for d, data in blobs.items() if d not in repo.blobs]
-    repo.counts.update(pool.map(lambda item: _blob(repo, *item, mount_from), todo))
+    sent = list(pool.map(lambda item: BlobSent(repo.ref, item[0], _blob(repo, *item, mount_from)), todo))
     repo.blobs.update(blobs)
     manifests = {image.digest: image.manifest for image in images}
     manifests.update((made.digest, made.manifest) for made in attestations)
-    _manifests(repo, manifests, oci.MANIFEST, pool)
+    return sent + _manifests(repo, manifests, oci.MANIFEST, pool)
 
 
-def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> str:
+def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> Sent:
     registry = repo.registry
     if mount_from is None:  # upload_blob asks the registry first
-        return "blobs uploaded" if registry.upload_blob(repo.path, digest, data) else "blobs already there"
+        return Sent.PUSHED if registry.upload_blob(repo.path, digest, data) else Sent.THERE
     if registry.blob_exists(repo.path, digest):  # a mount must not be tried for a blob already there
-        return "blobs already there"
+        return Sent.THERE
     session = registry.mount_or_session(repo.path, digest, mount_from)
     if session is None:
-        return "blobs mounted"
+        return Sent.MOUNTED
     # Not mounted: the registry opened an upload session instead (202). Use it rather than open another.
     registry.upload_blob(repo.path, digest, data, session=session)
-    return "blobs uploaded"
+    return Sent.PUSHED
 
 
-def _manifests(repo: Repository, bodies: dict[str, bytes], media_type: str, pool: Executor) -> None:
+def _manifests(repo: Repository, bodies: dict[str, bytes], media_type: str, pool: Executor) -> list[ManifestSent]:
     todo = {d: body for d, body in bodies.items() if d not in repo.manifests}
-    repo.counts.update(pool.map(lambda item: _manifest(repo, *item, media_type), todo.items()))
+    sent = list(pool.map(lambda item: ManifestSent(repo.ref, item[0], _manifest(repo, *item, media_type)), todo.items()))
     repo.manifests.update(todo)
+    return sent
 
 
-def _manifest(repo: Repository, digest: str, body: bytes, media_type: str) -> str:
+def _manifest(repo: Repository, digest: str, body: bytes, media_type: str) -> Sent:
     if repo.registry.head_manifest(repo.path, digest) == digest:
-        return "manifests already there"
+        return Sent.THERE
     repo.registry.put_manifest(repo.path, digest, body, media_type)
-    return "manifests pushed"
+    return Sent.PUSHED
 
 
-def _tag(repo: Repository, publication: Publication, tag: str, decision: Decision) -> str:
+def _tag(repo: Repository, publication: Publication, tag: str, decision: Decision) -> TagWritten:
     if decision.status in (NEW, MOVES):
         repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
-    return {NEW: "tags created", MOVES: "tags moved", HELD: "tags held back"}.get(decision.status, "tags unchanged")
+    return TagWritten(repo.ref, tag, as_decided(decision))
+
+
+def as_decided(decision: Decision) -> Tagged:
+    """What writing a tag as decided does (new and moves are written; held and stays are not)."""
+    return {NEW: Tagged.CREATED, MOVES: Tagged.MOVED, HELD: Tagged.HELD_BACK}.get(decision.status, Tagged.UNCHANGED)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from dataclasses import dataclass
 
 from publisher.errors import PublishFailed
 from publisher.image.cosign import signature_tag
 from publisher.release.converge import Meanwhile
 from publisher.release.decisions import HELD
+from publisher.release.events import TagVerified
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.converge import newer_at
@@ -16,8 +18,14 @@ from publisher.steps.sign import Signed, missing
 from publisher.registries.repository import Repository
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    verified: list[TagVerified]  # each tag that holds its publication's index
+    meanwhile: list[Meanwhile]  # each floating tag that holds a newer release's instead
+
+
 def read_back(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
-              signed: list[Signed] = (), release: Release | None = None) -> list[Meanwhile]:
+              signed: list[Signed] = (), release: Release | None = None) -> ReadBack:
     """Every tag not held back holds its publication's index, its attestation manifests are there,
     and every signature is under its `.sig` tag, in every repository.
 
@@ -28,8 +36,6 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
                      key=lambda item: release is not None and is_floating(item[2], release))
     found = list(pool.map(lambda item: _tag_holds(*item, release), checked))
     wrong = [f for f in found if isinstance(f, str)]
-    if repositories:
-        repositories[0].counts["tags verified"] += len(checked) - len(wrong)
     attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
                 for a in p.attestations]
     wrong += [line for line in pool.map(lambda item: _attestation(*item), attested) if line]
@@ -37,7 +43,8 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
               for s in missing(list(signed), pool)]
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
-    return [f for f in found if isinstance(f, Meanwhile)]
+    return ReadBack([TagVerified(repo.ref, tag) for (repo, _, tag), f in zip(checked, found) if not isinstance(f, str)],
+                    [f for f in found if isinstance(f, Meanwhile)])
 
 
 def _tag_holds(repo: Repository, publication: Publication, tag: str, release: Release | None) -> str | Meanwhile | None:

@@ -1,10 +1,9 @@
-"""What every step of one publish shares: the Plan, the Options, the log, the registries and the counts."""
+"""What every step of one publish shares: the Plan, the Options, the log and the registries."""
 
 from __future__ import annotations
 
-from collections import Counter
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from publisher.options import Options
 from publisher.progress import Progress
@@ -19,7 +18,6 @@ class Run:
     progress: Progress
     hosts: Hosts  # one client per registry host, bases and targets alike
     network: Executor  # registry round-trips wait on the network, not the CPU: their own pool
-    counts: Counter = field(default_factory=Counter)
 
     @property
     def platforms(self) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from publisher.image import oci
 from publisher.image.cosign import subjects
-from publisher.release.decisions import HELD, decide_all
+from publisher.release.decisions import HELD, Decision, decide_all
+from publisher.release.events import Event
 from publisher.release.plan import VariantPlan
 from publisher.release.resolved import Resolved, ResolvedVariant
 from publisher.release.tags import is_floating
@@ -30,7 +33,13 @@ def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, image
     return Publication(v.variant.name, pushed, oci.index(mine, dict(resolved.annotations), entries), v.tags, v.variant.repositories, made)
 
 
-def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: list[Publication], states: dict) -> dict:
+@dataclass(frozen=True)
+class Shipped:
+    decisions: dict[tuple[str, str], Decision]  # as made, with each tag a newer release took meanwhile held
+    events: list[Event]  # what became of each blob, manifest, signature and tag
+
+
+def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: list[Publication], states: dict) -> Shipped:
     """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify."""
     for p in publications:
         run.progress.log(f"{p.name}: {p.digest}")
@@ -40,19 +49,20 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
         if d.status == HELD or d.why:
             (run.progress.notice if d.status == HELD else run.progress.log)(f"{ref}:{tag}: {d.status}: {d.why}")
     with run.progress.phase("push", 1) as tick:
-        push_contents(targets, publications, run.network)
+        events = push_contents(targets, publications, run.network)
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
         signed = signatures_of(run, targets, publications)
-        sign.push_signatures(signed, run.network)
+        events += sign.push_signatures(signed, run.network)
         ours, downgrade = run.plan.release, run.options.rules.downgrade
-        push_tags(targets, publications, decisions, lambda tag: is_floating(tag, ours), run.network,
-                  converge.write_floating(ours, downgrade))
+        events += push_tags(targets, publications, decisions, lambda tag: is_floating(tag, ours), run.network,
+                            converge.write_floating(ours, downgrade))
         # No compare-and-swap on tags: another publisher may have written between our read and our write.
-        found = converge.settle(targets, publications, decisions, ours, downgrade, run.network)
+        settled = converge.settle(targets, publications, decisions, ours, downgrade, run.network)
         # ... or may move one while we verify: a newer release's floating tag is right there too.
-        found.update(((m.ref, m.tag), m) for m in read_back(targets, publications, decisions, run.network, signed, ours))
+        back = read_back(targets, publications, decisions, run.network, signed, ours)
         tick("content, signatures, tags, verification")
-    return converge.held_meanwhile(decisions, found, run.progress.notice)
+    found = {**settled.meanwhile, **{(m.ref, m.tag): m for m in back.meanwhile}}
+    return Shipped(converge.held_meanwhile(decisions, found, run.progress.notice), events + settled.writes + back.verified)
 
 
 def signatures_of(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Signed]:

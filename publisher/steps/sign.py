@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from publisher.image import oci
 from publisher.image.cosign import (SIGNATURE_ANNOTATION, SignatureEntry, payload, sign, signature_manifest,
                                     signature_tag)
+from publisher.release.events import Sent, SignatureSent
 from publisher.registries.repository import Repository
 
 
@@ -37,9 +38,8 @@ def signatures(key, repositories: list[Repository], digests: list[str]) -> list[
     return out
 
 
-def push_signatures(signed: list[Signed], pool: Executor) -> None:
-    if signed:
-        signed[0].repo.counts.update(pool.map(_push, signed))
+def push_signatures(signed: list[Signed], pool: Executor) -> list[SignatureSent]:
+    return list(pool.map(lambda s: SignatureSent(s.repo.ref, s.digest, _push(s)), signed))
 
 
 def missing(signed: list[Signed], pool: Executor) -> list[Signed]:
@@ -48,10 +48,10 @@ def missing(signed: list[Signed], pool: Executor) -> list[Signed]:
     return [s for s, ok in zip(signed, held) if not ok]
 
 
-def _push(s: Signed) -> str:
+def _push(s: Signed) -> Sent:
     layers = _layers(s)
     if _holds(s, layers):
-        return "signatures already there"
+        return Sent.THERE
     registry, path = s.repo.registry, s.repo.path
     others = [SignatureEntry(registry.get_blob(path, layer["digest"]), layer["annotations"][SIGNATURE_ANNOTATION])
               for layer in layers if SIGNATURE_ANNOTATION in (layer.get("annotations") or {})]
@@ -59,7 +59,7 @@ def _push(s: Signed) -> str:
     for blob in (made.config, *made.layers):
         registry.upload_blob(path, blob.digest, blob.data, ask_first=bool(layers))  # another key's may share it
     registry.put_manifest(path, signature_tag(s.digest), made.manifest, oci.MANIFEST)
-    return "signatures pushed"
+    return Sent.PUSHED
 
 
 def _layers(s: Signed) -> list[dict]:

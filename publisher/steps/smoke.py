@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from publisher.errors import PublishFailed
 from publisher.local.engine import Engine
 from publisher.matrix.schema import SmokeTest
+from publisher.release.events import SmokeTested
 from publisher.release import verdicts
 from publisher.release.plan import VariantPlan
 from publisher.steps.run import Run
@@ -42,7 +43,7 @@ class Smoking:
         v, platform = self.variants[key[0]], key[1]
         self.started[key] = self.pool.submit(_smoke_one, engine, v, platform, image, self.run.plan.payload_version)
 
-    def finish(self, engine: Engine, images: dict[tuple[str, str], str], tick) -> None:
+    def finish(self, engine: Engine, images: dict[tuple[str, str], str], tick) -> list[SmokeTested]:
         """Every image of `images` tested (those not started yet now); fails if any test did."""
         early = sum(f.done() for f in self.started.values())
         for key, image in images.items():
@@ -54,10 +55,10 @@ class Smoking:
             tick(f"{key[0]} {key[1]}")
         if early:
             self.run.progress.log(f"smoke-test: {early} of {len(images)} images tested while the others were made")
-        self.run.counts["smoke tests run"] += sum(v.tests for v in found)
         failures = [line for v in found for line in v.failures]
         if failures:
             raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
+        return [SmokeTested(*key, v.tests) for key, v in zip(images, found)]
 
 
 def _smoke_one(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:

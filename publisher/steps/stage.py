@@ -25,20 +25,21 @@ def record_path(run: Run, folder: Path) -> Path:
 
 
 def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict,
-                   variants: tuple[StagedVariant, ...]) -> bool:
-    """The record there is this stage's, made from the same inputs, and every repository holds its manifests.
+                   variants: tuple[StagedVariant, ...]) -> StageRecord | None:
+    """The record there, when it is this stage's, made from the same inputs, and every repository holds its
+    manifests; else None.
 
     `expected`: (variant, platform) → (base digest, payload digest) as resolved now; `variants`: what
     each variant is staged for now.
     """
     record = saved_record(path)
     if record is None:
-        return False
+        return None
     if record.plan != plan_identity(run.plan) or record.variants != variants or any(i.failures for i in record.images):
-        return False
+        return None
     if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
-        return False
-    return not missing_manifests(run, targets, record.images)
+        return None
+    return None if missing_manifests(run, targets, record.images) else record
 
 
 def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple[Repository, StagedImage, str]]:

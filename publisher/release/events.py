@@ -1,0 +1,92 @@
+"""What a publish did, as typed events. Pure.
+
+Each step returns the events of what it did (go-containerregistry's `remote.WithProgress` sends typed
+`v1.Update`s the same way); the flow hands them on in its `Outcome`, and one consumer counts them for
+the summary line (`report.tally`). No step keeps a count, and no event is known by its wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Sent(Enum):
+    """What became of one piece of content given to a repository by digest."""
+
+    PUSHED = "pushed"  # sent: a blob uploaded, a manifest or a signature put
+    MOUNTED = "mounted"  # a blob mounted from another repository of the same registry: no byte sent
+    THERE = "there"  # the repository held it already: nothing sent
+
+
+@dataclass(frozen=True)
+class BlobSent:
+    repository: str
+    digest: str
+    sent: Sent
+
+
+@dataclass(frozen=True)
+class ManifestSent:
+    """An image's, an attestation's or an index's manifest, by digest."""
+
+    repository: str
+    digest: str
+    sent: Sent  # PUSHED or THERE
+
+
+@dataclass(frozen=True)
+class SignatureSent:
+    repository: str
+    digest: str  # what it signs
+    sent: Sent  # PUSHED or THERE
+
+
+class Tagged(Enum):
+    """What one planned tag's write did, or why there was none."""
+
+    CREATED = "created"
+    MOVED = "moved"
+    HELD_BACK = "held back"  # a newer release holds it: not written
+    UNCHANGED = "unchanged"  # it held this release already
+    WRITTEN_AGAIN = "written again"  # settling: another publisher's write undone
+    PUT_BACK = "put back"  # settling: a newer release's index restored over ours
+
+
+@dataclass(frozen=True)
+class TagWritten:
+    repository: str
+    tag: str
+    tagged: Tagged
+
+
+@dataclass(frozen=True)
+class TagVerified:
+    """Read back (or read, when nothing was to be done): it holds what this release says."""
+
+    repository: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class ImageMade:
+    variant: str
+    platform: str
+    assembled: bool  # False: built by BuildKit
+
+
+@dataclass(frozen=True)
+class SmokeTested:
+    variant: str
+    platform: str
+    tests: int  # how many of its smoke tests ran
+
+
+@dataclass(frozen=True)
+class CallsRecovered:
+    """Registry calls that failed for a passing reason and succeeded on a retry, over the whole publish."""
+
+    calls: int
+
+
+Event = BlobSent | ManifestSent | SignatureSent | TagWritten | TagVerified | ImageMade | SmokeTested | CallsRecovered
