@@ -110,7 +110,7 @@ def _released(run: Run, found: Resolved, targets: list[Repository], states: dict
         return Outcome(proven.events, {}, made_with=proven.made.made_with)
     images = _pushable(run, found, proven.made, making.binaries)
     attested = _attested(run, found, making.context, images)
-    publications = [publication(v, found[v.variant.name], images, images, attested) for v in found.plan.variants]
+    publications = [publication(v, found[v.variant.name], images, images, made=attested) for v in found.plan.variants]
     shipped = ship(run, found, targets, publications, states)
     return _outcome(run, found, targets, publications, shipped, proven)
 
@@ -155,7 +155,7 @@ def _join(run: Run) -> Outcome:
         return _nothing_to_do(run, found, targets, states)
     children = {key: image.child() for key, image in staged.items()}
     entries = {key: image.attestation for key, image in staged.items()}
-    publications = [publication(v, found[v.variant.name], children, attestations=entries) for v in found.plan.variants]
+    publications = [publication(v, found[v.variant.name], children, recorded=entries) for v in found.plan.variants]
     return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
 
 

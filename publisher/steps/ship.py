@@ -19,18 +19,19 @@ from publisher.steps.read_back import read_back
 
 
 def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, images: dict | None = None,
-                attestations: dict | None = None) -> Publication:
+                made: dict | None = None, recorded: dict | None = None) -> Publication:
     """One variant's index over `children` ((variant, platform) → Image or Child) at its resolved platforms,
     with its resolved annotations; `images` to push with it.
 
-    `attestations`: (variant, platform) → its AttestationManifest (made here) or index entry (from a stage record)."""
+    Its attestations, listed in the index after the images: `made`, (variant, platform) → the AttestationManifest
+    made here, pushed with it; or `recorded`, → its index entry as a stage record holds it (the stage pushed it)."""
     keys = [(v.variant.name, p) for p in resolved.platforms]
     mine = [children[key] for key in keys]
     pushed = tuple(images[key] for key in keys) if images else ()
-    listed = [attestations[key] for key in keys if attestations.get(key)] if attestations else []
-    made = tuple(a for a in listed if not isinstance(a, dict))  # to push; a stage pushed the others
-    entries = [a if isinstance(a, dict) else a.index_entry() for a in listed]
-    return Publication(v.variant.name, pushed, oci.index(mine, dict(resolved.annotations), entries), v.tags, v.variant.repositories, made)
+    attestations = tuple(made[key] for key in keys if key in made) if made else ()
+    entries = [a.index_entry() for a in attestations] + [recorded[key] for key in keys if (recorded or {}).get(key)]
+    index = oci.index(mine, dict(resolved.annotations), entries)
+    return Publication(v.variant.name, pushed, index, v.tags, v.variant.repositories, attestations)
 
 
 @dataclass(frozen=True)
