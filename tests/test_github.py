@@ -14,9 +14,16 @@ def matrix(cli, *extra) -> dict:
     return json.loads(run.out)
 
 
+def planned(cli, *extra) -> list[dict]:
+    """The variants the dry-run's JSON plans with these flags."""
+    run = cli("publish", "--dry-run", "--offline", "--version", "0.5.31", "--output", "json", *extra)
+    assert run.code == 0, run.err
+    return json.loads(run.out)["variants"]
+
+
 def test_one_job_per_platform_on_a_native_runner(cli):
     jobs = matrix(cli, "--output", "github-matrix", "--only", "distroless *-alpine")["include"]
-    names = "distroless " + " ".join(f"python3.{m}-alpine" for m in range(13, 7, -1))
+    names = " ".join(v["name"] for v in planned(cli, "--only", "distroless *-alpine"))
     assert jobs == [
         {"platform": "linux/amd64", "arch": "amd64", "runner": "ubuntu-24.04", "variants": names},
         {"platform": "linux/arm64", "arch": "arm64", "runner": "ubuntu-24.04-arm", "variants": names},
@@ -37,7 +44,8 @@ def test_one_job_per_variant_group(cli):
     ]
     arm = matrix(cli, "--output", "github-matrix-variants", "--platform", "linux/arm64")["include"]
     assert {job["runner"] for job in arm} == {"ubuntu-24.04-arm"}
-    assert sum(len(job["variants"].split()) for job in arm) == 22
+    on_arm = [v["name"] for v in planned(cli, "--platform", "linux/arm64") if v["platforms"]]
+    assert sorted(name for job in arm for name in job["variants"].split()) == sorted(on_arm)
 
 
 def test_a_job_s_values_select_what_it_publishes(cli):

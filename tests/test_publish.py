@@ -158,7 +158,7 @@ def test_shipped_matrix_on_both_platforms(cli, engine, registry, mirror, cache):
     from tests.test_tags import EXPECTED_0_5_31
 
     expected = {tag for tags in EXPECTED_0_5_31.values() for tag in tags.split()}
-    assert len(expected) == 75
+    assert len(expected) == sum(len(tags.split()) for tags in EXPECTED_0_5_31.values())  # no tag named twice
     assert tags_in(repo) == expected
     index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:0.5-python3.12-bookworm-slim"))
     assert index["annotations"]["org.opencontainers.image.base.name"] == "docker.io/library/python:3.12-slim-bookworm"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 
 import pytest
 
@@ -42,18 +43,25 @@ def dry_run(cli, *extra):
     return cli("publish", "--dry-run", "--offline", "--version", "0.5.31", *extra)
 
 
+def planned(cli, *extra) -> dict:
+    return json.loads(dry_run(cli, "--output", "json", *extra).out)
+
+
 def test_dry_run_shows_what_was_selected(cli):
-    run = dry_run(cli, "--only", "python3.1*-alpine", "--skip", "python3.10-*")
+    flags = ("--only", "python3.1*-alpine", "--skip", "python3.10-*")
+    run = dry_run(cli, *flags)
     assert run.code == 0, run.err
-    rows = [line.split()[0] for line in run.out.splitlines()[3:] if line.startswith("python")]
-    assert rows == ["python3.13-alpine", "python3.12-alpine", "python3.11-alpine"]
-    assert "\nselected 3 of 22 variants (--only 'python3.1*-alpine' --skip 'python3.10-*')\n" in run.out
+    every = [v["name"] for v in planned(cli)["variants"]]
+    chosen = [name for name in every if fnmatchcase(name, "python3.1*-alpine") and not fnmatchcase(name, "python3.10-*")]
+    assert [v["name"] for v in planned(cli, *flags)["variants"]] == chosen
+    assert f"\nselected {len(chosen)} of {len(every)} variants (--only 'python3.1*-alpine' --skip 'python3.10-*')\n" in run.out
 
 
 def test_json_carries_the_selection_only_when_given(cli):
-    plan = json.loads(dry_run(cli, "--output", "json", "--only", "*-bookworm-slim,distroless").out)
-    assert plan["selection"] == {"only": ["*-bookworm-slim", "distroless"], "skip": [], "of": 22,
-                                 "selected": ["distroless"] + [f"python3.{m}-bookworm-slim" for m in range(13, 7, -1)]}
+    plan = planned(cli, "--only", "*-bookworm-slim,distroless")
+    every = [v["name"] for v in planned(cli)["variants"]]
+    assert plan["selection"] == {"only": ["*-bookworm-slim", "distroless"], "skip": [], "of": len(every),
+                                 "selected": [n for n in every if n == "distroless" or n.endswith("-bookworm-slim")]}
     assert [v["name"] for v in plan["variants"]] == plan["selection"]["selected"]
     assert "selection" not in json.loads(dry_run(cli, "--output", "json").out)
     assert "selected" not in dry_run(cli).out
