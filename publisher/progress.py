@@ -58,6 +58,8 @@ class Progress:
                 self.log("::endgroup::")
         self.log(f"{name}: {total} in {time.monotonic() - started:.1f} s")
 
-    def notice(self, line: str) -> None:
-        """Something the reader should see (a held tag): a notice annotation on GitHub Actions, else a line."""
+    def notice(self, said) -> None:
+        """Something the reader should see (a held tag): a notice annotation on GitHub Actions, else a line.
+        `said`: a notice (release/events: its str is its line) or a line."""
+        line = str(said)
         self.log(github.notice(line) if self.actions else line)

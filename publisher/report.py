@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from publisher.release.events import (BlobSent, CallsRecovered, Event, ImageMade, ManifestSent, Sent, SignatureSent,
-                                      SmokeTested, Tagged, TagVerified, TagWritten)
+                                      SmokeTested, Tagged, TagRetired, TagVerified, TagWritten)
 from publisher.release.plan import Plan
 from publisher.remote.policy import RECOVERED
 from publisher.words import counted, plural
@@ -117,7 +117,7 @@ def state_table(states: dict | None, note: str | None) -> str:
 
 def retired_lines(states: dict | None) -> list[str]:
     """`repo:tag: retired: last V` for each tag the plan no longer updates: a visible decision."""
-    return [f"{repo}:{tag}: {d.why}" for repo, tags in (states or {}).items()
+    return [str(TagRetired(repo, tag, d.why)) for repo, tags in (states or {}).items()
             for tag, d in tags.items() if d.status == "retired"]
 
 

@@ -3,12 +3,17 @@
 Each step returns the events of what it did (go-containerregistry's `remote.WithProgress` sends typed
 `v1.Update`s the same way); the flow hands them on in its `Outcome`, and one consumer counts them for
 the summary line (`report.tally`). No step keeps a count, and no event is known by its wording.
+
+A notice (a tag held or retired, floating tags a newer release took) is said as it happens: a step
+hands it to `Progress.notice`, the one consumer of lines, which says it as `str(notice)`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from publisher.release.converge import line
 
 
 class Sent(Enum):
@@ -90,3 +95,42 @@ class CallsRecovered:
 
 
 Event = BlobSent | ManifestSent | SignatureSent | TagWritten | TagVerified | ImageMade | SmokeTested | CallsRecovered
+
+
+@dataclass(frozen=True)
+class TagHeld:
+    """A notice: a tag decided held (a newer release holds it), said before anything is pushed."""
+
+    repository: str
+    tag: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.tag}: held: {self.why}"
+
+
+@dataclass(frozen=True)
+class TagRetired:
+    """A notice: a tag the plan no longer updates, left at its last release."""
+
+    repository: str
+    tag: str
+    why: str  # "retired: last V"
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.tag}: {self.why}"
+
+
+@dataclass(frozen=True)
+class TakenMeanwhile:
+    """A notice: our floating tags in one repository that a newer release took while this publish ran."""
+
+    version: str  # the newer release
+    repository: str
+    tags: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return line(self.version, self.repository, list(self.tags))
+
+
+Notice = TagHeld | TagRetired | TakenMeanwhile

@@ -11,9 +11,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from publisher.image import oci
-from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, Meanwhile, line, standing
+from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, Meanwhile, standing
 from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision
-from publisher.release.events import Tagged, TagWritten
+from publisher.release.events import Tagged, TakenMeanwhile, TagWritten
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.push import Publication, as_decided
@@ -102,6 +102,6 @@ def held_meanwhile(decisions: dict, found: dict[tuple[str, str], Meanwhile], not
     for m in found.values():
         tags[m.version, m.ref].append(m.tag)
     for (version, ref), names in sorted(tags.items()):
-        notice(line(version, ref, names))
+        notice(TakenMeanwhile(version, ref, tuple(names)))
     return {**decisions, **{key: Decision(HELD, Current(m.digest, m.version), f"{m.version} was published meanwhile",
                                           meanwhile=True) for key, m in found.items()}}

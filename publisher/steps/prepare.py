@@ -12,12 +12,12 @@ from publisher.image.reference import parse_repository
 from publisher.local import artifacts
 from publisher.local.layers import file_digest
 from publisher.release import inputs
+from publisher.release.events import TagRetired
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
 from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
 from publisher.image.reference import mirrored
 from publisher.steps.run import Run
-from publisher.report import retired_lines
 from publisher.registries.repository import Repository, read_all, retired_all
 
 
@@ -28,8 +28,9 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
     with run.progress.phase("read", len(targets)) as tick:
         states = read_all(targets, run.plan, run.network, tick, push=True)
     if not run.options.stage:  # a retired tag is said once, by the job that moves tags
-        for line in retired_lines(retired_all(targets, run.plan, run.network)):
-            run.progress.notice(line)
+        for ref, retired in retired_all(targets, run.plan, run.network).items():
+            for tag, d in retired.items():
+                run.progress.notice(TagRetired(ref, tag, d.why))
     return targets, states
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from publisher.image import oci
 from publisher.image.cosign import subjects
 from publisher.release.decisions import HELD, Decision, decide_all
-from publisher.release.events import Event
+from publisher.release.events import Event, TagHeld
 from publisher.release.plan import VariantPlan
 from publisher.release.resolved import Resolved, ResolvedVariant
 from publisher.release.tags import is_floating
@@ -47,8 +47,10 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
     decisions = decide_all(resolved.plan, states, run.options.rules, {p.name: p.digest for p in publications})
     refuse_conflicts(decisions, publications)
     for (ref, tag), d in decisions.items():
-        if d.status == HELD or d.why:
-            (run.progress.notice if d.status == HELD else run.progress.log)(f"{ref}:{tag}: {d.status}: {d.why}")
+        if d.status == HELD:
+            run.progress.notice(TagHeld(ref, tag, d.why))
+        elif d.why:
+            run.progress.log(f"{ref}:{tag}: {d.status}: {d.why}")
     with run.progress.phase("push", 1) as tick:
         events = push_contents(targets, publications, run.network)
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
