@@ -136,14 +136,16 @@ def _one_stage(run: Run) -> Outcome:
     images = _pushable(run, found, proven.made, binaries) if targets else {}
     attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
-        pushed = push_staged(targets, {t.ref: [i for (name, _), i in images.items() if run.plan.publishes(name, t.ref)]
-                                       for t in targets}, run.network,
-                             {t.ref: [a for (name, _), a in attested.items() if run.plan.publishes(name, t.ref)]
-                              for t in targets})
+        pushed = push_staged(targets, _by_target(run, targets, images), run.network, _by_target(run, targets, attested))
         tick("platform images and their attestations by digest")
     stage.write_record(path, run, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
     return Outcome(proven.events + pushed, {}, made_with=proven.made.made_with)
+
+
+def _by_target(run: Run, targets: list[Repository], made: dict) -> dict[str, list]:
+    """Repository → what of `made` ((variant, platform) → an image or its attestation) goes there."""
+    return {t.ref: [m for (name, _), m in made.items() if run.plan.publishes(name, t.ref)] for t in targets}
 
 
 def _join(run: Run) -> Outcome:
@@ -182,8 +184,9 @@ def _outcome(run: Run, found: Resolved, targets: list[Repository], publications:
              proven: Proven | None = None) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
     published = {t.ref: {name: held for name, held in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
-    return Outcome([*(proven.events if proven else ()), *shipped.events], {p.name: p.digest for p in publications},
-                   found, result.document(found.plan, published, shipped.decisions), proven.made.made_with if proven else None)
+    events = [*(proven.events if proven else ()), *shipped.events]
+    return Outcome(events, {p.name: p.digest for p in publications}, found,
+                   result.document(found.plan, published, shipped.decisions), proven.made.made_with if proven else None)
 
 
 @dataclass(frozen=True)
