@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from publisher.image import oci
+from publisher.image.platform import parse_platform
 from publisher.local.layers import compress_layer
 from publisher.image.reference import mirrored
 from publisher.matrix.schema import SmokeTest, Variant
@@ -41,7 +42,7 @@ def test_judge_says_a_command_missing_from_the_image_did_not_start():
 
 
 def variant(config: dict) -> Variant:
-    return Variant("alpine3.20", "alpine:3.20", "alpine", ("alpine3.20",), ("linux/arm64",), (), config, 1, (1,))
+    return Variant("alpine3.20", "alpine:3.20", "alpine", ("alpine3.20",), (parse_platform("linux/arm64"),), (), config, 1, (1,))
 
 
 def test_a_smoke_test_whose_output_the_engine_lost_is_run_once_more():
@@ -69,9 +70,9 @@ def test_config_check_compares_config_labels_and_platform():
     attrs = {"Os": "linux", "Architecture": "arm64",
              "Config": {"Entrypoint": None, "Cmd": ["/usr/local/bin/uv"], "Env": ["PATH=/bin"], "Labels": {"a": "1"}}}
     ok = variant({"entrypoint": None, "cmd": ["/usr/local/bin/uv"], "env": {"PATH": "/bin"}})
-    assert check_config(ok, "linux/arm64", attrs, {"a": "1"}) == []
+    assert check_config(ok, parse_platform("linux/arm64"), attrs, {"a": "1"}) == []
     wrong = variant({"entrypoint": ["/uv"], "cmd": ["/usr/local/bin/uv"]})
-    assert check_config(wrong, "linux/amd64", attrs, {"a": "2"}) == [
+    assert check_config(wrong, parse_platform("linux/amd64"), attrs, {"a": "2"}) == [
         "alpine3.20 linux/amd64: image config entrypoint: expected ['/uv'], got None",
         "alpine3.20 linux/amd64: label a: expected '2', got '1'",
         "alpine3.20 linux/amd64: image platform: expected linux/amd64, got linux/arm64",
@@ -110,10 +111,10 @@ def test_threads_of_one_publish_write_the_same_canonical_layer_at_once(tmp_path)
 
 def test_index_lists_platforms_and_carries_annotations(tmp_path):
     blob = oci.Blob("sha256:" + "a" * 64, 10, tmp_path / "x")
-    images = [oci.Image(p, b"{}", (blob,)) for p in ("linux/amd64", "linux/arm64/v8")]
+    images = [oci.Image(parse_platform(p), b"{}", (blob,)) for p in ("linux/amd64", "linux/arm/v7")]
     index = json.loads(oci.index(images, {"org.opencontainers.image.version": "0.5.31"}))
     assert [m["platform"] for m in index["manifests"]] == [
-        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
+        {"architecture": "amd64", "os": "linux"}, {"architecture": "arm", "os": "linux", "variant": "v7"}]
     assert index["manifests"][0]["digest"] == images[0].digest == oci.digest(images[0].manifest)
     assert index["annotations"] == {"org.opencontainers.image.version": "0.5.31"}
 
@@ -145,7 +146,7 @@ def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere():
      {"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.1"}),
 ])
 def test_index_entries_say_the_platform_the_config_says(platform, config, entry):
-    image = oci.Image(platform, json.dumps(config).encode(), ())
+    image = oci.Image(parse_platform(platform), json.dumps(config).encode(), ())
     assert image.platform_entry() == entry
     assert json.loads(oci.index([image], {}))["manifests"][0]["platform"] == entry
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from publisher.image import oci
+from publisher.image.platform import parse_platform
 from publisher.local.layers import file_digest
 from publisher.remote.errors import RegistryError
 from publisher.remote.registry import Registry
@@ -24,7 +25,7 @@ def push_image(reg: Registry, repo: str, tmp_path, salt: str) -> tuple[str, byte
     big = tmp_path / f"{salt}.layer"
     big.write_bytes(salt.encode() * 40000)
     layer = oci.Blob(file_digest(big), big.stat().st_size, big)
-    image = oci.Image("linux/amd64", config, (layer,))
+    image = oci.Image(parse_platform("linux/amd64"), config, (layer,))
     reg.upload_blob(repo, oci.digest(config), config)
     reg.upload_blob(repo, layer.digest, big)
     reg.put_manifest(repo, image.digest, image.manifest, oci.MANIFEST)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from publisher.image import recipe
+from publisher.image.platform import parse_platform
 from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
 
@@ -129,14 +130,14 @@ def test_the_shipped_primary_is_a_recipe_on_scratch():
     r = recipe.read_primary(PRIMARY, ("uv", "uvx"), "/")
     assert r is not None and r.base == recipe.SCRATCH
     assert [(s.kind, s.value) for s in r.layers] == [("COPY", ""), ("WORKDIR", "io")]
-    config = json.loads(recipe.config(recipe.scratch_config("linux/arm64"), r, ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
+    config = json.loads(recipe.config(recipe.scratch_config(parse_platform("linux/arm64")), r, ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
                                       {"x": "y"}, "2024-11-20T10:53:20Z", "scratch"))
     assert (config["architecture"], config["os"], config.get("variant")) == ("arm64", "linux", None)
     assert config["config"] == {"Env": [recipe.DEFAULT_PATH], "Entrypoint": ["/uv"], "Cmd": None, "WorkingDir": "/io",
                                 "Labels": {"x": "y"}}
     assert config["rootfs"]["diff_ids"] == ["sha256:" + "a" * 64, "sha256:" + "b" * 64]
     assert [h.get("empty_layer", False) for h in config["history"]] == [False, False, True]
-    assert json.loads(recipe.scratch_config("linux/arm/v7"))["variant"] == "v7"
+    assert json.loads(recipe.scratch_config(parse_platform("linux/arm/v7")))["variant"] == "v7"
 
 
 @pytest.mark.parametrize("change", [

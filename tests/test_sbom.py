@@ -14,6 +14,7 @@ from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
 from publisher.image import purl
+from publisher.image.platform import parse_platform
 from publisher.image.packages import merge
 from publisher.image.sbom import BaseImage, Binary, SbomInputs, build_sbom
 from tests.test_packages import (ALPINE_OS_RELEASE, APK_INSTALLED, DEBIAN, scan)
@@ -27,7 +28,7 @@ UVX = Binary("uvx", "0.5.31", "b2" * 32, "pkg:github/astral-sh/uv@0.5.31", "/usr
 def alpine_inputs() -> SbomInputs:
     return SbomInputs(
         image="ghcr.io/astral-sh/uv:0.5.31-python3.12-alpine", version="0.5.31",
-        platform="linux/amd64", subject_digest=SUBJECT, supplier="Astral Software Inc.",
+        platform=parse_platform("linux/amd64"), subject_digest=SUBJECT, supplier="Astral Software Inc.",
         created=CREATED, publisher_version="0.1.0", binaries=(UV, UVX),
         base=BaseImage("python:3.12-alpine", "sha256:" + "ba" * 32, "Docker Official Images"),
         os_packages=merge([scan({"etc/os-release": ALPINE_OS_RELEASE, "lib/apk/db/installed": APK_INSTALLED})]),

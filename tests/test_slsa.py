@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from publisher.image import purl
+from publisher.image.platform import parse_platform
 from publisher.image.attestation import (AttestationManifest, attestation_manifest, canonical_json,
                                          statement)
 from publisher.image.sbom import PREDICATE_TYPE as SPDX, build_sbom
@@ -29,7 +30,7 @@ def inputs(**changes) -> ProvenanceInputs:
                        "c3" * 32, "uv-0.5.31-py3-none-musllinux_1_1_x86_64.whl")
     base = Dependency(purl.docker("python:3.12-alpine", BASE, "linux/amd64"), BASE)
     made = ProvenanceInputs(
-        publisher_version="0.1.0", version="0.5.31", variant="python3.12-alpine", platform="linux/amd64",
+        publisher_version="0.1.0", version="0.5.31", variant="python3.12-alpine", platform=parse_platform("linux/amd64"),
         matrix=SourceFile("matrix.yaml", "d4" * 32), template=SourceFile("variants/Dockerfile.j2", "e5" * 32),
         repository="https://github.com/astral-sh/uv-docker", revision=COMMIT, base=base, payloads=(wheel,))
     return replace(made, **changes)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from publisher.image import attestation, purl, sbom, slsa
 from publisher.image.attestation import AttestationManifest
+from publisher.image.platform import Platform
 
 STABLE_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "RUNNER_ENVIRONMENT")  # the same on every run
 
@@ -34,9 +35,9 @@ def attest(facts: Facts) -> AttestationManifest:
     return attestation.attestation_manifest(subject, layers)
 
 
-def subject_name(image: str, digest: str, platform: str) -> str:
+def subject_name(image: str, digest: str, platform: Platform) -> str:
     """As BuildKit names a subject: the image's purl, by digest, with its platform."""
-    return purl.docker(image, digest, platform)
+    return purl.docker(image, digest, str(platform))
 
 
 def stable_env(env) -> dict[str, str]:

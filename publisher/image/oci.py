@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.image.platform import Platform
+
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -49,7 +51,7 @@ class Blob:
 class Image:
     """One platform's image, ready to push: config and compressed layers, and its manifest."""
 
-    platform: str
+    platform: Platform
     config: bytes
     layers: tuple[Blob, ...]
 
@@ -72,10 +74,9 @@ class Image:
             config = json.loads(self.config)
         except ValueError:
             config = {}
-        os_name, arch, *variant = self.platform.split("/")
-        found = {"os": config.get("os") or os_name, "architecture": config.get("architecture") or arch}
-        if config.get("variant") or variant:
-            found["variant"] = config.get("variant") or variant[0]
+        found = {"os": config.get("os") or self.platform.os, "architecture": config.get("architecture") or self.platform.architecture}
+        if config.get("variant") or self.platform.variant:
+            found["variant"] = config.get("variant") or self.platform.variant
         for key in ("os.version", "os.features"):
             if config.get(key):
                 found[key] = config[key]

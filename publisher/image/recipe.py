@@ -17,6 +17,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from publisher.image.platform import Platform, platform_of
+
 PRIMARY_ARG = "PRIMARY_IMAGE"  # the build argument naming the primary image, pinned by digest
 CONFIG = ("ENTRYPOINT", "CMD", "ENV", "LABEL")
 LAYERED = ("COPY", "WORKDIR")  # the steps that add a layer
@@ -201,13 +203,11 @@ def _pairs(rest: str) -> dict[str, str] | None:
     return dict(w.split("=", 1) for w in words)
 
 
-def scratch_config(platform: str) -> bytes:
-    """The config `FROM scratch` starts from on `platform` (os/arch[/variant]), as BuildKit writes it."""
-    os_name, _, rest = platform.partition("/")
-    arch, _, variant = rest.partition("/")
-    document = {"architecture": arch, "os": os_name}
-    if variant and not (arch == "arm64" and variant in ("v8", "8")):
-        document["variant"] = variant
+def scratch_config(platform: Platform) -> bytes:
+    """The config `FROM scratch` starts from on `platform`, as BuildKit writes it (normalised: no arm64 variant)."""
+    document = {"architecture": platform.architecture, "os": platform.os}
+    if platform.variant:
+        document["variant"] = platform.variant
     document |= {"config": {"Env": [DEFAULT_PATH]}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     return json.dumps(document, separators=(",", ":")).encode()
 
@@ -219,8 +219,8 @@ def config(base_config: bytes, recipe: Recipe, diff_ids: list[str], labels: dict
     document = json.loads(base_config)
     for stale in ("container", "container_config", "docker_version"):  # how the base was built, not this image
         document.pop(stale, None)
-    if document.get("architecture") == "arm64" and document.get("variant") in ("v8", "8"):
-        del document["variant"]  # BuildKit writes the target platform normalized: arm64/v8 is arm64
+    if document.get("variant") and not platform_of(document).variant:
+        del document["variant"]  # BuildKit writes the target platform normalised: arm64/v8 is arm64
     settings = dict(document.get("config") or {})
     history = _base_history(document, base_name)
     cmd_set = False

@@ -24,6 +24,7 @@ from publisher import DISTRIBUTION, PROJECT_URL
 from publisher.image import predicates, purl
 from publisher.image.oci import sha256_hex
 from publisher.image.packages import OsPackage, OsPackages
+from publisher.image.platform import Platform
 
 PREDICATE_TYPE = predicates.SBOM
 # SPDX 2.3 §6.5's recommended form, https://[CreatorWebsite]/[pathToSpdx]/[DocumentName]-[UUID]:
@@ -58,7 +59,7 @@ class BaseImage:
 class SbomInputs:
     image: str  # as published; use one name for every repository, or the index digests differ
     version: str  # the release: `0.5.31`
-    platform: str  # `linux/arm64`
+    platform: Platform
     subject_digest: str  # the platform manifest: `sha256:…`
     supplier: str  # who publishes the image and its payload: "Astral Software Inc."
     created: datetime  # the release's creation time (timezone-aware), never "now"
@@ -105,9 +106,8 @@ def document_namespace(name: str, subject_digest: str) -> str:
 
 
 def _image(inputs: SbomInputs) -> dict:
-    arch = inputs.platform.split("/")[1] if "/" in inputs.platform else None
     return _package("SPDXRef-Image", inputs.image, inputs.version, f"Organization: {inputs.supplier}",
-                    purl.oci(inputs.image, inputs.subject_digest, arch),
+                    purl.oci(inputs.image, inputs.subject_digest, inputs.platform.architecture),
                     {"primaryPackagePurpose": "CONTAINER", "checksums": _sha256(inputs.subject_digest)})
 
 
@@ -118,10 +118,10 @@ def _binary(binary: Binary, supplier: str, refs: dict[str, str]) -> dict:
                      "packageFileName": binary.path, "licenseDeclared": _license(binary.license, refs)})
 
 
-def _base(base: BaseImage, platform: str) -> dict:
+def _base(base: BaseImage, platform: Platform) -> dict:
     """Version is the digest: the exact base built on, whatever its tag points at today."""
     return _package("SPDXRef-BaseImage", base.reference, base.digest, f"Organization: {base.supplier}",
-                    purl.docker(base.reference, base.digest, platform),
+                    purl.docker(base.reference, base.digest, str(platform)),
                     {"primaryPackagePurpose": "CONTAINER", "checksums": _sha256(base.digest)})
 
 

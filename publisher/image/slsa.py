@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from publisher import PROJECT_URL
 from publisher.image import predicates
 from publisher.image.oci import sha256_hex
+from publisher.image.platform import Platform
 
 PREDICATE_TYPE = predicates.PROVENANCE
 # Both from the project URL of the package metadata (publisher.PROJECT_URL): the build type is
@@ -52,7 +53,7 @@ class ProvenanceInputs:
     publisher_version: str
     version: str  # the release
     variant: str
-    platform: str
+    platform: Platform
     matrix: SourceFile
     template: SourceFile | None = None
     dockerfile: SourceFile | None = None  # this variant's rendered Dockerfile: what was built from
@@ -87,7 +88,7 @@ def _external(inputs: ProvenanceInputs) -> dict:
     for key, found in (("template", inputs.template), ("dockerfile", inputs.dockerfile)):
         if found:
             files[key] = _file(found)
-    params = {"version": inputs.version, "variant": inputs.variant, "platform": inputs.platform,
+    params = {"version": inputs.version, "variant": inputs.variant, "platform": str(inputs.platform),
               "files": files}
     if inputs.repository or inputs.revision:
         params["source"] = {k: v for k, v in (("repository", inputs.repository),
