@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 from publisher.image import oci
+from publisher.image.platform import parse_platform
 from publisher.image.attest import Facts, attest, stable_env
 from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision
 from publisher.release.result import Published, document, platforms_of
@@ -34,12 +35,12 @@ def test_one_attestation_manifest_per_image_sbom_then_provenance_and_determinist
 
 
 def test_index_lists_attestations_after_every_platform_manifest():
-    images = [oci.Image(p, b'{"a":1}', ()) for p in ("linux/amd64", "linux/arm64")]
+    images = [oci.Image(parse_platform(p), b'{"a":1}', ()) for p in ("linux/amd64", "linux/arm64")]
     entries = [attest(facts(subject_digest=image.digest, platform=image.platform)).index_entry() for image in images]
     index = json.loads(oci.index(images, {"k": "v"}, entries))
     assert [m["platform"]["os"] for m in index["manifests"]] == ["linux", "linux", "unknown", "unknown"]
     assert [m["annotations"]["vnd.docker.reference.digest"] for m in index["manifests"][2:]] == [i.digest for i in images]
-    assert platforms_of(oci.index(images, {}, entries)) == {"linux/amd64": images[0].digest, "linux/arm64": images[1].digest}
+    assert platforms_of(oci.index(images, {}, entries)) == {images[0].platform: images[0].digest, images[1].platform: images[1].digest}
 
 
 def test_provenance_keeps_the_builder_but_not_the_run_so_reruns_give_the_same_bytes():
@@ -58,7 +59,7 @@ def test_result_document_names_what_moved_and_what_was_held():
     from publisher.options import Arguments, compute_plan
 
     plan = compute_plan(Arguments(version="0.5.31", only=("alpine3.20",), repositories=("r.example/uv",)))
-    published = {"r.example/uv": {"alpine3.20": Published("sha256:new", {"linux/amd64": "sha256:a"})}}
+    published = {"r.example/uv": {"alpine3.20": Published("sha256:new", {parse_platform("linux/amd64"): "sha256:a"})}}
     before = Current("sha256:old", "0.5.30")
     decisions = {("r.example/uv", t): Decision(NEW, Current()) for t in plan.tags}
     decisions["r.example/uv", "alpine"] = Decision(MOVES, before)

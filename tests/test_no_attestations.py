@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from publisher.image import oci
+from publisher.image.platform import parse_platform
 from publisher.image.slsa import SourceFile
 from publisher.options import Arguments, compute_plan
 from publisher.release import inputs
@@ -30,7 +31,7 @@ from tests.test_cosign import new_key, public
 from tests.test_publish import REDUCED_TAGS, publish, reduced_matrix, skopeo
 
 REPO = "r.example/uv"
-PAYLOAD = {"linux/amd64": "sha256:" + "a" * 64, "linux/arm64": "sha256:" + "b" * 64}
+PAYLOAD = {parse_platform("linux/amd64"): "sha256:" + "a" * 64, parse_platform("linux/arm64"): "sha256:" + "b" * 64}
 BASE = "sha256:" + "c" * 64
 
 
@@ -46,7 +47,7 @@ def context() -> Context:
                    {}, {})
 
 
-def held_as(plan, payload: dict[str, str]) -> dict:
+def held_as(plan, payload: dict) -> dict:
     """Every tag of the plan holding one index made from `payload` on BASE."""
     v = plan.variants[0]
     current = Current("sha256:" + "d" * 64, "0.5.31", "abc", inputs.inputs_digest(v, BASE, payload), BASE)

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from publisher.errors import PublisherError
+from publisher.image.platform import parse_platform
 from publisher.options import Arguments, compute_plan
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, join_problems, joined_platforms, plan_identity
 
 ROOT = Path(__file__).resolve().parent.parent
+AMD64, ARM64 = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,9 @@ def plan():
 
 def image(variant: str, platform: str, **changes) -> StagedImage:
     base = None if variant == "distroless" else "sha256:" + "b" * 64
-    made = StagedImage(variant, platform, "sha256:" + "1" * 64, 500, "sha256:" + "2" * 64,
-                       {"os": "linux", "architecture": platform.split("/")[1]}, base, "sha256:" + "3" * 64, ("--version",))
+    found = parse_platform(platform)
+    made = StagedImage(variant, found, "sha256:" + "1" * 64, 500, "sha256:" + "2" * 64,
+                       {"os": found.os, "architecture": found.architecture}, base, "sha256:" + "3" * 64, ("--version",))
     return replace(made, **changes)
 
 
@@ -104,8 +107,9 @@ def from_base(project):
 def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageRecord:
     """A stage of `platform`; alpine3.20 made there only when `alpine` (its base has the platform)."""
     made = ("distroless", "alpine3.20") if alpine else ("distroless",)
-    variants = (StagedVariant("distroless", (platform,)),
-                StagedVariant("alpine3.20", (platform,) if alpine else (), base, () if alpine else (platform,)))
+    found = (parse_platform(platform),)
+    variants = (StagedVariant("distroless", found),
+                StagedVariant("alpine3.20", found if alpine else (), base, () if alpine else found))
     return StageRecord("0.5.31", plan_identity(plan), tuple(image(v, platform, base=base if v != "distroless" else None)
                                                             for v in made), variants=variants)
 
@@ -113,7 +117,7 @@ def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageReco
 def test_from_base_is_expected_where_its_base_has_the_platform(from_base):
     records = {"amd": base_stage(from_base, "linux/amd64", True), "arm": base_stage(from_base, "linux/arm64", False)}
     assert join_problems(from_base, records) == []
-    joined = joined_platforms(from_base, records)
+    joined = {name: tuple(map(str, found)) for name, found in joined_platforms(from_base, records).items()}
     assert joined == {"distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
     assert StageRecord.from_json(records["arm"].to_json()) == records["arm"]
 
@@ -167,7 +171,7 @@ def own_plan(matrix: str, **flags):
 def test_a_stage_keeps_a_variant_it_makes_none_of_so_its_plan_is_the_join_s(amd64_only):
     join = own_plan(amd64_only, join=("stages",))
     arm = own_plan(amd64_only, platforms=("linux/arm64",), stage="stage")
-    assert {v.variant.name: v.variant.platforms for v in arm.variants} == {
+    assert {v.variant.name: tuple(map(str, v.variant.platforms)) for v in arm.variants} == {
         "distroless": ("linux/arm64",), "alpine3.20": ()}
     assert plan_identity(arm) == plan_identity(own_plan(amd64_only, platforms=("linux/amd64",), stage="stage"))
     assert plan_identity(arm) == plan_identity(join)
@@ -178,12 +182,11 @@ def test_a_stage_keeps_a_variant_it_makes_none_of_so_its_plan_is_the_join_s(amd6
 def test_the_join_expects_a_variant_s_own_platforms(amd64_only):
     join = own_plan(amd64_only, join=("stages",))
     amd = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/amd64"), image("alpine3.20", "linux/amd64")),
-                      variants=(StagedVariant("distroless", ("linux/amd64",)), StagedVariant("alpine3.20", ("linux/amd64",), BASE)))
+                      variants=(StagedVariant("distroless", (AMD64,)), StagedVariant("alpine3.20", (AMD64,), BASE)))
     arm = StageRecord("0.5.31", plan_identity(join), (image("distroless", "linux/arm64"),),
-                      variants=(StagedVariant("distroless", ("linux/arm64",)), StagedVariant("alpine3.20", ())))
+                      variants=(StagedVariant("distroless", (ARM64,)), StagedVariant("alpine3.20", ())))
     assert join_problems(join, {"amd": amd, "arm": arm}) == []
-    assert joined_platforms(join, {"amd": amd, "arm": arm}) == {
-        "distroless": ("linux/amd64", "linux/arm64"), "alpine3.20": ("linux/amd64",)}
+    assert joined_platforms(join, {"amd": amd, "arm": arm}) == {"distroless": (AMD64, ARM64), "alpine3.20": (AMD64,)}
     extra = replace(arm, images=(*arm.images, image("alpine3.20", "linux/arm64")))
     assert join_problems(join, {"amd": amd, "arm": extra}) == [
         "arm: alpine3.20 linux/arm64 is not in the plan; stage with the same matrix and selections"]

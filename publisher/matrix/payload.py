@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from publisher.matrix.source import MISSING, Source, describe, mapping, string
+from publisher.image.platform import TEXT, Platform, parse_platform
+from publisher.matrix.source import MISSING, Source, Where, describe, mapping, string, string_list
 
 FOLDER = re.compile(r"/(?:[A-Za-z0-9_.-]+/)*")
 FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 PACKAGE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 WHEEL_TAG = re.compile(r"[a-z0-9_]+")
 PYTHON = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")
+PLATFORM_HINT = "write os/arch, e.g. linux/arm64"
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Wheels:
     """Where the files come from when no --artifacts DIR is given: one wheel per platform from PyPI."""
 
     package: str  # e.g. the project's PyPI name
-    platforms: dict[str, str]  # platform → wheel platform tag, e.g. linux/amd64 → musllinux_1_1_x86_64
+    platforms: dict[Platform, str]  # platform → wheel platform tag, e.g. linux/amd64 → musllinux_1_1_x86_64
     python: str | None = None  # pip's --python-version, for wheels tagged for some Pythons only
 
 
@@ -91,7 +92,19 @@ def _wheels(src: Source, value: object) -> Wheels:
     elif platforms is not MISSING:
         for platform, tag in platforms.items():
             here = where + ("platforms", platform)
-            string(src, here, platform, PLATFORM, "write os/arch, e.g. linux/arm64")
-            tags[platform] = string(src, here, tag, WHEEL_TAG, "a wheel platform tag, e.g. musllinux_1_2_aarch64")
+            key = string(src, here, platform, TEXT, PLATFORM_HINT)
+            tags[parse_platform(key) if key else platform] = string(src, here, tag, WHEEL_TAG, "a wheel platform tag, e.g. musllinux_1_2_aarch64")
     python = string(src, where + ("python",), doc["python"], PYTHON, 'a Python version, e.g. "3.12"') if "python" in doc else None
     return Wheels(package, tags, python or None)
+
+
+def read_platforms(src: Source, where: Where, value: object) -> tuple[Platform, ...]:
+    """A list of platforms, each parsed once; one written twice (`linux/arm64/v8` is `linux/arm64`) is refused."""
+    platforms: list[Platform] = []
+    for i, text in enumerate(string_list(src, where, value, TEXT, PLATFORM_HINT)):
+        platform = parse_platform(text) if text else None
+        if platform in platforms:
+            src.error(where + (i,), f"platform '{text}' is listed twice (as {platform}); keep one")
+        elif platform:
+            platforms.append(platform)
+    return tuple(platforms)

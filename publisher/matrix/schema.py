@@ -10,7 +10,8 @@ from publisher.image import reference
 from publisher.matrix import source
 from publisher.errors import PublisherError
 from publisher.matrix.expand import expand
-from publisher.matrix.payload import PLATFORM, Payload, read_payload
+from publisher.image.platform import Platform
+from publisher.matrix.payload import Payload, read_payload, read_platforms
 from publisher.matrix.source import MISSING, Source, Where, describe, mapping, string, string_list
 
 LABEL_KEYS = {"title", "description", "url", "source", "licenses", "vendor", "documentation", "authors"}
@@ -35,7 +36,7 @@ class Variant:
     base: str | None  # the image it is FROM; None for the primary image (FROM scratch)
     family: str  # what the template branches on: scratch, alpine, debian, ...
     base_tags: tuple[str, ...]  # most specific first; empty for the primary image
-    platforms: tuple[str, ...]
+    platforms: tuple[Platform, ...]
     smoke: tuple[SmokeTest, ...]
     config: dict  # what its image config must say: entrypoint, cmd, workdir, env
     line: int  # where it is declared, for error messages
@@ -54,7 +55,7 @@ class Matrix:
     name: str  # the file as the user named it, for messages
     root: Path  # the folder matrix.yaml is in: paths in it are relative to this
     repositories: tuple[str, ...]
-    platforms: tuple[str, ...]
+    platforms: tuple[Platform, ...]
     labels: dict
     template: str
     variants: tuple[Variant, ...]  # the primary image first
@@ -80,7 +81,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
     doc = mapping(src, (), src.data, required=TOP_KEYS - {"template", "tag_table", "dev_repositories"},
                   optional={"template", "tag_table", "dev_repositories"})
     repositories = _repositories(src, doc.get("repositories", MISSING))
-    platforms = string_list(src, ("platforms",), doc.get("platforms", MISSING), PLATFORM, "write os/arch, e.g. linux/arm64")
+    platforms = read_platforms(src, ("platforms",), doc.get("platforms", MISSING))
     labels = _labels(src, doc.get("labels", MISSING))
     payload = read_payload(src, doc.get("payload", MISSING))
     families = _families(src, doc.get("families", MISSING))
@@ -187,7 +188,7 @@ def _check_regex(src: Source, where: Where, pattern: str) -> None:
         src.error(where, f"{describe(where)} is not a valid regular expression: {e}")
 
 
-def _primary(src: Source, value: object, families: dict, platforms: list[str]) -> Variant:
+def _primary(src: Source, value: object, families: dict, platforms: tuple[Platform, ...]) -> Variant:
     where = ("primary",)
     entry = mapping(src, where, value, required={"name", "family"}, optional={"platforms", "smoke"})
     return _make_variant(src, where, entry, families, platforms, base=None, base_tags=[])
@@ -198,7 +199,7 @@ VARIANT_KEYS = {"base", "family", "tags", "name", "platforms", "smoke", "expand"
 NEEDS = ("credentials",)
 
 
-def _read_variant(src: Source, where: Where, entry: dict, families: dict, platforms: list[str]) -> Variant:
+def _read_variant(src: Source, where: Where, entry: dict, families: dict, platforms: tuple[Platform, ...]) -> Variant:
     entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional=VARIANT_KEYS - {"base", "family", "tags"})
     base = string(src, where + ("base",), entry.get("base", MISSING))
     try:
@@ -245,7 +246,7 @@ def _make_variant(src, where, entry, families, platforms, base, base_tags) -> Va
         src.error(where + ("platforms",), f"platforms '{own_platforms}' is neither a list nor 'from-base'; write e.g. "
                                           "[linux/amd64, linux/arm64], or from-base for those of the matrix's platforms its base has")
     elif own_platforms is not None and not from_base:
-        platforms = string_list(src, where + ("platforms",), own_platforms, PLATFORM, "write os/arch, e.g. linux/arm64")
+        platforms = read_platforms(src, where + ("platforms",), own_platforms)
     known = families.get(family, Family((), {}))
     smoke = known.smoke + _smoke_list(src, where + ("smoke",), entry.get("smoke", []))
     tag_lines = tuple(src.line(where + ("tags", i)) for i in range(len(base_tags)))

@@ -7,6 +7,7 @@ run that pushed it built, smoke-tested and verified exactly that content.
 from __future__ import annotations
 
 from publisher.image import oci
+from publisher.image.platform import Platform
 from publisher.release.decisions import Current
 from publisher.release.plan import VariantPlan
 
@@ -15,8 +16,8 @@ BASE_DIGEST = "org.opencontainers.image.base.digest"
 FORMAT = 4  # bump when what publisher makes of the same inputs changes (4: attestations in the index)
 
 
-def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, str],
-                  platforms: tuple[str, ...] | None = None) -> str:
+def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[Platform, str],
+                  platforms: tuple[Platform, ...] | None = None) -> str:
     """Dockerfile, labels, platforms (`platforms`, as resolved; the variant's own by default), the base
     as resolved now, and the payload files' digests."""
     platforms = v.variant.platforms if platforms is None else platforms
@@ -24,22 +25,22 @@ def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[str, s
         "format": FORMAT,
         "dockerfile": v.dockerfile_text,
         "labels": v.labels,
-        "platforms": list(platforms),
+        "platforms": [str(p) for p in platforms],
         "base": base_digest,
-        "binaries": {p: binaries[p] for p in platforms},
+        "binaries": {str(p): binaries[p] for p in platforms},
     }))
 
 
-def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[str, str],
-                platforms: tuple[str, ...] | None = None) -> dict[str, str]:
+def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[Platform, str],
+                platforms: tuple[Platform, ...] | None = None) -> dict[str, str]:
     extra = {INPUTS: inputs_digest(v, base_digest, binaries, platforms)}
     if base_digest:
         extra[BASE_DIGEST] = base_digest
     return {**v.labels, **extra}
 
 
-def as_published(v: VariantPlan, current: Current, binaries: dict[str, str],
-                 platforms: tuple[str, ...] | None = None) -> bool:
+def as_published(v: VariantPlan, current: Current, binaries: dict[Platform, str],
+                 platforms: tuple[Platform, ...] | None = None) -> bool:
     """The tag holds what `v` makes of these inputs on the base its index records: an exact tag a base
     refresh left with the content first published, not content made from other inputs."""
     return bool(current.inputs) and current.inputs == inputs_digest(v, current.base, binaries, platforms)

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from publisher.image import recipe as recipes
 from publisher.image import reference
+from publisher.image.platform import Platform
 from publisher.errors import Problems
 from publisher.matrix.schema import Matrix, Variant
 from publisher.release.selection import Selection
@@ -77,7 +78,7 @@ class Plan:
         return {v.variant.name: self.repositories_of(v) for v in self.variants}
 
     @property
-    def platforms(self) -> list[str]:
+    def platforms(self) -> list[Platform]:
         """Every platform some variant is published for; each needs the primary image."""
         return sorted({p for v in self.variants for p in v.variant.platforms})
 
@@ -92,7 +93,7 @@ class Plan:
     def images(self) -> int:
         return sum(len(v.variant.platforms) for v in self.variants)
 
-    def to_json(self, resolved: dict[str, tuple[str, ...]] | None = None) -> dict:
+    def to_json(self, resolved: dict[str, tuple[Platform, ...]] | None = None) -> dict:
         """`resolved`: from-base variant → the platforms its base has, when the dry-run read the bases."""
         resolved = resolved or {}
         document = {
@@ -105,11 +106,11 @@ class Plan:
                     "base": v.variant.base,
                     "family": v.variant.family,
                     "primary": v.variant.primary,
-                    "platforms": list(v.variant.platforms),
+                    "platforms": [str(p) for p in v.variant.platforms],
                     # only for platforms: from-base: those of `platforms` its base has, found at publish time
                     **({"platforms_from": "base"} if v.variant.platforms_from_base else {}),
                     # only for those, when the dry-run could read their bases: the platforms a publish would make now
-                    **({"platforms_resolved": list(resolved[v.variant.name])} if v.variant.name in resolved else {}),
+                    **({"platforms_resolved": [str(p) for p in resolved[v.variant.name]]} if v.variant.name in resolved else {}),
                     "dockerfile": v.dockerfile,
                     "made": "assembled" if v.recipe else "built",
                     "tags": list(v.tags),
@@ -182,7 +183,7 @@ def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Prove
     return dict(sorted(result.items()))
 
 
-def select(plan: Plan, selection: Selection, platforms: list[str], staged: bool = False) -> Plan:
+def select(plan: Plan, selection: Selection, platforms: list[Platform], staged: bool = False) -> Plan:
     """The plan restricted to some variants and platforms (patterns and names checked by the caller).
 
     A variant with none of `platforms` is left out, as it has no image to index; with `staged` (a

@@ -14,9 +14,10 @@ one digest cannot change, so stages on one base digest cannot disagree about it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from publisher.image import oci
+from publisher.image.platform import Platform, parse_platform
 from publisher.release.plan import Plan, VariantPlan
 
 # Bump when what a record holds changes: a join refuses records of another format, in one line.
@@ -27,7 +28,7 @@ FORMAT = 3
 @dataclass(frozen=True)
 class StagedImage:
     variant: str
-    platform: str
+    platform: Platform
     manifest: str  # the platform manifest's digest, pushed to every repository
     size: int
     config: str  # its config's digest
@@ -41,6 +42,14 @@ class StagedImage:
     def child(self) -> oci.Child:
         return oci.Child(self.manifest, self.size, self.entry)
 
+    def document(self) -> dict:
+        return {**_by_name(self), "platform": str(self.platform)}
+
+    @staticmethod
+    def from_document(image: dict) -> StagedImage:
+        return StagedImage(**{**image, "platform": parse_platform(image["platform"]), "smoke": tuple(image["smoke"]),
+                              "failures": tuple(image["failures"])})
+
 
 @dataclass(frozen=True)
 class StagedVariant:
@@ -48,9 +57,17 @@ class StagedVariant:
     stage's platforms its base lacks (so not staged, by any stage)."""
 
     name: str
-    platforms: tuple[str, ...]
+    platforms: tuple[Platform, ...]
     base: str | None = None  # the base's digest as the stage resolved it
-    lacks: tuple[str, ...] = ()
+    lacks: tuple[Platform, ...] = ()
+
+    def document(self) -> dict:
+        return {**_by_name(self), "platforms": [str(p) for p in self.platforms], "lacks": [str(p) for p in self.lacks]}
+
+    @staticmethod
+    def from_document(variant: dict) -> StagedVariant:
+        return StagedVariant(variant["name"], tuple(map(parse_platform, variant["platforms"])), variant["base"],
+                             tuple(map(parse_platform, variant["lacks"])))
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,10 @@ class StageRecord:
     attestations: bool = True  # False: staged with --no-attestations (records before this field: True)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+        """The record's JSON: its platforms as their text."""
+        document = {**_by_name(self), "images": [i.document() for i in self.images],
+                    "variants": [v.document() for v in self.variants]}
+        return json.dumps(document, indent=1, sort_keys=True).encode()
 
     @staticmethod
     def from_json(data: bytes) -> StageRecord:
@@ -71,12 +91,15 @@ class StageRecord:
         document = json.loads(data)
         if document["format"] != FORMAT:
             return StageRecord(document["release"], document["plan"], format=document["format"])
-        images = tuple(StagedImage(**{**i, "smoke": tuple(i["smoke"]), "failures": tuple(i["failures"])})
-                       for i in document["images"])
-        variants = tuple(StagedVariant(v["name"], tuple(v["platforms"]), v["base"], tuple(v["lacks"]))
-                         for v in document["variants"])
+        images = tuple(map(StagedImage.from_document, document["images"]))
+        variants = tuple(map(StagedVariant.from_document, document["variants"]))
         return StageRecord(document["release"], document["plan"], images, document["format"], variants,
                            document.get("attestations", True))
+
+
+def _by_name(value) -> dict:
+    """A record's fields by name, one level deep (its platforms are written by the caller, as text)."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 def plan_identity(plan: Plan) -> str:
@@ -134,17 +157,17 @@ def _coverage(plan: Plan, records: dict[str, StageRecord], seen: dict) -> list[s
     return problems + _none_from_base(plan, expected, covered)
 
 
-def joined_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, tuple[str, ...]]:
+def joined_platforms(plan: Plan, records: dict[str, StageRecord]) -> dict[str, tuple[Platform, ...]]:
     """Variant → the platforms the join expects: its own, or for from-base, those no stage found its base lacks."""
     lacking = {(v.name, p) for r in records.values() for v in r.variants for p in v.lacks}
     return {v.variant.name: tuple(p for p in v.variant.platforms if (v.variant.name, p) not in lacking)
             for v in plan.variants}
 
 
-def _none_from_base(plan: Plan, expected: dict, covered: set[str]) -> list[str]:
+def _none_from_base(plan: Plan, expected: dict, covered: set[Platform]) -> list[str]:
     """A from-base variant whose base has none of the staged platforms: refused, as on one machine."""
     return [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} "
-            f"has none of {', '.join(v.variant.platforms)} (as its stages found); list its platforms or choose another base"
+            f"has none of {', '.join(map(str, v.variant.platforms))} (as its stages found); list its platforms or choose another base"
             for v in plan.variants if v.variant.platforms_from_base and not expected[v.variant.name]
             and all(p in covered for p in v.variant.platforms)]
 
@@ -158,7 +181,7 @@ def _planned(plan: Plan, name: str) -> VariantPlan | None:
     return next((v for v in plan.variants if v.variant.name == name), None)
 
 
-def _covered(records: dict[str, StageRecord]) -> set[str]:
+def _covered(records: dict[str, StageRecord]) -> set[Platform]:
     """The platforms some stage made or looked at."""
     return ({i.platform for r in records.values() for i in r.images}
             | {p for r in records.values() for v in r.variants for p in (*v.platforms, *v.lacks)})
@@ -191,5 +214,5 @@ def _base_agreement(records: dict[str, StageRecord]) -> list[str]:
             if len(found) > 1]
 
 
-def by_variant(records: dict[str, StageRecord]) -> dict[tuple[str, str], StagedImage]:
+def by_variant(records: dict[str, StageRecord]) -> dict[tuple[str, Platform], StagedImage]:
     return {(i.variant, i.platform): i for record in records.values() for i in record.images}

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from publisher.image.platform import Platform
 from publisher.release import inputs
 from publisher.release.plan import Plan, VariantPlan
 
 
 @dataclass(frozen=True)
 class ResolvedVariant:
-    platforms: tuple[str, ...]  # what this flow makes of it: its own, or for from-base, those its base has
+    platforms: tuple[Platform, ...]  # what this flow makes of it: its own, or for from-base, those its base has
     base: str | None  # its base's digest (None: FROM scratch, or a base not read)
     annotations: MappingProxyType  # its index's annotations; empty for a stage, which writes no index
 
@@ -30,16 +31,16 @@ class ResolvedVariant:
 class Resolved:
     plan: Plan  # the variants and tags this flow publishes: the selected Plan, or a refresh's cut of it
     variants: MappingProxyType  # variant name → ResolvedVariant, in plan order
-    payload: MappingProxyType  # platform → the digest of the payload files its images carry
+    payload: MappingProxyType  # Platform → the digest of the payload files its images carry
 
     def __getitem__(self, name: str) -> ResolvedVariant:
         return self.variants[name]
 
-    def platforms_of(self, v: VariantPlan) -> tuple[str, ...]:
+    def platforms_of(self, v: VariantPlan) -> tuple[Platform, ...]:
         return self.variants[v.variant.name].platforms
 
     @property
-    def platforms(self) -> list[str]:
+    def platforms(self) -> list[Platform]:
         """Every platform some variant is made for; each needs the primary image."""
         return sorted({p for r in self.variants.values() for p in r.platforms})
 
@@ -50,13 +51,13 @@ class Resolved:
         return {name: r.base for name, r in self.variants.items()}
 
 
-def final_platforms(plan: Plan, from_base: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> dict[str, tuple[Platform, ...]]:
     """Variant → its platforms: its own, or (a from-base variant in `from_base`) those its base has."""
     return {v.variant.name: from_base.get(v.variant.name, v.variant.platforms) for v in plan.variants}
 
 
-def one_machine(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[str, str | None],
-                payload: dict[str, str]) -> Resolved:
+def one_machine(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
+                payload: dict[Platform, str]) -> Resolved:
     """One machine and a refresh (`plan` already cut to its variants): platforms from the bases read,
     annotations from the bases' digests and the payload."""
     platforms = final_platforms(plan, from_base)
@@ -64,8 +65,8 @@ def one_machine(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[s
                             for v in plan.variants}, payload)
 
 
-def stage(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[str, str | None],
-          payload: dict[str, str]) -> Resolved:
+def stage(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
+          payload: dict[Platform, str]) -> Resolved:
     """A stage: this stage's platforms of each variant (a from-base one whose base has none: no platform);
     no annotations, the join writes the indexes."""
     platforms = final_platforms(plan, from_base)
@@ -73,7 +74,7 @@ def stage(plan: Plan, from_base: dict[str, tuple[str, ...]], bases: dict[str, st
                                                             MappingProxyType({})) for v in plan.variants}, payload)
 
 
-def join(plan: Plan, platforms: dict[str, tuple[str, ...]], staged: dict) -> Resolved:
+def join(plan: Plan, platforms: dict[str, tuple[Platform, ...]], staged: dict) -> Resolved:
     """The join: the platforms the records found (`records.joined_platforms`), and each variant's base and
     payload as its stages made it (`staged`: (variant, platform) → StagedImage)."""
     payload = {platform: i.payload for (_, platform), i in staged.items()}
@@ -84,9 +85,9 @@ def join(plan: Plan, platforms: dict[str, tuple[str, ...]], staged: dict) -> Res
     return _resolved(plan, found, payload)
 
 
-def _variant(v: VariantPlan, platforms: tuple[str, ...], base: str | None, payload: dict[str, str]) -> ResolvedVariant:
+def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base: str | None, payload: dict[Platform, str]) -> ResolvedVariant:
     return ResolvedVariant(platforms, base, MappingProxyType(inputs.annotations(v, base, payload, platforms)))
 
 
-def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[str, str]) -> Resolved:
+def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[Platform, str]) -> Resolved:
     return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)))

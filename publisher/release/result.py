@@ -12,25 +12,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from publisher.image.platform import Platform, platform_of
 from publisher.release.decisions import HELD, MOVES, Decision
 from publisher.release.plan import Plan
-
-PLATFORM_KEYS = ("os", "architecture", "variant")
-
 
 @dataclass(frozen=True)
 class Published:
     index: str  # the index digest
-    platforms: dict[str, str]  # platform → its manifest digest
+    platforms: dict[Platform, str]  # platform → its manifest digest
 
 
-def platforms_of(index: bytes) -> dict[str, str]:
+def platforms_of(index: bytes) -> dict[Platform, str]:
     """Platform → manifest digest, from an index; its attestation manifests (unknown/unknown) left out."""
     found = {}
     for entry in json.loads(index).get("manifests", []):
-        p = entry.get("platform") or {}
-        if p.get("os") != "unknown":
-            found["/".join(p[k] for k in PLATFORM_KEYS if p.get(k))] = entry["digest"]
+        platform = platform_of(entry.get("platform") or {})
+        if not platform.unknown:
+            found[platform] = entry["digest"]
     return found
 
 
@@ -50,7 +48,7 @@ def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: 
                                  "status": HELD, "moved_from": None,
                                  "meanwhile": d.current.version if d.meanwhile else None}
                     continue
-                tags[tag] = {"digest": held.index, "variant": v.variant.name, "platforms": held.platforms,
+                tags[tag] = {"digest": held.index, "variant": v.variant.name, "platforms": {str(p): d for p, d in held.platforms.items()},
                              "status": d.status if d else "stays",
                              "moved_from": d.current.digest if moved else None, "meanwhile": None}
         repositories[ref] = tags

@@ -32,5 +32,5 @@ def tag_table(matrix: Matrix) -> str:
         if v.needs_credentials:
             base += " (only where the release job can log in to pull it)"
         tags = ", ".join(f"`{t}`" for t in tags_for(ANY, v.base_tags))
-        lines.append(f"| {v.name} | {base} | {', '.join(v.platforms)} | {tags} |")
+        lines.append(f"| {v.name} | {base} | {', '.join(map(str, v.platforms))} | {tags} |")
     return "\n".join(lines) + "\n"

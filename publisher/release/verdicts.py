@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from publisher.image.platform import Platform, platform_of
 from publisher.matrix.schema import SmokeTest, Variant
 
 
-def check_config(variant: Variant, platform: str, attrs: dict, labels: dict) -> list[str]:
+def check_config(variant: Variant, platform: Platform, attrs: dict, labels: dict) -> list[str]:
     """Differences between an image's config and what the matrix and plan say it must be."""
     config = attrs.get("Config") or {}
     actual = {
@@ -29,9 +30,9 @@ def check_config(variant: Variant, platform: str, attrs: dict, labels: dict) -> 
     for name, value in labels.items():
         if image_labels.get(name) != value:
             failures.append(f"{where}: label {name}: expected {value!r}, got {image_labels.get(name)!r}")
-    os_arch = "/".join(filter(None, (attrs.get("Os"), attrs.get("Architecture"))))
-    if not platform.startswith(os_arch):
-        failures.append(f"{where}: image platform: expected {platform}, got {os_arch}")
+    found = platform_of({"os": attrs.get("Os"), "architecture": attrs.get("Architecture")})
+    if (found.os, found.architecture) != (platform.os, platform.architecture):
+        failures.append(f"{where}: image platform: expected {platform}, got {found}")
     return failures
 
 
