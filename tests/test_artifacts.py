@@ -12,11 +12,13 @@ import pytest
 
 from publisher.local.artifacts import check_runs, fetch_wheels, from_directory
 from publisher.errors import PublisherError
+from publisher.image.platform import parse_platform
 from publisher.matrix.schema import load_matrix
 from publisher.matrix.payload import Payload, Wheels
 from tests.conftest import ROOT
 
 PAYLOAD = load_matrix(ROOT / "matrix.yaml").payload  # the shipped one: uv and uvx from uv's wheels
+AMD64, ARM64 = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 
 FAKE_UV = b'#!/bin/sh\necho "uv 9.9.9 (fake)"\n'
 FAKE_UVX = b'#!/bin/sh\necho "uv-tool-uvx 9.9.9"\n'
@@ -62,10 +64,10 @@ def fake_binaries(folder: Path, output: bytes = FAKE_UV, mode: int = 0o755) -> P
 def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
     cached(tmp_path)
     cached(tmp_path, "musllinux_1_1_aarch64", name=ARM64_WHEEL)
-    binaries = fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64", "linux/arm64"], tmp_path, python="/nonexistent")
+    binaries = fetch_wheels(PAYLOAD, "9.9.9", [AMD64, ARM64], tmp_path, python="/nonexistent")
     assert binaries == {
-        "linux/amd64": tmp_path / "binaries/uv/9.9.9/linux-amd64",
-        "linux/arm64": tmp_path / "binaries/uv/9.9.9/linux-arm64",
+        AMD64: tmp_path / "binaries/uv/9.9.9/linux-amd64",
+        ARM64: tmp_path / "binaries/uv/9.9.9/linux-arm64",
     }
     for folder in binaries.values():
         assert (folder / "uv").read_bytes() == FAKE_UV
@@ -79,21 +81,21 @@ def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
 def test_tampered_binary_is_refused(tmp_path):
     cached(tmp_path, tamper="uvx")
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.9", [AMD64], tmp_path, python="/nonexistent")
     assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uvx does not match its RECORD hash and size"]
 
 
 def test_binary_missing_from_record_is_refused(tmp_path):
     cached(tmp_path, unlisted="uv")
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.9", [AMD64], tmp_path, python="/nonexistent")
     assert caught.value.lines == [f"{AMD64_WHEEL}: uv-9.9.9.data/scripts/uv is not listed in the wheel's RECORD"]
 
 
 def test_wheel_of_another_version_is_not_reused(tmp_path):
     cached(tmp_path)
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(PAYLOAD, "9.9.10", ["linux/amd64"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.10", [AMD64], tmp_path, python="/nonexistent")
     assert caught.value.lines == [
         "cannot download uv 9.9.10 for linux/amd64 (musllinux_1_1_x86_64): cannot run /nonexistent: No such file or directory"
     ]
@@ -110,7 +112,7 @@ def test_pip_failure_is_one_line_with_pips_error(tmp_path):
     )
     fake_python.chmod(0o755)
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(PAYLOAD, "9.9.9", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
+        fetch_wheels(PAYLOAD, "9.9.9", [ARM64], tmp_path / "cache", python=str(fake_python))
     assert caught.value.lines == [
         "cannot download uv 9.9.9 for linux/arm64 (musllinux_1_1_aarch64): ERROR: No matching distribution found for uv==9.9.9"
     ]
@@ -118,23 +120,23 @@ def test_pip_failure_is_one_line_with_pips_error(tmp_path):
 
 def test_unknown_platform_lists_known_ones(tmp_path):
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(PAYLOAD, "9.9.9", ["linux/amd64", "linux/s390x"], tmp_path, python="/nonexistent")
+        fetch_wheels(PAYLOAD, "9.9.9", [AMD64, parse_platform("linux/s390x")], tmp_path, python="/nonexistent")
     assert caught.value.lines == ["no uv wheel for platform linux/s390x: payload.wheels.platforms knows linux/amd64, linux/arm64; add its wheel platform tag"]
 
 
 def test_from_directory(tmp_path):
     fake_binaries(tmp_path / "linux-amd64")
     fake_binaries(tmp_path / "linux-arm64")
-    assert from_directory(tmp_path, ["linux/amd64", "linux/arm64"], PAYLOAD.files) == {
-        "linux/amd64": tmp_path / "linux-amd64",
-        "linux/arm64": tmp_path / "linux-arm64",
+    assert from_directory(tmp_path, [AMD64, ARM64], PAYLOAD.files) == {
+        AMD64: tmp_path / "linux-amd64",
+        ARM64: tmp_path / "linux-arm64",
     }
 
 
 def test_from_directory_missing_folder(tmp_path):
     fake_binaries(tmp_path / "linux-amd64")
     with pytest.raises(PublisherError) as caught:
-        from_directory(tmp_path, ["linux/amd64", "linux/arm64"], PAYLOAD.files)
+        from_directory(tmp_path, [AMD64, ARM64], PAYLOAD.files)
     assert caught.value.lines == [f"--artifacts: no folder for linux/arm64: expected {tmp_path}/linux-arm64"]
 
 
@@ -142,14 +144,14 @@ def test_from_directory_missing_binary(tmp_path):
     fake_binaries(tmp_path / "linux-arm64")
     (tmp_path / "linux-arm64" / "uvx").unlink()
     with pytest.raises(PublisherError) as caught:
-        from_directory(tmp_path, ["linux/arm64"], PAYLOAD.files)
+        from_directory(tmp_path, [ARM64], PAYLOAD.files)
     assert caught.value.lines == [f"--artifacts: no uvx for linux/arm64: expected {tmp_path}/linux-arm64/uvx"]
 
 
 def test_check_runs_wrong_version(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64")
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/amd64": folder}, "9.9", PAYLOAD.checks)
+        check_runs({AMD64: folder}, "9.9", PAYLOAD.checks)
     assert caught.value.lines == [
         f"linux/amd64: {folder}/uv --version: expected stdout matching '^uv 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
         f"linux/amd64: {folder}/uvx --version: expected stdout matching '^uv(-tool-uvx)? 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
@@ -159,27 +161,27 @@ def test_check_runs_wrong_version(tmp_path):
 def test_check_runs_not_executable(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64", mode=0o644)
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/amd64": folder}, "9.9.9", PAYLOAD.checks)
+        check_runs({AMD64: folder}, "9.9.9", PAYLOAD.checks)
     assert caught.value.lines == [f"linux/amd64: cannot run {folder}/{name}: Permission denied" for name in ("uv", "uvx")]
 
 
 def test_check_runs_without_emulation(tmp_path):
     folder = fake_binaries(tmp_path / "linux-arm64", output=b"\x7fELF not really")
     with pytest.raises(PublisherError) as caught:
-        check_runs({"linux/arm64": folder}, "9.9.9", PAYLOAD.checks)
+        check_runs({ARM64: folder}, "9.9.9", PAYLOAD.checks)
     assert [line.split(": cannot execute ")[0] for line in caught.value.lines] == ["linux/arm64"] * 2
     assert all("install qemu-user-static and binfmt-support" in line for line in caught.value.lines)
 
 
 def test_real_uv_wheels(tmp_path):
-    platforms = ["linux/amd64", "linux/arm64"]
+    platforms = [AMD64, ARM64]
     binaries = fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path)
     check_runs(binaries, "0.5.31", PAYLOAD.checks)
     assert fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path, python="/nonexistent") == binaries
 
 
 RUFF = Payload(("ruff",), {"ruff": "^ruff {version}$"}, "/", "/usr/local/bin/",
-               Wheels("ruff", {"linux/arm64": "musllinux_1_2_aarch64"}, "3.12"))
+               Wheels("ruff", {ARM64: "musllinux_1_2_aarch64"}, "3.12"))
 
 
 def test_the_declared_package_platform_tag_and_python_go_to_pip(tmp_path):
@@ -189,7 +191,7 @@ def test_the_declared_package_platform_tag_and_python_go_to_pip(tmp_path):
     fake_python.write_text(f"#!/bin/sh\necho \"$@\" > {argv}\necho 'ERROR: offline' >&2\nexit 1\n")
     fake_python.chmod(0o755)
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(RUFF, "0.14.0", ["linux/arm64"], tmp_path / "cache", python=str(fake_python))
+        fetch_wheels(RUFF, "0.14.0", [ARM64], tmp_path / "cache", python=str(fake_python))
     assert caught.value.lines == ["cannot download ruff 0.14.0 for linux/arm64 (musllinux_1_2_aarch64): ERROR: offline"]
     words = argv.read_text().split()
     assert words[words.index("--platform") + 1] == "musllinux_1_2_aarch64"
@@ -199,15 +201,15 @@ def test_the_declared_package_platform_tag_and_python_go_to_pip(tmp_path):
 
 def test_a_payload_without_wheels_needs_artifacts(tmp_path):
     with pytest.raises(PublisherError) as caught:
-        fetch_wheels(Payload(("tool",), {}, "/", "/usr/local/bin/"), "1.0.0", ["linux/amd64"], tmp_path)
+        fetch_wheels(Payload(("tool",), {}, "/", "/usr/local/bin/"), "1.0.0", [AMD64], tmp_path)
     assert caught.value.lines == ["the matrix's payload declares no wheels: pass --artifacts DIR, or add payload.wheels"]
 
 
 def test_files_without_a_pattern_are_not_run(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64", output=b"#!/bin/sh\nexit 3\n")
-    check_runs({"linux/amd64": folder}, "9.9.9", {})
+    check_runs({AMD64: folder}, "9.9.9", {})
     with pytest.raises(PublisherError):
-        check_runs({"linux/amd64": folder}, "9.9.9", {"uvx": "."})
+        check_runs({AMD64: folder}, "9.9.9", {"uvx": "."})
 
 
 def test_a_file_digest_is_read_again_once_the_file_changed(tmp_path):
@@ -227,8 +229,8 @@ def test_a_file_digest_is_read_again_once_the_file_changed(tmp_path):
 
 def test_every_version_check_runs_and_each_problem_is_said(tmp_path):
     folders = {}
-    for platform, text in (("linux/amd64", "uv 0.5.31"), ("linux/arm64", "uv 0.5.30")):
-        folder = folders[platform] = tmp_path / platform.replace("/", "-")
+    for platform, text in ((AMD64, "uv 0.5.31"), (ARM64, "uv 0.5.30")):
+        folder = folders[platform] = tmp_path / platform.text("-")
         folder.mkdir()
         for name in ("uv", "uvx"):
             (folder / name).write_text(f"#!/bin/sh\necho '{text}'\n")

@@ -19,6 +19,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
 
 from publisher.errors import Problems, PublisherError
+from publisher.image.platform import Platform
 from publisher.release.verdicts import judge
 from publisher.matrix.schema import SmokeTest
 from publisher.matrix.payload import Payload, Wheels
@@ -27,8 +28,8 @@ RUN_TIMEOUT = 30
 
 
 def fetch_wheels(
-    payload: Payload, version: str, platforms: list[str], cache: Path, python: str = sys.executable
-) -> dict[str, Path]:
+    payload: Payload, version: str, platforms: list[Platform], cache: Path, python: str = sys.executable
+) -> dict[Platform, Path]:
     """Platform -> folder holding the payload's files from its wheel, checked against the wheel's RECORD.
 
     Wheels are kept in `<cache>/wheels/<wheel platform tag>/` and downloaded only when missing;
@@ -46,7 +47,7 @@ def fetch_wheels(
     return binaries
 
 
-def from_directory(root: Path, platforms: list[str], files: tuple[str, ...]) -> dict[str, Path]:
+def from_directory(root: Path, platforms: list[Platform], files: tuple[str, ...]) -> dict[Platform, Path]:
     """Platform -> folder holding the payload's files, from a directory laid out as `<root>/<os>-<arch>/`.
 
     For example `<root>/linux-amd64/<file>` and `<root>/linux-arm64/<file>` for each file.
@@ -66,7 +67,7 @@ def from_directory(root: Path, platforms: list[str], files: tuple[str, ...]) -> 
     return binaries
 
 
-def check_runs(binaries: dict[str, Path], version: str, checks: dict[str, str]) -> None:
+def check_runs(binaries: dict[Platform, Path], version: str, checks: dict[str, str]) -> None:
     """Run `<file> --version` of each checked file on each platform; its output must match the matrix's pattern."""
     runs = [(platform, folder / name, pattern) for platform, folder in binaries.items() for name, pattern in checks.items()]
     with ThreadPoolExecutor(max(1, len(runs))) as pool:  # an arm64 binary under qemu takes a while to start
@@ -77,17 +78,17 @@ def check_runs(binaries: dict[str, Path], version: str, checks: dict[str, str]) 
     problems.raise_if_any()
 
 
-def wheel_platform(wheels: Wheels, platform: str) -> str:
+def wheel_platform(wheels: Wheels, platform: Platform) -> str:
     try:
         return wheels.platforms[platform]
     except KeyError:
-        known = ", ".join(wheels.platforms)
+        known = ", ".join(map(str, wheels.platforms))
         raise PublisherError(f"no {wheels.package} wheel for platform {platform}: payload.wheels.platforms "
                              f"knows {known}; add its wheel platform tag") from None
 
 
-def folder_name(platform: str) -> str:
-    return platform.replace("/", "-")
+def folder_name(platform: Platform) -> str:
+    return platform.text("-")
 
 
 def cached_wheel(package: str, version: str, tag: str, cache: Path) -> Path | None:
@@ -185,7 +186,7 @@ def write_executable(path: Path, content: bytes) -> None:
     os.replace(partial, path)
 
 
-def version_problem(platform: str, binary: Path, version: str, pattern: str) -> str | None:
+def version_problem(platform: Platform, binary: Path, version: str, pattern: str) -> str | None:
     try:
         result = subprocess.run(
             [str(binary), "--version"], capture_output=True, text=True, timeout=RUN_TIMEOUT
@@ -198,7 +199,7 @@ def version_problem(platform: str, binary: Path, version: str, pattern: str) -> 
     return f"{platform}: {binary} --version: {why}" if why else None
 
 
-def run_failure(platform: str, binary: Path, error: OSError) -> str:
+def run_failure(platform: Platform, binary: Path, error: OSError) -> str:
     if error.errno == errno.ENOEXEC:
         return (
             f"{platform}: cannot execute {binary} (exec format error): to run {platform} binaries "

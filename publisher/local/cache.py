@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from publisher.image.oci import Blob, Image
+from publisher.image.platform import Platform
 
 RECORD_FORMAT = 4  # bump when what an image record holds changes, so old records are not reused
 # 4: layers saved from the containerd store are gunzipped before they are compressed (3 gzipped them twice)
@@ -16,7 +17,7 @@ class ImageRecords:
     def __init__(self, cache: Path):
         self.folder = cache / "images"
 
-    def get(self, image_id: str, platform: str) -> Image | None:
+    def get(self, image_id: str, platform: Platform) -> Image | None:
         """The pushable Image recorded for this image ID, if every layer it names is still there."""
         record = self._path(image_id)
         if not record.exists():

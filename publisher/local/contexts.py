@@ -10,21 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from publisher.image.platform import Platform
+
 # Fixed mtime for the binaries in the build context: the same release builds the same layer.
 MTIME = 0
 
 
 @dataclass(frozen=True)
 class Contexts:
-    payload: dict[str, Path]  # platform → a context holding that platform's payload files
+    payload: dict[Platform, Path]  # platform → a context holding that platform's payload files
     empty: Path  # for the derived images, which copy from the primary image
 
 
 @contextmanager
-def build_contexts(binaries: dict[str, Path], files: tuple[str, ...], platforms: list[str]) -> Iterator[Contexts]:
+def build_contexts(binaries: dict[Platform, Path], files: tuple[str, ...], platforms: list[Platform]) -> Iterator[Contexts]:
     """`binaries`: platform → the folder holding its payload files."""
     with tempfile.TemporaryDirectory(prefix="publisher-") as tmp:
-        payload = {p: _copied(binaries[p], files, Path(tmp) / p.replace("/", "-")) for p in platforms}
+        payload = {p: _copied(binaries[p], files, Path(tmp) / p.text("-")) for p in platforms}
         empty = Path(tmp) / "empty"
         empty.mkdir()
         yield Contexts(payload, empty)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image.oci import Image
+from publisher.image.platform import Platform
 from publisher.local import archives
 
 LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
@@ -89,7 +90,7 @@ def _out(argv: list[str]) -> str:
 class Build:
     dockerfile: Path
     context: Path
-    platform: str
+    platform: Platform
     build_args: dict
     labels: dict
     cache: bool = True  # False: --no-cache
@@ -133,7 +134,7 @@ class Engine:
         with tempfile.TemporaryDirectory() as tmp:
             iidfile, tarball = Path(tmp) / "iid", Path(tmp) / "image.tar"
             output = ["--output", f"type=docker,dest={tarball},rewrite-timestamp=true"] if self.builder.tarball else [*self.builder.load]
-            argv = [*self.builder.argv, *output, "--platform", build.platform, "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
+            argv = [*self.builder.argv, *output, "--platform", str(build.platform), "-f", str(build.dockerfile), "--iidfile", str(iidfile)]
             argv += [f"--build-arg={k}={v}" for k, v in build.build_args.items()]
             argv += [f"--label={k}={v}" for k, v in build.labels.items()]
             argv += [] if build.cache else ["--no-cache"]
@@ -207,7 +208,7 @@ class Engine:
         parallel, where a load reads the whole archive first (and the containerd store unpacks only the host's platform)."""
         repository, _, digest = source.partition("@")
         try:
-            for event in self.client.api.pull(repository, digest, stream=True, decode=True, platform=image.platform, auth_config=auth):
+            for event in self.client.api.pull(repository, digest, stream=True, decode=True, platform=str(image.platform), auth_config=auth):
                 if "error" in event:
                     return str(event["error"]).strip().splitlines()[0]
             self.client.api.tag(source, LOCAL, name.split(":")[1])
