@@ -192,6 +192,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     """Docker Hub counts each manifest GET as a pull: tasks asking for one base together make one request."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from publisher.image.platform import parse_platform
     from publisher.remote.hosts import Hosts
     from publisher.registries.bases import Bases
     from tests.fault_proxy import FaultProxy
@@ -206,7 +207,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
         with Hosts() as hosts, ThreadPoolExecutor(8) as pool:
             bases = Bases({"alpine:3.20": f"{proxy.host}/library/alpine:3.20"}, tmp_path / "cache", hosts)
             bases.resolve(pool)
-            asked = [(platform, n) for platform in PLATFORMS for n in range(4)]  # 8 tasks, as 4 variants on one base
+            asked = [(parse_platform(platform), n) for platform in PLATFORMS for n in range(4)]  # 8 tasks, as 4 variants on one base
             assert list(pool.map(lambda item: bases.lacks("alpine:3.20", item[0]), asked)) == [None] * len(asked)
         index = bases.digests["alpine:3.20"]
         assert sum(path.endswith(index) for path in gets) == 1

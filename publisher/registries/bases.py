@@ -16,6 +16,7 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.image import oci
 from publisher.image.oci import Blob
+from publisher.image.platform import Platform, platform_of
 from publisher.image.reference import Reference, parse
 from publisher.release.plan import Plan
 from publisher.remote.hosts import Hosts
@@ -47,7 +48,7 @@ class Bases:
         self.hosts = hosts
         self.digests: dict[str, str] = {}
         self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
-        self._platforms: dict[tuple[str, str], tuple[dict, bytes, str] | str] = {}
+        self._platforms: dict[tuple[str, Platform], tuple[dict, bytes, str] | str] = {}
         self._downloads: dict[tuple[str], bool] = {}
         self._locks: dict[tuple, threading.Lock] = {}  # one per cache key: tasks asking at once make one request
         self._lock = threading.Lock()
@@ -80,7 +81,7 @@ class Bases:
         ref = self.refs[base]
         return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
 
-    def image(self, base: str, platform: str) -> FetchedBase:
+    def image(self, base: str, platform: Platform) -> FetchedBase:
         """The base's image for `platform`, at the digest `resolve` found; its layers are not downloaded yet."""
         ref = self.refs[base]
         found = self._platform(base, platform)
@@ -102,7 +103,7 @@ class Bases:
             registry.download_blob(ref.path, blob.digest, blob.path)
         return True
 
-    def lacks(self, base: str, platform: str) -> str | None:
+    def lacks(self, base: str, platform: Platform) -> str | None:
         """Why the base cannot serve `platform` (e.g. "has linux/amd64 only"), or None: checked before any build."""
         found = self._platform(base, platform)
         return found if isinstance(found, str) else None
@@ -110,26 +111,25 @@ class Bases:
     def looked_up(self, base: str) -> str:
         return str(self.refs[base])
 
-    def _platform(self, base: str, platform: str) -> tuple[dict, bytes, str] | str:
+    def _platform(self, base: str, platform: Platform) -> tuple[dict, bytes, str] | str:
         """(manifest, config, manifest digest) of the base's image for `platform`, or what it has instead; read once."""
         return self._once(self._platforms, (base, platform), lambda: self._find(base, platform))
 
-    def _find(self, base: str, platform: str) -> tuple[dict, bytes, str] | str:
+    def _find(self, base: str, platform: Platform) -> tuple[dict, bytes, str] | str:
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
         digest = self.digests[base]
         media_type, body = self._get(ref, registry, digest)
         document = json.loads(body)
         if media_type in oci.INDEXES or "manifests" in document:
-            entries = [m for m in document["manifests"] if _platform(m) != "unknown/unknown"]
-            entry = next((m for m in entries if _matches(platform, _platform(m))), None)
+            entries = [m for m in document["manifests"] if not _entry_platform(m).unknown]
+            entry = next((m for m in entries if _entry_platform(m).satisfies(platform)), None)
             if entry is None:
-                return f"has no {platform} image (it has {', '.join(_platform(m) for m in entries) or 'none'})"
+                return f"has no {platform} image (it has {', '.join(str(_entry_platform(m)) for m in entries) or 'none'})"
             digest = entry["digest"]
             document = json.loads(self._get(ref, registry, digest)[1])
         config = registry.get_blob(ref.path, document["config"]["digest"])
-        parsed = json.loads(config)
-        found = "/".join(filter(None, (parsed.get("os"), parsed.get("architecture"), parsed.get("variant"))))
-        if not _matches(platform, found):
+        found = platform_of(json.loads(config))
+        if not found.satisfies(platform):
             return f"is {found} only, not {platform}"
         return document, config, digest
 
@@ -150,15 +150,8 @@ class Bases:
         return Blob(layer["digest"], int(layer["size"]), self.cache / layer["digest"].replace(":", "-"), media_type)
 
 
-def _platform(entry: dict) -> str:
-    p = entry.get("platform") or {}
-    return "/".join(filter(None, (p.get("os"), p.get("architecture"), p.get("variant"))))
-
-
-def _matches(wanted: str, found: str) -> bool:
-    """linux/arm64 matches linux/arm64/v8; a variant asked for must be there."""
-    w, f = wanted.split("/"), found.split("/")
-    return w[:2] == f[:2] and (len(w) < 3 or w[2:] == f[2:])
+def _entry_platform(entry: dict) -> Platform:
+    return platform_of(entry.get("platform") or {})
 
 
 def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
@@ -177,8 +170,8 @@ def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
 class BasePlatforms:
     """Of a `platforms: from-base` variant's planned platforms, those its base's index has and those it lacks."""
 
-    has: tuple[str, ...]
-    lacks: tuple[str, ...]
+    has: tuple[Platform, ...]
+    lacks: tuple[Platform, ...]
 
 
 def platforms_found(bases: Bases, plan: Plan, pool: Executor) -> dict[str, BasePlatforms]:
@@ -188,11 +181,11 @@ def platforms_found(bases: Bases, plan: Plan, pool: Executor) -> dict[str, BaseP
     return {v.name: BasePlatforms(found, tuple(p for p in v.platforms if p not in found)) for v, found in zip(chosen, has)}
 
 
-def from_bases(bases: Bases, plan: Plan, pool: Executor) -> dict[str, tuple[str, ...]]:
+def from_bases(bases: Bases, plan: Plan, pool: Executor) -> dict[str, tuple[Platform, ...]]:
     """Each `platforms: from-base` variant → those of its platforms its base's index has; refused with none."""
     found = platforms_found(bases, plan, pool)
     problems = [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} has none of "
-                f"{', '.join(v.variant.platforms)} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
+                f"{', '.join(map(str, v.variant.platforms))} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
                 for v in plan.variants if v.variant.name in found and not found[v.variant.name].has]
     if problems:
         raise PublisherError(*problems)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.errors import PublisherError
+from publisher.image.platform import Platform
 from publisher.image.reference import mirrored, parse, parse_repository
 from publisher.release.decisions import Rules, decide_all
 from publisher.release.plan import Plan
@@ -43,7 +44,7 @@ def compare(plan: Plan, rules: Rules, attested: bool = True) -> tuple[dict | Non
 class Preview:
     """For the dry-run: each from-base variant's platforms as its base's index has them now, or why not read."""
 
-    platforms: dict[str, tuple[str, ...]]  # from-base variant → those of its platforms its base has; {} when not read
+    platforms: dict[str, tuple[Platform, ...]]  # from-base variant → those of its platforms its base has; {} when not read
     note: str | None = None
 
 
