@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from publisher.image import oci
+from publisher.image.platform import parse_platform
 from publisher.local.layers import file_digest
 from publisher.registries.bases import Bases
 from publisher.local.engine import Engine
@@ -22,6 +23,7 @@ from publisher.steps.assemble import _load_base
 from tests.images import Layout, _busybox_layer, _tar
 
 pytestmark = pytest.mark.docker
+AMD64, ARM64 = parse_platform("linux/amd64"), parse_platform("linux/arm64")
 
 
 def test_the_engine_loads_an_image_whose_base_it_does_not_hold(engine, tmp_path):
@@ -42,8 +44,8 @@ def test_the_engine_loads_an_image_whose_base_it_does_not_hold(engine, tmp_path)
     name = Engine.local_name(oci.digest(config))
     e = Engine(lambda line: None)
     try:
-        e.remember(oci.Image("linux/amd64", base, tuple(blobs[:2])))  # the marker layer is new: the engine has no such base
-        e.load(name, oci.Image("linux/amd64", config, tuple(blobs)))
+        e.remember(oci.Image(AMD64, base, tuple(blobs[:2])))  # the marker layer is new: the engine has no such base
+        e.load(name, oci.Image(AMD64, config, tuple(blobs)))
         assert e.has(name)
         out = subprocess.run(["docker", "run", "--rm", "--platform", "linux/amd64", name], capture_output=True)
         assert out.stdout == token + b"top\n", out.stderr
@@ -69,7 +71,7 @@ def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
         raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{path}:1"],
                              check=True, capture_output=True, text=True).stdout
         assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
-        arm = bases.image("b:1", "linux/arm64")
+        arm = bases.image("b:1", ARM64)
         bases.download("b:1", arm)
     finally:
         hosts.close()
@@ -89,7 +91,7 @@ def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_pa
         with ThreadPoolExecutor(2) as pool:
             bases.resolve(pool)
         with pytest.raises(PublisherError) as caught:
-            bases.image("b:1", "linux/arm64")
+            bases.image("b:1", ARM64)
     finally:
         hosts.close()
     assert caught.value.lines == ["publisher: base image b:1 has no linux/arm64 image (it has linux/amd64); "
@@ -118,11 +120,11 @@ def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, 
     """What the engine pulls is exactly the image publisher read: the same config, under publisher's name."""
     bases, hosts, path = _pushed_base(tmp_path, registry)
     try:
-        arm = bases.image("b:1", "linux/arm64")
+        arm = bases.image("b:1", ARM64)
         name, logged, e = Engine.local_name(oci.digest(arm.config)), _Logged(), Engine(lambda line: None)
         assert arm.source.startswith(f"{registry.host}/{path}@sha256:")
         with ThreadPoolExecutor(1) as pool:
-            _load_base(logged, e, arm, "linux/arm64", pool.submit(bases.download, "b:1", arm))
+            _load_base(logged, e, arm, ARM64, pool.submit(bases.download, "b:1", arm))
         assert logged.lines == [] and e.has(name)
         found = e.inspect(name)
         assert found["Architecture"] == "arm64"
@@ -135,11 +137,11 @@ def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, 
 def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry, tmp_path):
     bases, hosts, path = _pushed_base(tmp_path, registry)
     try:
-        amd = bases.image("b:1", "linux/amd64")
+        amd = bases.image("b:1", AMD64)
         unreachable = replace(amd, source=f"127.0.0.1:9/{path}@{amd.source.split('@')[1]}")  # nothing listens on port 9
         name, logged, e = Engine.local_name(oci.digest(amd.config)), _Logged(), Engine(lambda line: None)
         with ThreadPoolExecutor(1) as pool:
-            _load_base(logged, e, unreachable, "linux/amd64", pool.submit(bases.download, "b:1", amd))
+            _load_base(logged, e, unreachable, AMD64, pool.submit(bases.download, "b:1", amd))
         assert e.has(name)
         (line,) = logged.lines
         assert line.startswith(f"the engine did not pull {unreachable.source} (") and line.endswith("loading it from publisher's cache instead")

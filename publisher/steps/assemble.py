@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
 from publisher.image.recipe import SCRATCH, Recipe, Step
@@ -30,8 +31,8 @@ class Assembled:
     name: str  # what the engine runs for the smoke tests: the same bytes
 
 
-def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
-                 wanted: list[tuple[VariantPlan, str, Recipe]], tick, told) -> dict[tuple[str, str], Assembled]:
+def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
+                 wanted: list[tuple[VariantPlan, Platform, Recipe]], tick, told) -> dict[tuple[str, Platform], Assembled]:
     """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
     pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
     fetched = dict(zip(pairs, run.network.map(lambda pair: bases.image(*pair), pairs)))
@@ -66,7 +67,7 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Pat
     return {key: made[key] for key in ((v.variant.name, p) for v, p, _ in wanted)}
 
 
-def _payload_layers(run: Run, binaries: dict[str, Path], wanted) -> dict[tuple[str, Step], CanonicalLayer]:
+def _payload_layers(run: Run, binaries: dict[Platform, Path], wanted) -> dict[tuple[str, Step], CanonicalLayer]:
     """(platform, step) → the layer publisher writes for that step of a recipe: each made once."""
     keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
     cache, files = run.options.cache, run.plan.payload.files
@@ -80,7 +81,7 @@ def _payload_layers(run: Run, binaries: dict[str, Path], wanted) -> dict[tuple[s
     return dict(zip(keys, run.network.map(layer, keys)))
 
 
-def _downloads(run: Run, bases: Bases, fetched: dict[tuple[str, str], FetchedBase]) -> dict[tuple[str, str], Future]:
+def _downloads(run: Run, bases: Bases, fetched: dict[tuple[str, Platform], FetchedBase]) -> dict[tuple[str, Platform], Future]:
     """Each base's blobs into publisher's cache, for the push and the SBOM: the engine pulls the same
     layers itself meanwhile (see _load_base)."""
     return {pair: run.network.submit(bases.download, pair[0], base) for pair, base in fetched.items()}
@@ -102,7 +103,7 @@ def _shared(a: FetchedBase, b: FetchedBase) -> int:
     return next((i for i, (x, y) in enumerate(zip(a.layers, b.layers)) if x.digest != y.digest), min(len(a.layers), len(b.layers)))
 
 
-def _load_base(run: Run, engine: Engine, base: FetchedBase, platform: str, downloaded: Future) -> None:
+def _load_base(run: Run, engine: Engine, base: FetchedBase, platform: Platform, downloaded: Future) -> None:
     """The base into the engine: there already, pulled by the engine itself, or else loaded from the cache."""
     name, image = engine.local_name(oci.digest(base.config)), Image(platform, base.config, base.layers)
     if engine.has(name):
@@ -121,7 +122,7 @@ def _auth(source: str) -> dict | None:
     return None if found is None else {"username": found.username, "password": found.secret}
 
 
-def _assemble(engine: Engine, v: VariantPlan, platform: str, r: Recipe, base: FetchedBase,
+def _assemble(engine: Engine, v: VariantPlan, platform: Platform, r: Recipe, base: FetchedBase,
               layers: list[CanonicalLayer]) -> Assembled:
     config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), v.variant.base)
     name, image = engine.local_name(oci.digest(config)), Image(platform, config, (*base.layers, *(layer.blob for layer in layers)))

@@ -8,10 +8,11 @@ What is particular to one image (its manifest digest, its packages) follows from
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher import __version__
 from publisher.image import oci, purl
 from publisher.image.attest import Facts, attest, python_version
@@ -42,7 +43,7 @@ class Context:
     revision: str | None  # a full commit id, or None
     env: dict  # stable CI variables only (see image.attest.stable_env)
     package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
-    folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
+    folders: tuple[str, Platform]  # where the payload's files are: in the primary image, in derived images
     payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
     binaries: dict  # platform → ((name, sha256 hex), ...)
     payloads: dict  # platform → (Dependency, ...): the wheel, or the binaries given with --artifacts
@@ -51,11 +52,11 @@ class Context:
     def digest(self) -> str:
         """All but the per-platform payload, which the inputs digest has already (the binaries; a wheel on
         PyPI never changes): one value for every stage of a release, whatever its platforms."""
-        shared = {k: v for k, v in asdict(self).items() if k not in ("binaries", "payloads")}
-        return oci.digest(json.dumps(shared, sort_keys=True, default=str).encode())
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("binaries", "payloads")}
+        return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
 
 
-def context(run: Run, binaries: dict[str, Path]) -> Context:
+def context(run: Run, binaries: dict[Platform, Path]) -> Context:
     plan, root = run.plan, run.options.root
     labels = plan.primary.labels
     env = ci_environment()
@@ -79,8 +80,8 @@ def context(run: Run, binaries: dict[str, Path]) -> Context:
     )
 
 
-def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[str, str], Image],
-               tick) -> dict[tuple[str, str], AttestationManifest]:
+def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[str, Platform], Image],
+               tick) -> dict[tuple[str, Platform], AttestationManifest]:
     """(variant, platform) → the attestation manifest of that image, on its base as resolved."""
     bases = resolved.bases()
     scans = Scans(run.options.cache)
@@ -113,9 +114,14 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     provenance = ProvenanceInputs(
         __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
         SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source, ctx.revision,
-        Dependency(purl.docker(v.variant.base, base_digest, platform), base_digest) if base else None,
+        Dependency(purl.docker(v.variant.base, base_digest, str(platform)), base_digest) if base else None,
         ctx.payloads[platform], ctx.env)
     return Facts(sbom, provenance)
+
+
+def _as_json(value) -> object:
+    """How the Context's digest writes a value JSON has no form for: a dataclass as its fields, anything else as text."""
+    return asdict(value) if is_dataclass(value) else str(value)
 
 
 def _purl(package: str | None, name: str, version: str | None) -> str:
@@ -123,7 +129,7 @@ def _purl(package: str | None, name: str, version: str | None) -> str:
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
 
 
-def _payloads(run: Run, platform: str, folder: Path) -> tuple[Dependency, ...]:
+def _payloads(run: Run, platform: Platform, folder: Path) -> tuple[Dependency, ...]:
     version, declared = run.plan.payload_version or run.plan.release.text, run.plan.payload
     if declared.wheels and not run.options.artifacts:
         tag = artifacts.wheel_platform(declared.wheels, platform)

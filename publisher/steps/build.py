@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher.image.reference import mirrored
 from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
@@ -14,8 +15,8 @@ from publisher.release.plan import CREATED, VariantPlan
 from publisher.steps.run import Run
 
 
-def build_all(run: Run, engine: Engine, binaries: dict[str, Path], primary: list[str], derived: list[tuple[VariantPlan, str]],
-              names: dict[str, str], tick) -> dict[tuple[str, str], str]:
+def build_all(run: Run, engine: Engine, binaries: dict[Platform, Path], primary: list[Platform], derived: list[tuple[VariantPlan, Platform]],
+              names: dict[Platform, str], tick) -> dict[tuple[str, Platform], str]:
     """(variant name, platform) → image ID, for the primary on each of `primary` (platforms) and each of
     `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
     plan, options = run.plan, run.options
@@ -45,7 +46,7 @@ def _args(primary: str, v: VariantPlan, base_mirror: str | None) -> dict:
     return args
 
 
-def _build_request(run: Run, v: VariantPlan, context: Path, platform: str, args: dict) -> Build:
+def _build_request(run: Run, v: VariantPlan, context: Path, platform: Platform, args: dict) -> Build:
     return Build(run.options.root / v.dockerfile, context, platform, args, v.labels, run.options.build_cache,
                  _epoch(v.labels.get(CREATED)))
 

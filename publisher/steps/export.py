@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher.image.oci import Image
 from publisher.local import layers as local_layers
 from publisher.local.cache import ImageRecords
@@ -15,8 +16,8 @@ from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 
 
-def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[str, str], str], binaries: dict[str, Path],
-               tick) -> dict[tuple[str, str], Image]:
+def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[str, Platform], str], binaries: dict[Platform, Path],
+               tick) -> dict[tuple[str, Platform], Image]:
     """(variant, platform) → the pushable Image of each published image BuildKit built; once per image ID."""
     wanted = [(v, p) for v in resolved.plan.variants for p in resolved.platforms_of(v) if (v.variant.name, p) in built]
     records = ImageRecords(run.options.cache)
@@ -37,7 +38,7 @@ def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[s
     return dict(zip(((v.variant.name, p) for v, p in wanted), exported))
 
 
-def _export(engine: Engine, v: VariantPlan, platform: str, image_id: str, payload: PayloadFiles | None, run: Run) -> Image:
+def _export(engine: Engine, v: VariantPlan, platform: Platform, image_id: str, payload: PayloadFiles | None, run: Run) -> Image:
     """`payload`: for a derived image, the files its last layer holds; the primary's WORKDIR otherwise."""
     workdir = (v.variant.config.get("workdir") or "").strip("/") or None
     saved = local_layers.saved_image(engine, image_id, payload, workdir, run.options.cache, v.labels.get(CREATED))

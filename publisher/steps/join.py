@@ -7,6 +7,7 @@ every repository. The indexes it writes are byte for byte what a one-machine pub
 
 from __future__ import annotations
 
+from publisher.image.platform import Platform
 from publisher.errors import PublisherError
 from publisher.release import resolved
 from publisher.release import records as policy
@@ -17,7 +18,7 @@ from publisher.steps.stage import missing_manifests
 from publisher.registries.repository import Repository
 
 
-def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository]) -> dict[tuple[str, str], StagedImage]:
+def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository]) -> dict[tuple[str, Platform], StagedImage]:
     """(variant, platform) → what its stage pushed; refuses any set of records the join cannot use.
 
     `targets` is never empty: a join without pushing is refused with the other flags.
@@ -33,7 +34,7 @@ def accept(run: Run, records: dict[str, StageRecord], targets: list[Repository])
     return staged
 
 
-def from_records(run: Run, records: dict[str, StageRecord], staged: dict[tuple[str, str], StagedImage]) -> Resolved:
+def from_records(run: Run, records: dict[str, StageRecord], staged: dict[tuple[str, Platform], StagedImage]) -> Resolved:
     """What the join publishes: each `platforms: from-base` variant at the platforms its stages found on its
     base (each said once), and each variant's annotations from what its stages were made of, as a
     one-machine publish writes them.
@@ -44,6 +45,6 @@ def from_records(run: Run, records: dict[str, StageRecord], staged: dict[tuple[s
     platforms = policy.joined_platforms(run.plan, records)
     for v in run.plan.variants:
         if v.variant.platforms_from_base:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(platforms[v.variant.name])} "
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(map(str, platforms[v.variant.name]))} "
                              "(as its stages found)")
     return resolved.join(run.plan, platforms, staged)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher.errors import PublisherError
 from publisher.local.engine import Engine
 from publisher.release.events import ImageMade
@@ -22,8 +23,8 @@ from publisher.steps.run import Run
 @dataclass(frozen=True)
 class Made:
     engine: Engine
-    built: dict[tuple[str, str], str]  # (variant, platform) → image ID, to export before pushing
-    assembled: dict[tuple[str, str], Assembled]  # ready to push as they are
+    built: dict[tuple[str, Platform], str]  # (variant, platform) → image ID, to export before pushing
+    assembled: dict[tuple[str, Platform], Assembled]  # ready to push as they are
     builder: str  # the builder used, or why none was
 
     @property
@@ -31,7 +32,7 @@ class Made:
         """The engine, its image store and the builder, for the log and the step summary."""
         return f"{self.engine.description}; builder: {self.builder}"
 
-    def in_engine(self) -> dict[tuple[str, str], str]:
+    def in_engine(self) -> dict[tuple[str, Platform], str]:
         """(variant, platform) → what the engine runs: every image made."""
         return {**self.built, **{key: a.name for key, a in self.assembled.items()}}
 
@@ -45,12 +46,12 @@ class Made:
 class Work:
     """What make_all makes, as (variant, platform) pairs."""
 
-    primary: list[tuple[VariantPlan, str]]  # the primary: where it is published, and where a build copies from it
-    to_build: list[tuple[VariantPlan, str]]  # derived images without a recipe
-    to_assemble: list[tuple[VariantPlan, str]]  # derived images with one
+    primary: list[tuple[VariantPlan, Platform]]  # the primary: where it is published, and where a build copies from it
+    to_build: list[tuple[VariantPlan, Platform]]  # derived images without a recipe
+    to_assemble: list[tuple[VariantPlan, Platform]]  # derived images with one
 
 
-def make_all(run: Run, resolved: Resolved, binaries: dict[str, Path], bases: Bases, ready=None) -> Made:
+def make_all(run: Run, resolved: Resolved, binaries: dict[Platform, Path], bases: Bases, ready=None) -> Made:
     """`ready(engine, (variant, platform), name)`: told as each assembled image is in the engine."""
     engine = Engine(run.progress.log, run.options.builder)
     told = (lambda key, name: ready(engine, key, name)) if ready else (lambda key, name: None)
@@ -86,21 +87,21 @@ def _work(resolved: Resolved) -> Work:
     return Work([(plan.primary, p) for p in needed], to_build, [(v, p) for v, p in pairs if v.recipe])
 
 
-def _primary_names(assembled: dict[tuple[str, str], Assembled], work: Work) -> dict[str, str]:
+def _primary_names(assembled: dict[tuple[str, Platform], Assembled], work: Work) -> dict[Platform, str]:
     """Platform → the primary's name in the engine, for the builds that copy from it."""
     return {p: assembled[v.variant.name, p].name for v, p in work.primary}
 
 
-def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[str, Path],
-                    wanted: list[tuple[VariantPlan, str]], told) -> dict[tuple[str, str], Assembled]:
+def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
+                    wanted: list[tuple[VariantPlan, Platform]], told) -> dict[tuple[str, Platform], Assembled]:
     if not wanted:
         return {}
     with run.progress.phase("assemble", len(wanted)) as tick:
         return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick, told)
 
 
-def _build_phase(run: Run, engine: Engine, binaries: dict[str, Path], primary: list[str],
-           derived: list[tuple[VariantPlan, str]], names: dict[str, str]) -> dict[tuple[str, str], str]:
+def _build_phase(run: Run, engine: Engine, binaries: dict[Platform, Path], primary: list[Platform],
+           derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str]) -> dict[tuple[str, Platform], str]:
     if not primary and not derived:
         return {}
     with run.progress.phase("build", len(primary) + len(derived)) as tick:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from publisher.image.platform import Platform
 from publisher.image import oci
 from publisher.image.reference import parse_repository
 from publisher.local import artifacts
@@ -34,7 +35,7 @@ def read_targets(run: Run) -> tuple[list[Repository], dict]:
     return targets, states
 
 
-def fetch_payload(run: Run, platforms: list[str]) -> dict[str, Path]:
+def fetch_payload(run: Run, platforms: list[Platform]) -> dict[Platform, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
     version, declared = run.plan.payload_version, run.plan.payload
     if run.options.artifacts:
@@ -45,7 +46,7 @@ def fetch_payload(run: Run, platforms: list[str]) -> dict[str, Path]:
     return binaries
 
 
-def payload_digests(plan: Plan, binaries: dict[str, Path]) -> dict[str, str]:
+def payload_digests(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform, str]:
     """Platform → one digest of the payload files: what the images of that platform carry."""
     return {p: oci.digest("".join(file_digest(folder / n) for n in plan.payload.files).encode())
             for p, folder in binaries.items()}
@@ -61,14 +62,14 @@ def resolve_bases(run: Run) -> Bases:
     return bases
 
 
-def base_platforms(run: Run, bases: Bases) -> dict[str, tuple[str, ...]]:
+def base_platforms(run: Run, bases: Bases) -> dict[str, tuple[Platform, ...]]:
     """Each `platforms: from-base` variant → the platforms its base's index has, each said once."""
     if not any(v.variant.platforms_from_base for v in run.plan.variants):
         return {}
     found = from_bases(bases, run.plan, run.network)
     for v in run.plan.variants:
         if v.variant.name in found:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(found[v.variant.name])}")
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(map(str, found[v.variant.name]))}")
     return found
 
 
@@ -80,18 +81,18 @@ def stage_platforms(run: Run, bases: Bases) -> dict[str, BasePlatforms]:
     for v in run.plan.variants:
         mine = found.get(v.variant.name)
         if not v.variant.platforms:
-            run.progress.log(f"{v.variant.name}: its platforms have none of {', '.join(run.platforms)}; "
+            run.progress.log(f"{v.variant.name}: its platforms have none of {', '.join(map(str, run.platforms))}; "
                              "not staged here, the join expects its own platforms")
         elif mine and mine.has:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(mine.has)}")
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(map(str, mine.has))}")
         elif mine:
-            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(mine.lacks)}; "
+            run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(map(str, mine.lacks))}; "
                              "not staged here, the join expects the platforms its base has")
     return found
 
 
-def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[str, str] | None = None, replay: bool = False,
-               platforms: dict[str, tuple[str, ...]] | None = None) -> bool:
+def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[Platform, str] | None = None, replay: bool = False,
+               platforms: dict[str, tuple[Platform, ...]] | None = None) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now.
 
     With `payload` (platform → payload digest), exact tags may instead hold this release as first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from publisher.image.platform import Platform
 from publisher.options import Options
 from publisher.progress import Progress
 from publisher.release.plan import Plan
@@ -20,6 +21,6 @@ class Run:
     network: Executor  # registry round-trips wait on the network, not the CPU: their own pool
 
     @property
-    def platforms(self) -> list[str]:
+    def platforms(self) -> list[Platform]:
         """Every platform some variant is published for; each needs the primary image."""
         return self.plan.platforms

@@ -6,6 +6,7 @@ import shlex
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from publisher.image.platform import Platform
 from publisher.errors import PublishFailed
 from publisher.local.engine import Engine
 from publisher.matrix.schema import SmokeTest
@@ -30,7 +31,7 @@ class Smoking:
         self.variants = {v.variant.name: v for v in (run.plan.primary, *run.plan.variants)}
         # A container's run mostly waits on the engine (create, start, wait, remove): more at once than cores.
         self.pool = ThreadPoolExecutor(max(4, 2 * run.options.jobs))
-        self.started: dict[tuple[str, str], Future] = {}
+        self.started: dict[tuple[str, Platform], Future] = {}
 
     def __enter__(self) -> Smoking:
         return self
@@ -38,12 +39,12 @@ class Smoking:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def ready(self, engine: Engine, key: tuple[str, str], image: str) -> None:
+    def ready(self, engine: Engine, key: tuple[str, Platform], image: str) -> None:
         """(variant, platform) is in the engine as `image`: test it."""
         v, platform = self.variants[key[0]], key[1]
         self.started[key] = self.pool.submit(_smoke_one, engine, v, platform, image, self.run.plan.payload_version)
 
-    def finish(self, engine: Engine, images: dict[tuple[str, str], str], tick) -> list[SmokeTested]:
+    def finish(self, engine: Engine, images: dict[tuple[str, Platform], str], tick) -> list[SmokeTested]:
         """Every image of `images` tested (those not started yet now); fails if any test did."""
         early = sum(f.done() for f in self.started.values())
         for key, image in images.items():
@@ -61,7 +62,7 @@ class Smoking:
         return [SmokeTested(*key, v.tests) for key, v in zip(images, found)]
 
 
-def _smoke_one(engine: Engine, v: VariantPlan, platform: str, image: str, version: str) -> Verdict:
+def _smoke_one(engine: Engine, v: VariantPlan, platform: Platform, image: str, version: str) -> Verdict:
     """One image's config check and smoke tests."""
     failures = verdicts.check_config(v.variant, platform, engine.inspect(image), v.labels)
     for test in v.variant.smoke:

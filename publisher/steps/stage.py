@@ -21,7 +21,7 @@ from publisher.registries.repository import Repository
 
 
 def record_path(run: Run, folder: Path) -> Path:
-    return folder / f"stage-{'_'.join(p.replace('/', '-') for p in run.platforms)}.json"
+    return folder / f"stage-{'_'.join(p.text('-') for p in run.platforms)}.json"
 
 
 def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict,
