@@ -96,8 +96,8 @@ def prepare_artifacts(work: Path) -> Path:
     """DIR/<version>/linux-<arch>/{uv,uvx}: the binaries publisher would take from uv's wheels (fetched once)."""
     payload = load_matrix(MATRIX).payload
     for version in (FIRST, NEXT):
-        for platform, folder in fetch_wheels(payload, version, ["linux/amd64", "linux/arm64"], WHEELS).items():
-            target = work / "artifacts" / version / platform.replace("/", "-")
+        for platform, folder in fetch_wheels(payload, version, list(payload.wheels.platforms), WHEELS).items():
+            target = work / "artifacts" / version / platform.text("-")
             target.mkdir(parents=True, exist_ok=True)
             for name in payload.files:
                 shutil.copy2(folder / name, target / name)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 
+from publisher.image.platform import Platform
 from publisher.release.plan import Plan
 
 # A GitHub-hosted runner native to each platform; any other platform runs on amd64 under qemu.
-RUNNERS = {"linux/amd64": "ubuntu-24.04", "linux/arm64": "ubuntu-24.04-arm"}
+RUNNERS = {Platform("linux", "amd64"): "ubuntu-24.04", Platform("linux", "arm64"): "ubuntu-24.04-arm"}
 DEFAULT_RUNNER = "ubuntu-24.04"
 FILE_LINE = re.compile(r"(?P<file>[^\s:]+):(?P<line>\d+): ")
 
@@ -28,8 +29,8 @@ def by_platform(plan: Plan) -> dict:
     platforms = plan.platforms
     names = " ".join(v.variant.name for v in plan.variants)
     return {"include": [{
-        "platform": platform,
-        "arch": platform.split("/", 1)[1].replace("/", "-"),
+        "platform": str(platform),
+        "arch": platform.text("-", os=False),
         "runner": RUNNERS.get(platform, DEFAULT_RUNNER),
         "variants": names,
     } for platform in platforms]}
@@ -47,7 +48,7 @@ def by_variant_group(plan: Plan) -> dict:
         include.append({
             "group": family,
             "variants": " ".join(v.name for v in variants),
-            "platforms": ",".join(platforms),
+            "platforms": ",".join(map(str, platforms)),
             "runner": runners.pop() if len(runners) == 1 else DEFAULT_RUNNER,
         })
     return {"include": include}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image import reference
+from publisher.image.platform import Platform, parse_platform
 from publisher.local.git import provenance
 from publisher.release import gate
 from publisher.release.decisions import Rules
@@ -128,8 +129,7 @@ def compute_plan(args: Arguments) -> Plan:
     matrix = load_matrix(Path(args.matrix), args.matrix)
     names = [v.name for v in matrix.variants]
     selection = Selection(words(args.only), words(args.skip))
-    platforms = words(args.platforms)
-    _check_given(args, matrix, selection, platforms)
+    platforms = _check_given(args, matrix, selection)
     made = provenance(matrix.root, args.created, args.revision)
     if args.dev:
         plan = _dev_plan(matrix, release, made)
@@ -139,11 +139,11 @@ def compute_plan(args: Arguments) -> Plan:
         plan = _every_variant_to(plan, tuple(dict.fromkeys(args.repositories)))
     has = functools.cache(lambda host: credentials.lookup(host) is not None)  # a docker config read per host, not per variant
     plan = gate.without_credentials(plan, has, credentials.env_name)
-    plan = select(plan, selection, list(platforms), staged=bool(args.stage))
+    plan = select(plan, selection, platforms, staged=bool(args.stage))
     if selection and not plan.variants:
         raise PublisherError(f"publisher: {selection.flags()} leave no variant to publish; {hint('', names)}")
     if args.stage and plan.variants and not any(v.variant.platforms for v in plan.variants):  # kept, none made
-        raise PublisherError(f"publisher: no selected variant is published for {', '.join(platforms)}; "
+        raise PublisherError(f"publisher: no selected variant is published for {', '.join(map(str, platforms))}; "
                              "stage a platform they have, or select other variants")
     return plan
 
@@ -163,12 +163,13 @@ def _check_flags(args: Arguments) -> None:
                              "or --version V to take V's wheels")
 
 
-def _check_given(args: Arguments, matrix, selection: Selection, platforms) -> None:
-    """--only/--skip, --platform, --repository and --base-mirror, checked against the matrix."""
+def _check_given(args: Arguments, matrix, selection: Selection) -> list[Platform]:
+    """--only/--skip, --platform, --repository and --base-mirror, checked against the matrix; the platforms chosen."""
     refusals = unmatched(selection, [v.name for v in matrix.variants])
     if refusals:
         raise PublisherError(*refusals)
-    _check_choices("--platform", platforms, sorted({p for v in matrix.variants for p in v.platforms}))
+    known = sorted({p for v in matrix.variants for p in v.platforms})
+    platforms = [_known_platform(value, known) for value in words(args.platforms)]
     for ref in args.repositories:
         try:
             reference.parse_repository(ref)
@@ -176,6 +177,7 @@ def _check_given(args: Arguments, matrix, selection: Selection, platforms) -> No
             raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
     if args.base_mirror:
         _check_mirror(args.base_mirror)
+    return platforms
 
 
 def _check_refresh(args: Arguments) -> None:
@@ -217,12 +219,18 @@ def _check_mirror(mirror: str) -> None:
         raise PublisherError(f"publisher: --base-mirror '{mirror}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
 
 
-def _check_choices(flag: str, given, known: list[str]) -> None:
-    for value in given:
-        if value not in known:
-            near = difflib.get_close_matches(value, known, n=1)
-            hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
-            raise PublisherError(f"publisher: {flag} '{value}' is not in the matrix; {hint}")
+def _known_platform(value: str, known: list[Platform]) -> Platform:
+    """A --platform value, parsed: one of the matrix's platforms (`known`), else refused with the nearest."""
+    try:
+        platform = parse_platform(value)
+    except ValueError:
+        platform = None
+    if platform in known:
+        return platform
+    texts = [str(p) for p in known]
+    near = difflib.get_close_matches(value, texts, n=1)
+    hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(texts)}"
+    raise PublisherError(f"publisher: --platform '{value}' is not in the matrix; {hint}")
 
 
 def _signing_key(path: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -40,10 +41,15 @@ def _template(matrix: Matrix) -> jinja2.Template:
 
 def _render(matrix: Matrix, template: jinja2.Template, variant: Variant) -> str:
     try:
-        return template.render(variant=variant, payload=matrix.payload)
+        return template.render(variant=_as_written(variant), payload=matrix.payload)
     except jinja2.TemplateError as e:
         line = _template_line(e, template)
         raise PublisherError(f"{matrix.template}:{line}: template error while rendering '{variant.name}': {e}") from None
+
+
+def _as_written(variant: Variant) -> Variant:
+    """The Variant as its template reads it: its platforms as the text matrix.yaml writes, not values."""
+    return replace(variant, platforms=tuple(map(str, variant.platforms)))
 
 
 def _template_line(error: Exception, template: jinja2.Template) -> int:

@@ -6,6 +6,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 
+from publisher.image.platform import Platform
 from publisher.release.events import (BlobSent, CallsRecovered, Event, ImageMade, ManifestSent, Sent, SignatureSent,
                                       SmokeTested, Tagged, TagRetired, TagVerified, TagWritten)
 from publisher.release.plan import Plan
@@ -23,7 +24,7 @@ VERIFIED = "tags verified"
 CHANGES = (BLOBS[Sent.PUSHED], BLOBS[Sent.MOUNTED], TAGS[Tagged.CREATED], TAGS[Tagged.MOVED], SIGNATURES[Sent.PUSHED])
 
 
-def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -> str:
+def plan_table(plan: Plan, resolved: dict[str, tuple[Platform, ...]] | None = None) -> str:
     """`resolved`: from-base variant → the platforms its base has, when the dry-run read the bases."""
     release = plan.release
     kind = "prerelease: exact tags only" if release.prerelease else "final release"
@@ -52,8 +53,8 @@ def plan_table(plan: Plan, resolved: dict[str, tuple[str, ...]] | None = None) -
     return "\n".join(lines)
 
 
-def _arches(platforms) -> str:
-    return ",".join(p.split("/", 1)[1] for p in platforms)
+def _arches(platforms: tuple[Platform, ...]) -> str:
+    return ",".join(p.text(os=False) for p in platforms)
 
 
 def tally(events: Iterable[Event]) -> Counter:
@@ -128,7 +129,7 @@ def step_summary(plan: Plan, outcome) -> str:
     for v in plan.variants:
         digest = outcome.digests.get(v.variant.name, "not pushed")
         platforms = resolved.platforms_of(v) if resolved else v.variant.platforms
-        lines.append(f"| {v.variant.name} | {', '.join(platforms)} | `{digest}` | {' '.join(v.tags)} |")
+        lines.append(f"| {v.variant.name} | {', '.join(map(str, platforms))} | `{digest}` | {' '.join(v.tags)} |")
     lines += ["", "Repositories: " + ", ".join(plan.repositories)]
     if getattr(outcome, "made_with", None):
         lines += ["", f"Made on {outcome.made_with}."]

@@ -19,6 +19,7 @@ from publisher.image import predicates
 from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
 from publisher.image.oci import INDEXES
+from publisher.image.platform import Platform
 from publisher.image.reference import parse_repository
 from publisher.options import default_cache
 from publisher.release.plan import VERSION, Plan, VariantPlan
@@ -50,7 +51,7 @@ class Demands:
 class Expected:
     """Variant → the platforms its tags must hold; None when not known (a from-base variant's base not read)."""
 
-    platforms: dict[str, tuple[str, ...] | None]
+    platforms: dict[str, tuple[Platform, ...] | None]
     note: str | None = None  # why some are not known, as one problem line
 
 
@@ -88,7 +89,7 @@ def _what(demands: Demands) -> str:
     return f"{attested} and signed" if demands.key else f"{attested} (signatures not checked: no --key)"
 
 
-def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[str, ...] | None, demands: Demands) -> list[str]:
+def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[Platform, ...] | None, demands: Demands) -> list[str]:
     held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
     problems = {d: _index_problems(repo, d, platforms, demands) for d in sorted(set(filter(None, held.values())))}
     good = sorted(d for d, found in problems.items() if not found)
@@ -102,7 +103,7 @@ def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[str, ..
     return lines
 
 
-def _index_problems(repo: Repository, digest: str, expected: tuple[str, ...] | None, demands: Demands) -> list[str]:
+def _index_problems(repo: Repository, digest: str, expected: tuple[Platform, ...] | None, demands: Demands) -> list[str]:
     """`expected`: the platforms the index must hold; None: not checked (the verification says why, once)."""
     version, key = demands.version, demands.key
     media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
@@ -112,8 +113,9 @@ def _index_problems(repo: Repository, digest: str, expected: tuple[str, ...] | N
     found = (document.get("annotations") or {}).get(VERSION)
     problems = [] if found == version else [f"holds {digest}, made from release {found or 'unknown'}, not {version}"]
     platforms = platforms_of(body)
-    if expected is not None and sorted(_os_arch(p) for p in platforms) != sorted(_os_arch(p) for p in expected):
-        problems.append(f"holds {digest}, for {', '.join(platforms) or 'no platform'}, not {', '.join(expected) or 'no platform'}")
+    if expected is not None and not _serves(list(platforms), expected):
+        problems.append(f"holds {digest}, for {', '.join(map(str, platforms)) or 'no platform'}, "
+                        f"not {', '.join(map(str, expected)) or 'no platform'}")
     attested = {(m.get("annotations") or {}).get(REFERENCE_DIGEST): m["digest"] for m in document["manifests"]}
     for platform, manifest in platforms.items() if demands.attested else ():
         problems += [f"{platform}: {p}" for p in _attestation_problems(repo, manifest, attested.get(manifest), version)]
@@ -155,6 +157,12 @@ def _signed(repo: Repository, digest: str, key) -> bool:
     return False
 
 
-def _os_arch(platform: str) -> str:
-    """linux/arm64/v8 is linux/arm64: indexes may name the variant the plan leaves out."""
-    return "/".join(platform.split("/")[:2])
+def _serves(found: list[Platform], expected: tuple[Platform, ...]) -> bool:
+    """Each expected platform has its own image among `found` (an index's), and `found` has no other."""
+    left = list(found)
+    for spec in expected:
+        match = next((p for p in left if p.satisfies(spec)), None)
+        if match is None:
+            return False
+        left.remove(match)
+    return not left
