@@ -141,7 +141,7 @@ def test_stages_make_a_from_base_variant_where_its_base_has_the_platform(cli, tm
         push_base(tmp_path / "bases", own.host, "debian:bookworm-slim", list(PLATFORMS))
         matrix = from_base_matrix(tmp_path, cli)
         payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
-        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(PLATFORMS), cache).values())).parent
+        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(payload.wheels.platforms), cache).values())).parent
         repo = f"{registry.host}/from-base-staged/{secrets.token_hex(3)}"
         stages, logs = {}, {}
         for platform in PLATFORMS:

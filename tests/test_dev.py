@@ -65,12 +65,13 @@ def test_dev_refusals(cli, tmp_path):
 
 @pytest.mark.docker
 def test_dev_publish_of_artifacts_tags_the_commit_only(cli, tmp_path, engine, registry, mirror, cache):
+    from publisher.image.platform import parse_platform
     from publisher.local.artifacts import fetch_wheels
     from publisher.matrix.schema import load_matrix
     from tests.conftest import ROOT
 
     payload = load_matrix(ROOT / "matrix.yaml").payload
-    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64"], cache).values())).parent
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", [parse_platform("linux/amd64")], cache).values())).parent
     repo = f"{registry.host}/dev/uv"
     matrix = dev_matrix(tmp_path, cli, repo)
     run = cli("publish", "--dev", "--matrix", matrix, "--artifacts", str(artifacts), "--revision", REVISION,

@@ -62,7 +62,9 @@ def uvx(wheel: Path, tmp_path: Path) -> None:
     from publisher.local.artifacts import fetch_wheels
     from publisher.matrix.schema import load_matrix
 
-    native = "linux/arm64" if host.machine() in ("aarch64", "arm64") else "linux/amd64"
+    from publisher.image.platform import parse_platform
+
+    native = parse_platform("linux/arm64" if host.machine() in ("aarch64", "arm64") else "linux/amd64")
     uv_folder = fetch_wheels(load_matrix(ROOT / "matrix.yaml").payload, "0.5.31", [native], ROOT / ".work" / "cache")[native]
     env = {"UV_CACHE_DIR": str(ROOT / ".work" / "cache" / "uv"), "UV_TOOL_DIR": str(tmp_path / "uv-tools")}  # kept, as CI caches
     done = subprocess.run([uv_folder / "uvx", "--from", wheel, "image-family-publisher", "--version"], cwd=tmp_path,

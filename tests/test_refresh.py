@@ -139,7 +139,7 @@ def test_a_rerun_of_a_join_keeps_what_a_refresh_did(cli, tmp_path, store, regist
             push_base(tmp_path / "bases", own.host, base, list(PLATFORMS))
         matrix = reduced_matrix(tmp_path, cli)
         payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
-        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(PLATFORMS), cache).values())).parent
+        artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(payload.wheels.platforms), cache).values())).parent
         repo = f"{registry.host}/refresh-join-{store.name}/uv"
         stages = [tmp_path / f"stage-{p.split('/')[1]}" for p in PLATFORMS]
         for platform, folder in zip(PLATFORMS, stages):

@@ -47,7 +47,7 @@ def staged(cli, tmp_path, engine, registry, crane_registry, mirror, cache):
     matrix = reduced_matrix(tmp_path, cli)
     # The payload as a folder, so the separate caches download nothing.
     payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
-    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(payload.wheels.platforms), cache).values())).parent
     repo = f"{registry.host}/staged/{secrets.token_hex(3)}"
     second = ["--repository", f"{crane_registry.host}/{repo.split('/', 1)[1]}"]  # the same path on the other registry
     stages = []
@@ -126,7 +126,7 @@ def test_stages_without_attestations_join_only_with_the_same_setting(cli, tmp_pa
 
     matrix = reduced_matrix(tmp_path, cli)
     payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
-    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(payload.wheels.platforms), cache).values())).parent
     repo = f"{registry.host}/staged-plain/{secrets.token_hex(3)}"
     stages = [tmp_path / "stage-amd64", tmp_path / "stage-arm64"]
     for platform, folder in zip(("linux/amd64", "linux/arm64"), stages):
@@ -164,7 +164,7 @@ def test_a_variant_with_its_own_narrower_platforms_is_staged_where_it_has_them(c
     assert narrowed != text
     (tmp_path / "matrix.yaml").write_text(narrowed)
     payload = compute_plan(Arguments(matrix=matrix, version="0.5.31")).payload
-    artifacts = next(iter(fetch_wheels(payload, "0.5.31", ["linux/amd64", "linux/arm64"], cache).values())).parent
+    artifacts = next(iter(fetch_wheels(payload, "0.5.31", list(payload.wheels.platforms), cache).values())).parent
     repo = f"{registry.host}/own-platforms/{secrets.token_hex(3)}"
     stages, logs = {}, {}
     for arch in ("amd64", "arm64"):
