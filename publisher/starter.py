@@ -116,7 +116,7 @@ def _payload(name: str | None) -> StarterPayload:
     return known[name or next(iter(known))]
 
 
-def _repository(image: str) -> reference.Reference:
+def _repository(image: str) -> reference.Name:
     try:
         return reference.parse_repository(image)
     except ValueError as e:

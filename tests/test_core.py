@@ -1,4 +1,4 @@
-"""Pure pieces of publishing: base mirrors, smoke-test verdicts, config checks, OCI values."""
+"""Pure pieces of publishing: smoke-test verdicts, config checks, OCI values (base mirrors: test_values)."""
 
 import gzip
 import json
@@ -9,22 +9,8 @@ import pytest
 from publisher.image import oci
 from publisher.image.platform import parse_platform
 from publisher.local.layers import compress_layer
-from publisher.image.reference import mirrored
 from publisher.matrix.schema import SmokeTest, Variant
 from publisher.release.verdicts import check_config, judge
-
-
-@pytest.mark.parametrize(
-    "base, mirror, expected",
-    [
-        ("alpine:3.20", "127.0.0.1:5000", "127.0.0.1:5000/library/alpine:3.20"),
-        ("buildpack-deps:bookworm", "mirror.corp:8443/hub", "mirror.corp:8443/hub/library/buildpack-deps:bookworm"),
-        ("ghcr.io/org/img:t", "127.0.0.1:5000/", "127.0.0.1:5000/org/img:t"),
-        ("alpine:3.20", None, None),
-    ],
-)
-def test_base_mirror_is_laid_out_like_docker_hub(base, mirror, expected):
-    assert mirrored(base, mirror) == expected
 
 
 def test_judge_names_expected_and_actual():

@@ -1,9 +1,15 @@
-"""Image references: registry host, repository path, tag or digest (Docker's grammar, simplified)."""
+"""Image references: a repository's name (registry host and path) and a tag or a digest in it.
+
+Parsed once where a reference enters (the matrix's bases and repositories, --repository); `Tag` and
+`Digest` say which kind a reference is, so nothing tells them apart by their text (go-containerregistry's
+name.Reference, with `context` its name.Repository and `identifier`). A reference prints as it was
+written (`alpine:3.20`); `name` is its full form (`docker.io/library/alpine:3.20`). Docker's grammar, simplified.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 PATH = re.compile(rf"{COMPONENT}(?:/{COMPONENT})*")
@@ -13,21 +19,81 @@ DOCKER_HUB = "docker.io"
 
 
 @dataclass(frozen=True)
-class Reference:
+class Name:
+    """A repository: `ghcr.io/org/image`, `docker.io/library/alpine` for an official image."""
+
     host: str  # docker.io for Docker Hub
     path: str  # library/alpine for an official image
-    tag: str | None = None
-    digest: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.host}/{self.path}"
-        if self.tag:
-            text += f":{self.tag}"
-        return text + (f"@{self.digest}" if self.digest else "")
+        return f"{self.host}/{self.path}"
+
+    def tag(self, tag: str) -> Tag:
+        return Tag(self, tag)
+
+    def digest(self, digest: str) -> Digest:
+        return Digest(self, digest)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A tag or a digest in a repository (`Tag` or `Digest`); equal when they name the same thing, however written."""
+
+    context: Name
+    written: str = field(default="", compare=False, repr=False, kw_only=True)  # as the user wrote it
 
     @property
-    def repository(self) -> str:
-        return f"{self.host}/{self.path}"
+    def host(self) -> str:
+        return self.context.host
+
+    @property
+    def path(self) -> str:
+        return self.context.path
+
+    @property
+    def identifier(self) -> str:
+        """What the registry's API takes after /manifests/: the tag or the digest."""
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.written or self.name
+
+    def through(self, mirror: str) -> Reference:
+        """This reference read through a mirror laid out like Docker Hub, `HOST[:PORT][/PREFIX]`:
+        `alpine:3.20` through `127.0.0.1:5000` is `127.0.0.1:5000/library/alpine:3.20`."""
+        host, _, prefix = mirror.rstrip("/").partition("/")
+        return replace(self, context=Name(host, f"{prefix}/{self.path}" if prefix else self.path), written="")
+
+
+@dataclass(frozen=True)
+class Tag(Reference):
+    tag: str | None = None  # None: written without one, which is `latest`
+
+    @property
+    def identifier(self) -> str:
+        return self.tag or "latest"
+
+    @property
+    def name(self) -> str:
+        return f"{self.context}" + (f":{self.tag}" if self.tag else "")
+
+
+@dataclass(frozen=True)
+class Digest(Reference):
+    digest: str
+    tag: str | None = field(default=None, compare=False)  # written with the digest (`alpine:3.20@sha256:…`): for its text only
+
+    @property
+    def identifier(self) -> str:
+        return self.digest
+
+    @property
+    def name(self) -> str:
+        return f"{self.context}" + (f":{self.tag}" if self.tag else "") + f"@{self.digest}"
 
 
 def _split_host(ref: str) -> tuple[str, str]:
@@ -37,7 +103,7 @@ def _split_host(ref: str) -> tuple[str, str]:
     return DOCKER_HUB, ref
 
 
-def parse(ref: str) -> Reference:
+def parse(ref: str) -> Tag | Digest:
     """Parse `alpine:3.20`, `ghcr.io/org/img@sha256:...`; raise ValueError saying what is wrong."""
     host, rest = _split_host(ref)
     rest, _, digest = rest.partition("@")
@@ -52,15 +118,17 @@ def parse(ref: str) -> Reference:
         raise ValueError(f"repository path '{path}' is not valid (lowercase letters, digits, '.', '_', '-', '/')")
     if digest and not DIGEST.fullmatch(digest):
         raise ValueError(f"digest '{digest}' is not sha256:<64 hex digits>")
-    return Reference(host, path, tag or None, digest or None)
+    if digest:
+        return Digest(Name(host, path), digest, tag or None, written=ref)
+    return Tag(Name(host, path), tag or None, written=ref)
 
 
-def parse_repository(ref: str) -> Reference:
+def parse_repository(ref: str) -> Name:
     """A repository: a reference with neither tag nor digest."""
     parsed = parse(ref)
-    if parsed.tag or parsed.digest:
+    if not isinstance(parsed, Tag) or parsed.tag:
         raise ValueError("a repository takes no tag or digest")
-    return parsed
+    return parsed.context
 
 
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -90,12 +158,3 @@ def api_url(host: str) -> str:
     name = f"[{name}]" if ":" in name else name
     default = {"http": 80, "https": 443}[scheme]
     return f"{scheme}://{name}" + ("" if port == default else f":{port}")
-
-
-def mirrored(base: str, mirror: str | None) -> str | None:
-    """`alpine:3.20` through mirror `HOST[/PREFIX]` is `HOST[/PREFIX]/library/alpine:3.20`."""
-    if not mirror:
-        return None
-    ref = parse(base)
-    name = f"{mirror.rstrip('/')}/{ref.path}"
-    return name + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
