@@ -90,7 +90,7 @@ def _what(demands: Demands) -> str:
 
 
 def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[Platform, ...] | None, demands: Demands) -> list[str]:
-    held = {tag: repo.registry.head_manifest(repo.path, tag) for tag in v.tags}
+    held = {tag: repo.registry.head_manifest(repo.name.tag(tag)) for tag in v.tags}
     problems = {d: _index_problems(repo, d, platforms, demands) for d in sorted(set(filter(None, held.values())))}
     good = sorted(d for d, found in problems.items() if not found)
     lines = []
@@ -106,7 +106,7 @@ def _variant_problems(repo: Repository, v: VariantPlan, platforms: tuple[Platfor
 def _index_problems(repo: Repository, digest: str, expected: tuple[Platform, ...] | None, demands: Demands) -> list[str]:
     """`expected`: the platforms the index must hold; None: not checked (the verification says why, once)."""
     version, key = demands.version, demands.key
-    media_type, body, _ = repo.registry.get_manifest(repo.path, digest) or (None, b"{}", None)
+    media_type, body, _ = repo.registry.get_manifest(repo.name.digest(digest)) or (None, b"{}", None)
     document = json.loads(body)
     if media_type not in INDEXES and "manifests" not in document:
         return [f"holds {digest}, not an index (publisher publishes an index per variant)"]
@@ -128,7 +128,7 @@ def _index_problems(repo: Repository, digest: str, expected: tuple[Platform, ...
 def _attestation_problems(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:
     if manifest is None:
         return ["no attestation manifest (no SBOM, no provenance); if it was published with --no-attestations, verify with it"]
-    found = repo.registry.get_manifest(repo.path, manifest)
+    found = repo.registry.get_manifest(repo.name.digest(manifest))
     layers = json.loads(found[1]).get("layers", []) if found else []
     kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"] for layer in layers}
     spdx = kinds.get(predicates.SBOM)
@@ -149,7 +149,7 @@ def _names_payload(document: dict, version: str) -> bool:
 
 
 def _signed(repo: Repository, digest: str, key) -> bool:
-    found = repo.registry.get_manifest(repo.path, signature_tag(digest))
+    found = repo.registry.get_manifest(repo.name.tag(signature_tag(digest)))
     for layer in json.loads(found[1]).get("layers", []) if found else []:
         signature = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
         if signature and verifies(key, repo.ref, digest, repo.registry.get_blob(repo.path, layer["digest"]), signature):

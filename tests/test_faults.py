@@ -8,6 +8,7 @@ import pytest
 
 from publisher.image import oci
 from publisher.image.platform import parse_platform
+from publisher.image.reference import Name
 from publisher.local.layers import file_digest
 from publisher.remote.errors import RegistryError
 from publisher.remote.registry import Registry
@@ -28,12 +29,12 @@ def push_image(reg: Registry, repo: str, tmp_path, salt: str) -> tuple[str, byte
     image = oci.Image(parse_platform("linux/amd64"), config, (layer,))
     reg.upload_blob(repo, oci.digest(config), config)
     reg.upload_blob(repo, layer.digest, big)
-    reg.put_manifest(repo, image.digest, image.manifest, oci.MANIFEST)
+    reg.put_manifest(Name(reg.host, repo).digest(image.digest), image.manifest, oci.MANIFEST)
     index = oci.index([image], {"org.opencontainers.image.version": salt})
-    reg.put_manifest(repo, oci.digest(index), index, oci.INDEX)
+    reg.put_manifest(Name(reg.host, repo).digest(oci.digest(index)), index, oci.INDEX)
     for tag in ("1.2.3", "latest"):
-        reg.put_manifest(repo, tag, index, oci.INDEX)
-        assert reg.head_manifest(repo, tag, expect=oci.digest(index)) == oci.digest(index)
+        reg.put_manifest(Name(reg.host, repo).tag(tag), index, oci.INDEX)
+        assert reg.head_manifest(Name(reg.host, repo).tag(tag), expect=oci.digest(index)) == oci.digest(index)
     return oci.digest(index), index
 
 
@@ -44,8 +45,8 @@ def test_each_fault_kind_is_retried_and_survived(kind, proxies, registry, tmp_pa
         digest, _ = push_image(reg, f"faults/{kind}", tmp_path, kind)
     assert any(f[0] == kind for f in proxy.faults), "the fault was never injected"
     with Registry(registry.host) as direct:  # read back past the proxy
-        assert direct.head_manifest(f"faults/{kind}", "latest") == digest
-        assert direct.head_manifest(f"faults/{kind}", "1.2.3") == digest
+        assert direct.head_manifest(Name(direct.host, f"faults/{kind}").tag("latest")) == digest
+        assert direct.head_manifest(Name(direct.host, f"faults/{kind}").tag("1.2.3")) == digest
 
 
 def test_retries_are_bounded(proxies, tmp_path):
@@ -62,7 +63,7 @@ def test_refusals_fail_at_once_with_the_registrys_code(code, proxies):
     proxy = proxies(fraction=1.0, kinds=[code])
     with Registry(proxy.host, policy=fast()) as reg:
         with pytest.raises(RegistryError) as caught:
-            reg.put_manifest("faults/refused", "1.2.3", b"{}", oci.INDEX)
+            reg.put_manifest(Name(reg.host, "faults/refused").tag("1.2.3"), b"{}", oci.INDEX)
     assert len(proxy.faults) == 1  # one request, no retry
     assert caught.value.code == code or (code == "UNAUTHORIZED" and caught.value.status == 401)
     assert str(caught.value).count("\n") == 0
@@ -86,7 +87,7 @@ def test_a_long_tag_list_comes_through_the_proxy(proxies, registry, tmp_path):
         _, index = push_image(direct, "faults/long-list", tmp_path, "long")
         names = [f"0.5.{n}-python3.13-bookworm-slim" for n in range(120)]  # about 4 KB of JSON
         for tag in names:
-            direct.put_manifest("faults/long-list", tag, index, oci.INDEX)
+            direct.put_manifest(Name(direct.host, "faults/long-list").tag(tag), index, oci.INDEX)
     with Registry(proxy.host, timeout=5, policy=fast(attempts=1)) as through:
         assert set(through.list_tags("faults/long-list")) == {"1.2.3", "latest", *names}
-        assert through.head_manifest("faults/long-list", "latest") == oci.digest(index)  # the same connection, still usable
+        assert through.head_manifest(Name(through.host, "faults/long-list").tag("latest")) == oci.digest(index)  # the same connection, still usable

@@ -10,6 +10,7 @@ import secrets
 import pytest
 
 from publisher.image.oci import INDEX
+from publisher.image.reference import Name
 from publisher.image.oci import digest as sha256_digest
 from publisher.remote.credentials import Credentials
 from publisher.remote.errors import RegistryError
@@ -129,7 +130,7 @@ def test_a_registry_refusing_oci_indexes_is_told_which_media_type(registry, prox
     body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": []}).encode()
     with Registry(proxy.host) as reg:
         with pytest.raises(RegistryError) as caught:
-            reg.put_manifest("idx/x", "latest", body, INDEX)
+            reg.put_manifest(Name(reg.host, "idx/x").tag("latest"), body, INDEX)
     assert str(caught.value) == (
         f"{proxy.host}/idx/x: PUT manifest latest: HTTP 400 MANIFEST_INVALID: manifest invalid; the registry does "
         f"not take the media type {INDEX} (an OCI image index): publish to a registry that supports OCI indexes")

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from publisher.image.reference import Name
 from publisher.remote.credentials import Credentials, env_name, lookup
 from publisher.errors import PublisherError
 from publisher.remote.retry import Policy
@@ -131,28 +132,28 @@ def test_image_manifest_put_get_head(client):
     repo = new_repo()
     body = image(client, repo)
 
-    digest = client.put_manifest(repo, "1.0.0", body, OCI_MANIFEST)
+    digest = client.put_manifest(Name(client.host, repo).tag("1.0.0"), body, OCI_MANIFEST)
 
     assert digest == sha256_digest(body)
-    assert client.get_manifest(repo, "1.0.0") == (OCI_MANIFEST, body, digest)
-    assert client.get_manifest(repo, digest) == (OCI_MANIFEST, body, digest)
-    assert client.head_manifest(repo, "1.0.0") == digest
-    assert client.put_manifest(repo, "1.0.0", body, OCI_MANIFEST) == digest  # identical re-PUT: idempotent
+    assert client.get_manifest(Name(client.host, repo).tag("1.0.0")) == (OCI_MANIFEST, body, digest)
+    assert client.get_manifest(Name(client.host, repo).digest(digest)) == (OCI_MANIFEST, body, digest)
+    assert client.head_manifest(Name(client.host, repo).tag("1.0.0")) == digest
+    assert client.put_manifest(Name(client.host, repo).tag("1.0.0"), body, OCI_MANIFEST) == digest  # identical re-PUT: idempotent
     assert client.stats["manifest_puts"] == 2
 
 
 def test_index_pushed_by_digest_then_tagged(client):
     repo = new_repo()
     child = image(client, repo)
-    client.put_manifest(repo, sha256_digest(child), child, OCI_MANIFEST)
+    client.put_manifest(Name(client.host, repo).digest(sha256_digest(child)), child, OCI_MANIFEST)
     index = index_of(child)
 
-    digest = client.put_manifest(repo, sha256_digest(index), index, OCI_INDEX)
+    digest = client.put_manifest(Name(client.host, repo).digest(sha256_digest(index)), index, OCI_INDEX)
     assert client.list_tags(repo) == []
-    client.put_manifest(repo, "latest", index, OCI_INDEX)
+    client.put_manifest(Name(client.host, repo).tag("latest"), index, OCI_INDEX)
 
-    assert client.head_manifest(repo, "latest") == digest
-    assert client.get_manifest(repo, "latest") == (OCI_INDEX, index, digest)
+    assert client.head_manifest(Name(client.host, repo).tag("latest")) == digest
+    assert client.get_manifest(Name(client.host, repo).tag("latest")) == (OCI_INDEX, index, digest)
     assert client.list_tags(repo) == ["latest"]
 
 
@@ -161,7 +162,7 @@ def test_content_type_must_match_the_media_type(client):
     body = image(client, repo)
 
     with pytest.raises(RegistryError) as caught:
-        client.put_manifest(repo, "x", body, DOCKER_MANIFEST)
+        client.put_manifest(Name(client.host, repo).tag("x"), body, DOCKER_MANIFEST)
 
     error = caught.value
     assert (error.status, error.code) == (400, "MANIFEST_INVALID")
@@ -174,18 +175,18 @@ def test_index_with_a_missing_child_is_refused(client):
     child = image(client, repo)  # blobs there, but the manifest itself never pushed
 
     with pytest.raises(RegistryError) as caught:
-        client.put_manifest(repo, "latest", index_of(child), OCI_INDEX)
+        client.put_manifest(Name(client.host, repo).tag("latest"), index_of(child), OCI_INDEX)
     assert caught.value.code == "MANIFEST_BLOB_UNKNOWN"
 
 
 def test_absent_manifests_and_repositories(client):
     repo = new_repo()
-    client.put_manifest(repo, "present", image(client, repo), OCI_MANIFEST)
+    client.put_manifest(Name(client.host, repo).tag("present"), image(client, repo), OCI_MANIFEST)
 
-    assert client.head_manifest(repo, "absent") is None
-    assert client.get_manifest(repo, "absent") is None
-    assert client.head_manifest(new_repo(), "latest") is None
-    assert client.get_manifest(new_repo(), "latest") is None
+    assert client.head_manifest(Name(client.host, repo).tag("absent")) is None
+    assert client.get_manifest(Name(client.host, repo).tag("absent")) is None
+    assert client.head_manifest(Name(client.host, new_repo()).tag("latest")) is None
+    assert client.get_manifest(Name(client.host, new_repo()).tag("latest")) is None
     assert client.list_tags(new_repo()) == []
 
 
@@ -193,7 +194,7 @@ def test_list_tags(client):
     repo = new_repo()
     body = image(client, repo)
     for tag in ("1.0.0", "1.0", "latest"):
-        client.put_manifest(repo, tag, body, OCI_MANIFEST)
+        client.put_manifest(Name(client.host, repo).tag(tag), body, OCI_MANIFEST)
     assert sorted(client.list_tags(repo)) == ["1.0", "1.0.0", "latest"]
 
 
@@ -242,7 +243,7 @@ def test_basic_auth_with_credentials(auth_registry):
 def test_basic_auth_without_credentials_says_how_to_give_them(auth_registry):
     with Registry(auth_registry.host) as reg:
         with pytest.raises(RegistryError) as caught:
-            reg.head_manifest("a/b", "latest")
+            reg.head_manifest(Name(reg.host, "a/b").tag("latest"))
     error = caught.value
     assert (error.status, error.code) == (401, "UNAUTHORIZED")
     assert env_name(auth_registry.host) in str(error) and "docker login" in str(error)

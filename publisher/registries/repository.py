@@ -21,7 +21,8 @@ class Repository:
     """One target repository, with what we already know it holds (no repeated round-trips)."""
 
     def __init__(self, ref: str, registry: Registry):
-        self.ref, self.path, self.registry = ref, parse_repository(ref).path, registry
+        self.ref, self.name, self.registry = ref, parse_repository(ref), registry
+        self.path = self.name.path
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
@@ -35,14 +36,14 @@ class Repository:
 
     def _current(self, tags: list[str], pool: Executor) -> dict[str, Current]:
         present = [tag for tag in tags if tag in self.existing]
-        digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.path, tag), present)))
+        digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.name.tag(tag)), present)))
         distinct = sorted({d for d in digests.values() if d} - set(self.releases))
         self.releases.update(zip(distinct, pool.map(self._release_of, distinct)))
         return {tag: Current(digests[tag], *self.releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
 
     def held(self, tag: str) -> Current:
         """What `tag` holds now, read again (its release read once per digest): for a tag another publisher may move."""
-        digest = self.registry.head_manifest(self.path, tag)
+        digest = self.registry.head_manifest(self.name.tag(tag))
         if digest and digest not in self.releases:
             self.releases[digest] = self._release_of(digest)
         return Current(digest, *self.releases[digest]) if digest else Current()
@@ -74,7 +75,7 @@ class Repository:
     def manifest(self, digest: str) -> bytes:
         """The manifest at `digest` (b"" when the repository has none), fetched once: the read step has the indexes."""
         if digest not in self.read_manifests:
-            found = self.registry.get_manifest(self.path, digest)
+            found = self.registry.get_manifest(self.name.digest(digest))
             self.read_manifests[digest] = found[1] if found else b""
         return self.read_manifests[digest]
 

@@ -1,4 +1,8 @@
-"""Manifests: put (by digest or tag), get and head; read-after-write lag asked again within the budget."""
+"""Manifests: put (by digest or tag), get and head; read-after-write lag asked again within the budget.
+
+Each takes a reference, a `Tag` or a `Digest` (image/reference): which one it is says how the answer is
+checked, never the text of what follows /manifests/.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +10,34 @@ import json
 
 from publisher.image.oci import ACCEPT, INDEXES
 from publisher.image.oci import digest as sha256_digest
+from publisher.image.reference import Digest, Reference
 from publisher.remote.client import Call, Client
 from publisher.remote.errors import RegistryError
 
 
 class Manifests(Client):
-    def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
+    def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
         digest = sha256_digest(body)
-        call = Call("PUT", f"/manifests/{ref}", f"manifest {ref}", ok=(201,), push=True,
+        if isinstance(ref, Digest) and ref.digest != digest:
+            raise ValueError(f"a manifest put at {ref.digest} has the digest {digest}")
+        call = Call("PUT", f"/manifests/{ref.identifier}", f"manifest {ref.identifier}", ok=(201,), push=True,
                     headers={"Content-Type": media_type}, body=body)
         attempts = self.policy.attempt()
         while True:
             try:
-                response = self.call(repo, call)
+                response = self.call(ref.path, call)
                 break
             except RegistryError as error:
-                if ref == digest and self._head_manifest(repo, digest) == digest:
+                if isinstance(ref, Digest) and self._head_manifest(ref) == digest:
                     return digest  # by digest: already there is exactly this body, whoever put it
                 # A publish racing ours may be committing the same blob just now: the registry hides
                 # it for a moment (seen with two processes pushing one release at once).
-                if ref == digest and error.code == "MANIFEST_BLOB_UNKNOWN" and attempts.again():
+                if isinstance(ref, Digest) and error.code == "MANIFEST_BLOB_UNKNOWN" and attempts.again():
                     continue
                 raise self._explained(error, call, media_type) from None
         reported = response.headers.get("Docker-Content-Digest")
         if reported and reported != digest:
-            raise RegistryError(self.host, repo, "PUT", call.what, f"registry stored {reported}, the body's digest is {digest}")
+            raise RegistryError(self.host, ref.path, "PUT", call.what, f"registry stored {reported}, the body's digest is {digest}")
         self.transport.count("manifest_puts")
         return digest
 
@@ -41,21 +48,21 @@ class Manifests(Client):
                                  "that supports OCI indexes", error.status, error.code)
         return error
 
-    def get_manifest(self, repo: str, ref: str) -> tuple[str, bytes, str] | None:
+    def get_manifest(self, ref: Reference) -> tuple[str, bytes, str] | None:
         """(media type, body, digest), or None if the registry has no such manifest."""
-        call = Call("GET", f"/manifests/{ref}", f"manifest {ref}", ok=(200, 404), headers={"Accept": ACCEPT})
-        response = self.call(repo, call)
+        call = Call("GET", f"/manifests/{ref.identifier}", f"manifest {ref.identifier}", ok=(200, 404), headers={"Accept": ACCEPT})
+        response = self.call(ref.path, call)
         if response.status_code == 404:
             if self.codes(response) & {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"}:
                 return None
-            raise self.error(response, repo, call)
+            raise self.error(response, ref.path, call)
         body, digest = response.content, sha256_digest(response.content)
-        if ref.startswith("sha256:") and digest != ref:
-            raise RegistryError(self.host, repo, "GET", call.what, f"body's digest is {digest}")
+        if isinstance(ref, Digest) and digest != ref.digest:
+            raise RegistryError(self.host, ref.path, "GET", call.what, f"body's digest is {digest}")
         media_type = response.headers.get("Content-Type", "").partition(";")[0].strip()
         return media_type or _body_media_type(body), body, digest
 
-    def head_manifest(self, repo: str, ref: str, expect: str | None = None) -> str | None:
+    def head_manifest(self, ref: Reference, expect: str | None = None) -> str | None:
         """The manifest's digest, or None if the registry has no such manifest.
 
         With `expect`, "unknown" is asked again within the retry budget: right after a push,
@@ -64,19 +71,19 @@ class Manifests(Client):
         """
         attempts = self.policy.attempt()
         while True:
-            found = self._head_manifest(repo, ref)
+            found = self._head_manifest(ref)
             if expect is None or found is not None or not attempts.again():
                 return found
 
-    def _head_manifest(self, repo: str, ref: str) -> str | None:
-        call = Call("HEAD", f"/manifests/{ref}", f"manifest {ref}", ok=(200, 404), headers={"Accept": ACCEPT})
-        response = self.call(repo, call)
+    def _head_manifest(self, ref: Reference) -> str | None:
+        call = Call("HEAD", f"/manifests/{ref.identifier}", f"manifest {ref.identifier}", ok=(200, 404), headers={"Accept": ACCEPT})
+        response = self.call(ref.path, call)
         if response.status_code == 404:
             return None
         digest = response.headers.get("Docker-Content-Digest")
         if digest:
             return digest
-        found = self.get_manifest(repo, ref)
+        found = self.get_manifest(ref)
         return found[2] if found else None
 
 

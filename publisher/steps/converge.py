@@ -48,7 +48,7 @@ def write_floating(release: Release, downgrade: bool):
         action = standing(tag, release, now.digest == publication.digest, now.version, (), downgrade).action
         if action in (NEWER, OURS):
             return TagWritten(repo.ref, tag, Tagged.HELD_BACK if action == NEWER else Tagged.UNCHANGED)
-        repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
+        repo.registry.put_manifest(repo.name.tag(tag), publication.index, oci.INDEX)
         return TagWritten(repo.ref, tag, as_decided(decision))
 
     return write
@@ -75,14 +75,14 @@ def _settle(repo: Repository, publication: Publication, tag: str, listed: frozen
     now = repo.held(tag)
     s = standing(tag, release, now.digest == publication.digest, now.version, listed, downgrade)
     if s.action == WRITE:
-        repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
+        repo.registry.put_manifest(repo.name.tag(tag), publication.index, oci.INDEX)
         return Settled(TagWritten(repo.ref, tag, Tagged.WRITTEN_AGAIN))
     if s.action == RESTORE:  # a newer release wrote it, then our write landed over it: its index goes back
-        found = repo.registry.get_manifest(repo.path, s.exact)
+        found = repo.registry.get_manifest(repo.name.tag(s.exact))
         if found is None:  # listed, then gone: nothing to put back
             return Settled(None)
         media_type, body, digest = found
-        repo.registry.put_manifest(repo.path, tag, body, media_type)
+        repo.registry.put_manifest(repo.name.tag(tag), body, media_type)
         return Settled(TagWritten(repo.ref, tag, Tagged.PUT_BACK), Meanwhile(repo.ref, tag, s.release.text, digest))
     if s.action == NEWER:
         return Settled(None, Meanwhile(repo.ref, tag, s.release.text, now.digest))

@@ -135,15 +135,15 @@ def _manifests(repo: Repository, bodies: dict[str, bytes], media_type: str, pool
 
 
 def _manifest(repo: Repository, digest: str, body: bytes, media_type: str) -> Sent:
-    if repo.registry.head_manifest(repo.path, digest) == digest:
+    if repo.registry.head_manifest(repo.name.digest(digest)) == digest:
         return Sent.THERE
-    repo.registry.put_manifest(repo.path, digest, body, media_type)
+    repo.registry.put_manifest(repo.name.digest(digest), body, media_type)
     return Sent.PUSHED
 
 
 def _tag(repo: Repository, publication: Publication, tag: str, decision: Decision) -> TagWritten:
     if decision.status in (NEW, MOVES):
-        repo.registry.put_manifest(repo.path, tag, publication.index, oci.INDEX)
+        repo.registry.put_manifest(repo.name.tag(tag), publication.index, oci.INDEX)
     return TagWritten(repo.ref, tag, as_decided(decision))
 
 

@@ -49,7 +49,7 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
 
 def _tag_holds(repo: Repository, publication: Publication, tag: str, release: Release | None) -> str | Meanwhile | None:
     """None if the tag holds the publication; the newer release a floating tag holds instead; else what is wrong."""
-    found = repo.registry.head_manifest(repo.path, tag, expect=publication.digest)
+    found = repo.registry.head_manifest(repo.name.tag(tag), expect=publication.digest)
     if found == publication.digest:
         return None
     newer = newer_at(repo, tag, release) if found and release and is_floating(tag, release) else None
@@ -57,6 +57,6 @@ def _tag_holds(repo: Repository, publication: Publication, tag: str, release: Re
 
 
 def _attestation(repo: Repository, digest: str) -> str | None:
-    if repo.registry.head_manifest(repo.path, digest, expect=digest) == digest:
+    if repo.registry.head_manifest(repo.name.digest(digest), expect=digest) == digest:
         return None
     return f"{repo.ref}@{digest}: attestation manifest missing"

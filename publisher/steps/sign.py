@@ -58,12 +58,12 @@ def _push(s: Signed) -> Sent:
     made = signature_manifest([*others, s.entry])
     for blob in (made.config, *made.layers):
         registry.upload_blob(path, blob.digest, blob.data, ask_first=bool(layers))  # another key's may share it
-    registry.put_manifest(path, signature_tag(s.digest), made.manifest, oci.MANIFEST)
+    registry.put_manifest(s.repo.name.tag(signature_tag(s.digest)), made.manifest, oci.MANIFEST)
     return Sent.PUSHED
 
 
 def _layers(s: Signed) -> list[dict]:
-    found = s.repo.registry.get_manifest(s.repo.path, signature_tag(s.digest))
+    found = s.repo.registry.get_manifest(s.repo.name.tag(signature_tag(s.digest)))
     return json.loads(found[1]).get("layers") or [] if found else []
 
 
