@@ -48,8 +48,8 @@ def _render(matrix: Matrix, template: jinja2.Template, variant: Variant) -> str:
 
 
 def _as_written(variant: Variant) -> Variant:
-    """The Variant as its template reads it: its platforms as the text matrix.yaml writes, not values."""
-    return replace(variant, platforms=tuple(map(str, variant.platforms)))
+    """The Variant as its template reads it: its base and platforms as the text matrix.yaml writes, not values."""
+    return replace(variant, base=variant.base and str(variant.base), platforms=tuple(map(str, variant.platforms)))
 
 
 def _template_line(error: Exception, template: jinja2.Template) -> int:

@@ -35,7 +35,7 @@ def plan_table(plan: Plan, resolved: dict[str, tuple[Platform, ...]] | None = No
             arches = f"from base: {_arches(resolved[v.variant.name]) or 'none'} (of {arches})"
         elif v.variant.platforms_from_base:
             arches = f"from base, of {arches}"
-        rows.append((v.variant.name, v.variant.base or "scratch", arches, " ".join(v.tags)))
+        rows.append((v.variant.name, str(v.variant.base or "scratch"), arches, " ".join(v.tags)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"Release {release.text} ({kind}) to {', '.join(plan.repositories)}", ""]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]

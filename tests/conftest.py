@@ -80,8 +80,8 @@ def mirror(engine, registry, tmp_path_factory) -> str:
 
     work = tmp_path_factory.mktemp("bases")
     for v in load_matrix(ROOT / "matrix.yaml").variants[1:]:
-        python = v.base.split(":")[1].split("-")[0] if v.base.startswith("python:") else None
-        push_base(work, registry.host, v.base, [str(p) for p in v.platforms], python)
+        python = v.base.identifier.split("-")[0] if v.base.path == "library/python" else None
+        push_base(work, registry.host, str(v.base), [str(p) for p in v.platforms], python)
     return registry.host
 
 

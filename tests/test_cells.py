@@ -41,7 +41,7 @@ def test_exclude_by_a_field_of_a_mapping_axis_and_override_by_a_plain_axis(tmp_p
         base: "python:{python}-bookworm"
         platforms: [linux/amd64]
 """)
-    derived = {v.name: (v.base, tuple(map(str, v.platforms))) for v in matrix.variants[1:]}
+    derived = {v.name: (str(v.base), tuple(map(str, v.platforms))) for v in matrix.variants[1:]}
     assert derived == {
         "python3.14-trixie": ("python:3.14-trixie", ("linux/amd64", "linux/arm64")),
         "python3.14-trixie-slim": ("python:3.14-slim-trixie", ("linux/amd64", "linux/arm64")),

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass
 
 from publisher.image.platform import Platform, platform_of
+from publisher.image.reference import Reference, parse
 
 PRIMARY_ARG = "PRIMARY_IMAGE"  # the build argument naming the primary image, pinned by digest
 CONFIG = ("ENTRYPOINT", "CMD", "ENV", "LABEL")
@@ -38,7 +39,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Recipe:
-    base: str  # the final stage's FROM, ARG defaults applied
+    base: Reference | None  # the final stage's FROM, ARG defaults applied; None: FROM scratch
     steps: tuple[Step, ...]
 
     @property
@@ -79,7 +80,7 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
             return None
     if len(stages) != 2 or stages[0][0] != f"${{{PRIMARY_ARG}}}" or not stages[0][1]:
         return None
-    base = _substitute(stages[1][0], args)
+    base = _from_image(_substitute(stages[1][0], args))
     if base is None or [s.kind for s in steps].count("COPY") != 1:
         return None
     return Recipe(base, tuple(steps))
@@ -98,7 +99,7 @@ def read_primary(text: str, files: tuple[str, ...], folder: str) -> Recipe | Non
     kinds = [s.kind for s in steps if s is not None]
     if None in steps or kinds.count("COPY") != 1 or kinds.count("WORKDIR") > 1:
         return None
-    return Recipe(SCRATCH, tuple(steps))
+    return Recipe(None, tuple(steps))
 
 
 def _primary_step(line: str, files: tuple[str, ...], folder: str) -> Step | None:
@@ -140,6 +141,14 @@ def _from_instruction(rest: str) -> tuple[str, str | None] | None:
     if len(words) == 3 and words[1].upper() == "AS" and not words[0].startswith("--"):
         return words[0], words[2]
     return None
+
+
+def _from_image(image: str | None) -> Reference | None:
+    """The FROM's image as a reference; None when it is no valid one (BuildKit reads it then)."""
+    try:
+        return parse(image) if image else None
+    except ValueError:
+        return None
 
 
 def _substitute(image: str, args: dict[str, str | None]) -> str | None:

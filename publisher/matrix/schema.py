@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher.image import reference
+from publisher.image.reference import Reference
 from publisher.matrix import source
 from publisher.errors import PublisherError
 from publisher.matrix.expand import expand
@@ -33,7 +34,7 @@ class SmokeTest:
 @dataclass(frozen=True)
 class Variant:
     name: str  # its folder under variants/ and its id on the command line
-    base: str | None  # the image it is FROM; None for the primary image (FROM scratch)
+    base: Reference | None  # the image it is FROM, as matrix.yaml writes it; None for the primary image (FROM scratch)
     family: str  # what the template branches on: scratch, alpine, debian, ...
     base_tags: tuple[str, ...]  # most specific first; empty for the primary image
     platforms: tuple[Platform, ...]
@@ -201,11 +202,7 @@ NEEDS = ("credentials",)
 
 def _read_variant(src: Source, where: Where, entry: dict, families: dict, platforms: tuple[Platform, ...]) -> Variant:
     entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional=VARIANT_KEYS - {"base", "family", "tags"})
-    base = string(src, where + ("base",), entry.get("base", MISSING))
-    try:
-        reference.parse(base) if base else None
-    except ValueError as e:
-        src.error(where + ("base",), f"base '{base}': {e}; write an image reference, e.g. alpine:3.20")
+    base = _read_base(src, where + ("base",), string(src, where + ("base",), entry.get("base", MISSING)))
     hint = "a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"
     base_tags = string_list(src, where + ("tags",), entry.get("tags", MISSING), TAG, hint)
     for i, tag in enumerate(base_tags):
@@ -216,6 +213,15 @@ def _read_variant(src: Source, where: Where, entry: dict, families: dict, platfo
     if needs is not None and needs not in NEEDS:
         src.error(where + ("needs",), f"needs '{needs}' is not known; write 'needs: credentials' for a base that needs a login to pull")
     return replace(variant, needs_credentials=needs == "credentials")
+
+
+def _read_base(src: Source, where: Where, text: str) -> Reference | None:
+    """The base, parsed once; None when missing or not a reference (the problem is said)."""
+    try:
+        return reference.parse(text) if text else None
+    except ValueError as e:
+        src.error(where, f"base '{text}': {e}; write an image reference, e.g. alpine:3.20")
+        return None
 
 
 def _only_in(src: Source, where: Where, entry: dict, repositories: list[str]) -> tuple[str, ...]:
@@ -239,7 +245,7 @@ def _make_variant(src, where, entry, families, platforms, base, base_tags) -> Va
         src.error(where + ("family",), f"family '{family}' is not declared under families: ({', '.join(families)})")
     own_platforms = entry.get("platforms")
     from_base = own_platforms == FROM_BASE
-    if from_base and base is None:
+    if from_base and where == ("primary",):
         src.error(where + ("platforms",), "the primary image is FROM scratch: it has no base to take its platforms from; "
                                           "list them, e.g. platforms: [linux/amd64, linux/arm64]")
     if isinstance(own_platforms, str) and not from_base:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from publisher.image import reference
+from publisher.image.reference import Reference
 from publisher.release.plan import Plan
 
 
 @dataclass(frozen=True)
 class LeftOut:
     name: str
-    base: str
+    base: Reference
     why: str
 
     def line(self) -> str:
@@ -27,7 +27,7 @@ def without_credentials(plan: Plan, has_credentials: Callable[[str], bool], env_
     """
     kept, left = [], []
     for v in plan.variants:
-        host = reference.parse(v.variant.base).host if v.variant.needs_credentials else None
+        host = v.variant.base.host if v.variant.needs_credentials else None
         if host and not has_credentials(host):
             why = f"its base needs a login to {host} and there are no credentials for it; set {env_name(host)} or run docker login {host}"
             left.append(LeftOut(v.variant.name, v.variant.base, why))

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from publisher.image import recipe as recipes
-from publisher.image import reference
 from publisher.image.platform import Platform
 from publisher.errors import Problems
 from publisher.matrix.schema import Matrix, Variant
@@ -103,7 +102,7 @@ class Plan:
             "variants": [
                 {
                     "name": v.variant.name,
-                    "base": v.variant.base,
+                    "base": str(v.variant.base) if v.variant.base else None,
                     "family": v.variant.family,
                     "primary": v.variant.primary,
                     "platforms": [str(p) for p in v.variant.platforms],
@@ -123,7 +122,7 @@ class Plan:
             "totals": {"variants": len(self.variants), "images": self.images, "tags_per_repository": len(self.tags)},
         }
         if self.left_out:  # only when a variant is left out: the document is otherwise unchanged
-            document["left_out"] = [vars(x) for x in self.left_out]
+            document["left_out"] = [{**vars(x), "base": str(x.base)} for x in self.left_out]
         if self.selection:  # only with --only/--skip: the document is otherwise unchanged
             document["selection"] = {"only": list(self.selection.only), "skip": list(self.selection.skip),
                                      "selected": [v.variant.name for v in self.variants], "of": self.selection.of}
@@ -179,7 +178,7 @@ def labels(matrix: Matrix, variant: Variant, release: Release, provenance: Prove
     if provenance.revision:
         result[REVISION] = provenance.revision
     if variant.base:
-        result[OCI + "base.name"] = str(reference.parse(variant.base))
+        result[OCI + "base.name"] = variant.base.name
     return dict(sorted(result.items()))
 
 

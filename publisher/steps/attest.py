@@ -107,14 +107,15 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     files = ctx.payload_version or "NOASSERTION"
     binaries = tuple(Binary(name, files, sha, _purl(ctx.package, name, ctx.payload_version or None), folder + name, licenses)
                      for name, sha in ctx.binaries[platform])
-    base = BaseImage(v.variant.base, base_digest, _base_supplier(v.variant.base)) if base_digest else None
+    written = str(v.variant.base)  # as matrix.yaml and the Dockerfile write it
+    base = BaseImage(written, base_digest, _base_supplier(written)) if base_digest else None
     sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
                       __version__, binaries, base, packages if packages and packages.packages else None,
                       python_version(image.config) if base else None)
     provenance = ProvenanceInputs(
         __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
         SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source, ctx.revision,
-        Dependency(purl.docker(v.variant.base, base_digest, str(platform)), base_digest) if base else None,
+        Dependency(purl.docker(written, base_digest, str(platform)), base_digest) if base else None,
         ctx.payloads[platform], ctx.env)
     return Facts(sbom, provenance)
 
