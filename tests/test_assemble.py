@@ -13,6 +13,7 @@ import pytest
 
 from publisher.image import oci
 from publisher.image.platform import parse_platform
+from publisher.image.reference import Name, Reference, parse
 from publisher.local.layers import file_digest
 from publisher.registries.bases import Bases
 from publisher.local.engine import Engine
@@ -64,15 +65,16 @@ def push_docker_format(tmp_path, host: str, path: str, platforms: list[str]) -> 
 def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
     path = f"bases/docker-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
-    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    base = parse(f"{path}:1")  # read through the test's registry as a mirror
+    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             (digest,) = bases.resolve(pool).values()
         raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/{path}:1"],
                              check=True, capture_output=True, text=True).stdout
         assert json.loads(raw)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
-        arm = bases.image("b:1", ARM64)
-        bases.download("b:1", arm)
+        arm = bases.image(base, ARM64)
+        bases.download(base, arm)
     finally:
         hosts.close()
     assert digest == oci.digest(raw.encode())
@@ -86,25 +88,27 @@ def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
 def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_path):
     path = f"bases/amd64-only-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64"])
-    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    base = parse(f"{path}:1")  # read through the test's registry as a mirror
+    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             bases.resolve(pool)
         with pytest.raises(PublisherError) as caught:
-            bases.image("b:1", ARM64)
+            bases.image(base, ARM64)
     finally:
         hosts.close()
-    assert caught.value.lines == ["publisher: base image b:1 has no linux/arm64 image (it has linux/amd64); "
+    assert caught.value.lines == [f"publisher: base image {path}:1 has no linux/arm64 image (it has linux/amd64); "
                                   "remove the platform from the variant or choose another base"]
 
 
-def _pushed_base(tmp_path, registry) -> tuple[Bases, Hosts, str]:
+def _pushed_base(tmp_path, registry) -> tuple[Bases, Hosts, str, Reference]:
     path = f"bases/pull-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
-    bases = Bases({"b:1": f"{registry.host}/{path}:1"}, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    base = parse(f"{path}:1")  # read through the test's registry as a mirror
+    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
     with ThreadPoolExecutor(2) as pool:
         bases.resolve(pool)
-    return bases, hosts, path
+    return bases, hosts, path, base
 
 
 class _Logged:
@@ -118,30 +122,30 @@ class _Logged:
 
 def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, registry, tmp_path):
     """What the engine pulls is exactly the image publisher read: the same config, under publisher's name."""
-    bases, hosts, path = _pushed_base(tmp_path, registry)
+    bases, hosts, path, base = _pushed_base(tmp_path, registry)
     try:
-        arm = bases.image("b:1", ARM64)
+        arm = bases.image(base, ARM64)
         name, logged, e = Engine.local_name(oci.digest(arm.config)), _Logged(), Engine(lambda line: None)
-        assert arm.source.startswith(f"{registry.host}/{path}@sha256:")
+        assert arm.source.context == Name(registry.host, path) and arm.source.digest.startswith("sha256:")
         with ThreadPoolExecutor(1) as pool:
-            _load_base(logged, e, arm, ARM64, pool.submit(bases.download, "b:1", arm))
+            _load_base(logged, e, arm, ARM64, pool.submit(bases.download, base, arm))
         assert logged.lines == [] and e.has(name)
         found = e.inspect(name)
         assert found["Architecture"] == "arm64"
         assert found["RootFS"]["Layers"] == json.loads(arm.config)["rootfs"]["diff_ids"]
     finally:
         hosts.close()
-        subprocess.run(["docker", "rmi", "-f", name, f"{registry.host}/{path}@{arm.source.split('@')[1]}"], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", name, arm.source.name], capture_output=True)
 
 
 def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry, tmp_path):
-    bases, hosts, path = _pushed_base(tmp_path, registry)
+    bases, hosts, path, base = _pushed_base(tmp_path, registry)
     try:
-        amd = bases.image("b:1", AMD64)
-        unreachable = replace(amd, source=f"127.0.0.1:9/{path}@{amd.source.split('@')[1]}")  # nothing listens on port 9
+        amd = bases.image(base, AMD64)
+        unreachable = replace(amd, source=Name("127.0.0.1:9", path).digest(amd.source.digest))  # nothing listens on port 9
         name, logged, e = Engine.local_name(oci.digest(amd.config)), _Logged(), Engine(lambda line: None)
         with ThreadPoolExecutor(1) as pool:
-            _load_base(logged, e, unreachable, AMD64, pool.submit(bases.download, "b:1", amd))
+            _load_base(logged, e, unreachable, AMD64, pool.submit(bases.download, base, amd))
         assert e.has(name)
         (line,) = logged.lines
         assert line.startswith(f"the engine did not pull {unreachable.source} (") and line.endswith("loading it from publisher's cache instead")

@@ -193,6 +193,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     from concurrent.futures import ThreadPoolExecutor
 
     from publisher.image.platform import parse_platform
+    from publisher.image.reference import parse
     from publisher.remote.hosts import Hosts
     from publisher.registries.bases import Bases
     from tests.fault_proxy import FaultProxy
@@ -200,16 +201,16 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     (tmp_path / "mirror").mkdir()
     own = RegistryServer(tmp_path / "mirror").start()
     proxy = FaultProxy(own.host)
-    gets = []
+    gets, alpine = [], parse("alpine:3.20")
     proxy.hook = lambda method, path: gets.append(path) if method == "GET" and "/manifests/" in path else None
     try:
         push_base(tmp_path / "bases", own.host, "alpine:3.20", list(PLATFORMS))
         with Hosts() as hosts, ThreadPoolExecutor(8) as pool:
-            bases = Bases({"alpine:3.20": f"{proxy.host}/library/alpine:3.20"}, tmp_path / "cache", hosts)
+            bases = Bases({alpine}, proxy.host, tmp_path / "cache", hosts)
             bases.resolve(pool)
             asked = [(parse_platform(platform), n) for platform in PLATFORMS for n in range(4)]  # 8 tasks, as 4 variants on one base
-            assert list(pool.map(lambda item: bases.lacks("alpine:3.20", item[0]), asked)) == [None] * len(asked)
-        index = bases.digests["alpine:3.20"]
+            assert list(pool.map(lambda item: bases.lacks(alpine, item[0]), asked)) == [None] * len(asked)
+        index = bases.digests[alpine]
         assert sum(path.endswith(index) for path in gets) == 1
         assert len(gets) == 1 + len(PLATFORMS)  # the index, then each platform's manifest, once each
     finally:

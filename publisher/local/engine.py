@@ -17,6 +17,7 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.image.oci import Image
 from publisher.image.platform import Platform
+from publisher.image.reference import Digest
 from publisher.local import archives
 
 LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
@@ -202,16 +203,16 @@ class Engine:
         except self._docker_errors.DockerException as e:
             raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
 
-    def pull(self, name: str, image: Image, source: str, auth: dict | None) -> str | None:
-        """Have the engine pull `source` (repository@digest: `image` exactly) itself and name it `name`; why
+    def pull(self, name: str, image: Image, source: Digest, auth: dict | None) -> str | None:
+        """Have the engine pull `source` (`image` exactly, by digest) itself and name it `name`; why
         not, or None. The engine's own pull downloads, decompresses and unpacks layers at once and in
         parallel, where a load reads the whole archive first (and the containerd store unpacks only the host's platform)."""
-        repository, _, digest = source.partition("@")
         try:
-            for event in self.client.api.pull(repository, digest, stream=True, decode=True, platform=str(image.platform), auth_config=auth):
+            for event in self.client.api.pull(str(source.context), source.digest, stream=True, decode=True,
+                                              platform=str(image.platform), auth_config=auth):
                 if "error" in event:
                     return str(event["error"]).strip().splitlines()[0]
-            self.client.api.tag(source, LOCAL, name.split(":")[1])
+            self.client.api.tag(source.name, LOCAL, name.split(":")[1])
         except self._docker_errors.DockerException as e:
             return _first_line(e)
         self.remember(image)

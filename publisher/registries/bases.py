@@ -17,7 +17,7 @@ from publisher.errors import PublisherError
 from publisher.image import oci
 from publisher.image.oci import Blob
 from publisher.image.platform import Platform, platform_of
-from publisher.image.reference import Reference, parse
+from publisher.image.reference import Digest, Reference
 from publisher.release.plan import Plan
 from publisher.remote.hosts import Hosts
 from publisher.remote.registry import Registry
@@ -36,19 +36,20 @@ class FetchedBase:
 
     config: bytes
     layers: tuple[Blob, ...]  # their files are in the cache once `Bases.download` returns
-    source: str = ""  # repository@digest of this platform's manifest: what an engine can pull itself
+    source: Digest | None = None  # this platform's manifest where it was read: what an engine can pull itself
 
 
 class Bases:
-    """Base references (already mirrored) → their digests and images."""
+    """The bases as declared → where they are read (through --base-mirror: applied here, and only here), their
+    digests and images. Every step names a base as its Variant declares it."""
 
-    def __init__(self, refs: dict[str, str], cache: Path, hosts: Hosts):
-        self.refs = {base: parse(ref) for base, ref in refs.items()}
+    def __init__(self, bases: set[Reference], mirror: str | None, cache: Path, hosts: Hosts):
+        self.refs = {base: base.through(mirror) if mirror else base for base in bases}
         self.cache = cache / "bases"
         self.hosts = hosts
-        self.digests: dict[str, str] = {}
-        self._manifests: dict[tuple[str, str], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
-        self._platforms: dict[tuple[str, Platform], tuple[dict, bytes, str] | str] = {}
+        self.digests: dict[Reference, str] = {}
+        self._manifests: dict[tuple[Digest], tuple[str, bytes]] = {}  # Docker Hub counts each GET as a pull
+        self._platforms: dict[tuple[Reference, Platform], tuple[dict, bytes, str] | str] = {}
         self._downloads: dict[tuple[str], bool] = {}
         self._locks: dict[tuple, threading.Lock] = {}  # one per cache key: tasks asking at once make one request
         self._lock = threading.Lock()
@@ -62,13 +63,13 @@ class Bases:
                 cache[key] = make()
         return cache[key]
 
-    def resolve(self, pool: Executor) -> dict[str, str]:
+    def resolve(self, pool: Executor) -> dict[Reference, str]:
         """Each base's manifest digest now; a missing base is an error naming it."""
-        bases = sorted(self.refs)
+        bases = sorted(self.refs, key=str)
         found = dict(zip(bases, pool.map(self._head, bases)))
         for base, digest in found.items():
             if digest is None:
-                raise PublisherError(f"publisher: base image {base} not found at {self.refs[base].repository}; "
+                raise PublisherError(f"publisher: base image {base} not found at {self.refs[base].context}; "
                                      "check the matrix or --base-mirror")
         self.digests = found
         return found
@@ -77,11 +78,11 @@ class Bases:
         """Variant → its base's digest as `resolve` found it (None: FROM scratch): how every step keys bases."""
         return {v.variant.name: self.digests.get(v.variant.base) for v in plan.variants}
 
-    def _head(self, base: str) -> str | None:
+    def _head(self, base: Reference) -> str | None:
         ref = self.refs[base]
-        return self.hosts[ref.host].head_manifest(ref.path, ref.digest or ref.tag or "latest")
+        return self.hosts[ref.host].head_manifest(ref)
 
-    def image(self, base: str, platform: Platform) -> FetchedBase:
+    def image(self, base: Reference, platform: Platform) -> FetchedBase:
         """The base's image for `platform`, at the digest `resolve` found; its layers are not downloaded yet."""
         ref = self.refs[base]
         found = self._platform(base, platform)
@@ -89,9 +90,9 @@ class Bases:
             raise PublisherError(f"publisher: base image {base} {found}; remove the platform from the variant or choose another base")
         manifest, config, digest = found
         layers = tuple(self._layer(layer, base) for layer in manifest["layers"])
-        return FetchedBase(config, layers, f"{ref.repository}@{digest}")
+        return FetchedBase(config, layers, ref.context.digest(digest))
 
-    def download(self, base: str, fetched: FetchedBase) -> None:
+    def download(self, base: Reference, fetched: FetchedBase) -> None:
         """The base's layers into the cache, each once: the bytes pushed, and loaded where the engine cannot pull."""
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
         for blob in fetched.layers:
@@ -103,19 +104,20 @@ class Bases:
             registry.download_blob(ref.path, blob.digest, blob.path)
         return True
 
-    def lacks(self, base: str, platform: Platform) -> str | None:
+    def lacks(self, base: Reference, platform: Platform) -> str | None:
         """Why the base cannot serve `platform` (e.g. "has linux/amd64 only"), or None: checked before any build."""
         found = self._platform(base, platform)
         return found if isinstance(found, str) else None
 
-    def looked_up(self, base: str) -> str:
-        return str(self.refs[base])
+    def looked_up(self, base: Reference) -> Reference:
+        """Where the base is read: as declared, or through --base-mirror."""
+        return self.refs[base]
 
-    def _platform(self, base: str, platform: Platform) -> tuple[dict, bytes, str] | str:
+    def _platform(self, base: Reference, platform: Platform) -> tuple[dict, bytes, str] | str:
         """(manifest, config, manifest digest) of the base's image for `platform`, or what it has instead; read once."""
         return self._once(self._platforms, (base, platform), lambda: self._find(base, platform))
 
-    def _find(self, base: str, platform: Platform) -> tuple[dict, bytes, str] | str:
+    def _find(self, base: Reference, platform: Platform) -> tuple[dict, bytes, str] | str:
         ref, registry = self.refs[base], self.hosts[self.refs[base].host]
         digest = self.digests[base]
         media_type, body = self._get(ref, registry, digest)
@@ -134,15 +136,17 @@ class Bases:
         return document, config, digest
 
     def _get(self, ref: Reference, registry: Registry, digest: str) -> tuple[str, bytes]:
+        manifest = ref.context.digest(digest)
+
         def fetch() -> tuple[str, bytes]:
-            found = registry.get_manifest(ref.path, digest)
+            found = registry.get_manifest(manifest)
             if found is None:
-                raise PublisherError(f"publisher: base image {ref} has no manifest {digest} any more; run the publish again")
+                raise PublisherError(f"publisher: base image {ref.name} has no manifest {digest} any more; run the publish again")
             return found[:2]
 
-        return self._once(self._manifests, (ref.repository, digest), fetch)
+        return self._once(self._manifests, (manifest,), fetch)
 
-    def _layer(self, layer: dict, base: str) -> Blob:
+    def _layer(self, layer: dict, base: Reference) -> Blob:
         media_type = LAYER_TYPES.get(layer.get("mediaType", ""))
         if media_type is None:
             raise PublisherError(f"publisher: base image {base} has a layer of type {layer.get('mediaType')}, "
@@ -160,7 +164,7 @@ def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
               for p in v.variant.platforms]
     missing = list(pool.map(lambda item: bases.lacks(item[0].base, item[1]), wanted))
     problems = [f"{plan.source}:{variant.line}: variant '{variant.name}': base {variant.base} {why} "
-                f"(looked up at {bases.looked_up(variant.base)}); remove the platform from the variant or choose another base"
+                f"(looked up at {bases.looked_up(variant.base).name}); remove the platform from the variant or choose another base"
                 for (variant, _), why in zip(wanted, missing) if why]
     if problems:
         raise PublisherError(*problems)
@@ -185,7 +189,7 @@ def from_bases(bases: Bases, plan: Plan, pool: Executor) -> dict[str, tuple[Plat
     """Each `platforms: from-base` variant → those of its platforms its base's index has; refused with none."""
     found = platforms_found(bases, plan, pool)
     problems = [f"{plan.source}:{v.variant.line}: variant '{v.variant.name}': platforms: from-base, and base {v.variant.base} has none of "
-                f"{', '.join(map(str, v.variant.platforms))} (looked up at {bases.looked_up(v.variant.base)}); list its platforms or choose another base"
+                f"{', '.join(map(str, v.variant.platforms))} (looked up at {bases.looked_up(v.variant.base).name}); list its platforms or choose another base"
                 for v in plan.variants if v.variant.name in found and not found[v.variant.name].has]
     if problems:
         raise PublisherError(*problems)

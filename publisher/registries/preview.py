@@ -12,7 +12,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image.platform import Platform
-from publisher.image.reference import mirrored, parse, parse_repository
+from publisher.image.reference import parse_repository
 from publisher.release.decisions import Rules, decide_all
 from publisher.release.plan import Plan
 from publisher.registries.bases import Bases, platforms_found
@@ -53,13 +53,12 @@ def preview(plan: Plan, mirror: str | None, cache: Path) -> Preview:
     chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
     if not chosen:
         return Preview({})
-    refs = {v.base: mirrored(v.base, mirror) or v.base for v in chosen}
-    unreachable = sorted(h for h in {parse(ref).host for ref in refs.values()} if not reachable(h))
-    if unreachable:
-        return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
     with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
+        bases = Bases({v.base for v in chosen}, mirror, cache, hosts)
+        unreachable = sorted(h for h in {bases.looked_up(v.base).host for v in chosen} if not reachable(h))
+        if unreachable:
+            return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
         try:
-            bases = Bases(refs, cache, hosts)
             bases.resolve(pool)
             found = platforms_found(bases, plan, pool)
         except PublisherError as e:

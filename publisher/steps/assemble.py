@@ -15,8 +15,8 @@ from pathlib import Path
 from publisher.image.platform import Platform
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
-from publisher.image.recipe import SCRATCH, Recipe, Step
-from publisher.image.reference import parse
+from publisher.image.recipe import Recipe, Step
+from publisher.image.reference import Digest
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
@@ -34,9 +34,9 @@ class Assembled:
 def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
                  wanted: list[tuple[VariantPlan, Platform, Recipe]], tick, told) -> dict[tuple[str, Platform], Assembled]:
     """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
-    pairs = sorted({(r.base, p) for _, p, r in wanted if r.base != SCRATCH})
+    pairs = sorted({(r.base, p) for _, p, r in wanted if r.base}, key=lambda pair: (str(pair[0]), pair[1]))
     fetched = dict(zip(pairs, run.network.map(lambda pair: bases.image(*pair), pairs)))
-    fetched |= {(SCRATCH, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base == SCRATCH}
+    fetched |= {(None, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base is None}  # FROM scratch
     layers = _payload_layers(run, binaries, wanted)
     downloads = _downloads(run, bases, {pair: fetched[pair] for pair in pairs})
 
@@ -116,15 +116,15 @@ def _load_base(run: Run, engine: Engine, base: FetchedBase, platform: Platform, 
     engine.load(name, image)
 
 
-def _auth(source: str) -> dict | None:
+def _auth(source: Digest) -> dict | None:
     """What the engine logs in with: publisher's own credentials for the base's registry (never logged)."""
-    found = credentials.lookup(parse(source).host)
+    found = credentials.lookup(source.host)
     return None if found is None else {"username": found.username, "password": found.secret}
 
 
 def _assemble(engine: Engine, v: VariantPlan, platform: Platform, r: Recipe, base: FetchedBase,
               layers: list[CanonicalLayer]) -> Assembled:
-    config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), v.variant.base)
+    config = recipe.config(base.config, r, [layer.diff_id for layer in layers], v.labels, v.labels.get(CREATED), str(v.variant.base))
     name, image = engine.local_name(oci.digest(config)), Image(platform, config, (*base.layers, *(layer.blob for layer in layers)))
     if not engine.has(name):
         engine.load(name, image, {layer.blob.digest: layer.tar for layer in layers})  # the base's layers are there: only the new ones are sent

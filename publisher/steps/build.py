@@ -7,16 +7,16 @@ from datetime import datetime
 from pathlib import Path
 
 from publisher.image.platform import Platform
-from publisher.image.reference import mirrored
 from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
 from publisher.local.engine import Build, Engine
+from publisher.registries.bases import Bases
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.steps.run import Run
 
 
-def build_all(run: Run, engine: Engine, binaries: dict[Platform, Path], primary: list[Platform], derived: list[tuple[VariantPlan, Platform]],
-              names: dict[Platform, str], tick) -> dict[tuple[str, Platform], str]:
+def build_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
+              derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str], tick) -> dict[tuple[str, Platform], str]:
     """(variant name, platform) → image ID, for the primary on each of `primary` (platforms) and each of
     `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
     plan, options = run.plan, run.options
@@ -24,7 +24,7 @@ def build_all(run: Run, engine: Engine, binaries: dict[Platform, Path], primary:
         builds = [_build_request(run, plan.primary, contexts.payload[p], p, {}) for p in primary]
         built = {(plan.primary.variant.name, p): image for p, image in zip(primary, pool.map(_ticking(engine, tick), builds))}
         names = {**names, **{p: engine.local_name(image) for (_, p), image in built.items()}}
-        builds = [_build_request(run, v, contexts.empty, p, _args(names[p], v, options.base_mirror)) for v, p in derived]
+        builds = [_build_request(run, v, contexts.empty, p, _args(names[p], v, bases)) for v, p in derived]
         built.update({(v.variant.name, p): image for (v, p), image in zip(derived, pool.map(_ticking(engine, tick), builds))})
     return built
 
@@ -38,11 +38,12 @@ def _ticking(engine: Engine, tick):
     return build
 
 
-def _args(primary: str, v: VariantPlan, base_mirror: str | None) -> dict:
+def _args(primary: str, v: VariantPlan, bases: Bases) -> dict:
+    """The primary in the engine, and where the base is read when that is not what the Dockerfile names."""
     args = {PRIMARY_ARG: primary}
-    base = mirrored(v.variant.base, base_mirror)
-    if base:
-        args["BASE_IMAGE"] = base
+    read = bases.looked_up(v.variant.base)
+    if read != v.variant.base:
+        args["BASE_IMAGE"] = str(read)
     return args
 
 

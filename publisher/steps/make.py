@@ -61,9 +61,9 @@ def make_all(run: Run, resolved: Resolved, binaries: dict[Platform, Path], bases
     run.progress.log(f"engine: {engine.description}; builder: {builder}")
     if resolved.plan.primary.recipe:
         assembled = _assemble_phase(run, engine, bases, binaries, work.primary + work.to_assemble, told)
-        built = _build_phase(run, engine, binaries, [], work.to_build, _primary_names(assembled, work))
+        built = _build_phase(run, engine, bases, binaries, [], work.to_build, _primary_names(assembled, work))
     else:
-        built = _build_phase(run, engine, binaries, [p for _, p in work.primary], work.to_build, {})
+        built = _build_phase(run, engine, bases, binaries, [p for _, p in work.primary], work.to_build, {})
         assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble, told)
     return Made(engine, built, assembled, builder)
 
@@ -100,9 +100,9 @@ def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[Platf
         return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick, told)
 
 
-def _build_phase(run: Run, engine: Engine, binaries: dict[Platform, Path], primary: list[Platform],
+def _build_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
            derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str]) -> dict[tuple[str, Platform], str]:
     if not primary and not derived:
         return {}
     with run.progress.phase("build", len(primary) + len(derived)) as tick:
-        return build_all(run, engine, binaries, primary, derived, names, tick)
+        return build_all(run, engine, bases, binaries, primary, derived, names, tick)

@@ -17,7 +17,6 @@ from publisher.release.events import TagRetired
 from publisher.release.plan import Plan
 from publisher.release.tags import is_floating
 from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
-from publisher.image.reference import mirrored
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository, read_all, retired_all
 
@@ -54,9 +53,8 @@ def payload_digests(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform
 
 def resolve_bases(run: Run) -> Bases:
     """Every base at one digest, with every planned platform: proven before anything is built."""
-    refs = {v.variant.base: mirrored(v.variant.base, run.options.base_mirror) or v.variant.base
-            for v in run.plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
-    bases = Bases(refs, run.options.cache, run.hosts)
+    declared = {v.variant.base for v in run.plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
+    bases = Bases(declared, run.options.base_mirror, run.options.cache, run.hosts)
     bases.resolve(run.network)
     check_platforms(bases, run.plan, run.network)
     return bases
