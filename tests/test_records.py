@@ -84,7 +84,7 @@ def test_a_foreign_stage_is_refused(plan):
 
 def test_stages_on_different_base_digests_are_refused(plan):
     arm = stage(plan, "linux/arm64")
-    moved = replace(arm, images=(arm.images[0], replace(arm.images[1], base="sha256:" + "c" * 64)))
+    moved = replace(arm, images=(arm.images[0], replace(arm.images[1], base_digest="sha256:" + "c" * 64)))
     assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "arm": moved}) == [
         f"alpine3.20: its stages used different digests of its base (sha256:{'b' * 64}, sha256:{'c' * 64}); "
         "the base moved between stages: stage every platform again"]
@@ -110,7 +110,7 @@ def base_stage(plan, platform: str, alpine: bool, base: str = BASE) -> StageReco
     found = (parse_platform(platform),)
     variants = (StagedVariant("distroless", found),
                 StagedVariant("alpine3.20", found if alpine else (), base, () if alpine else found))
-    return StageRecord("0.5.31", plan_identity(plan), tuple(image(v, platform, base=base if v != "distroless" else None)
+    return StageRecord("0.5.31", plan_identity(plan), tuple(image(v, platform, base_digest=base if v != "distroless" else None)
                                                             for v in made), variants=variants)
 
 

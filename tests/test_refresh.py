@@ -31,8 +31,8 @@ def shipped():
 
 def states_of(plan, held):
     """Every tag of every variant at 0.5.31 on base OLD, except `held`: variant → Current of its floating tags."""
-    return {ref: {t: held.get(v.variant.name, Current("sha256:" + "c" * 64, "0.5.31", base=OLD)) if not t.startswith("0.5.31")
-                  else Current("sha256:" + "c" * 64, "0.5.31", base=OLD)
+    return {ref: {t: held.get(v.variant.name, Current("sha256:" + "c" * 64, "0.5.31", base_digest=OLD)) if not t.startswith("0.5.31")
+                  else Current("sha256:" + "c" * 64, "0.5.31", base_digest=OLD)
                   for v in plan.variants_in(ref) for t in v.tags} for ref in plan.repositories}
 
 
@@ -40,12 +40,12 @@ def test_only_variants_whose_base_moved_are_stale(shipped):
     bases = {v.variant.name: OLD if v.variant.base else None for v in shipped.variants} | {"alpine3.20": NEW}
     assert refresh.stale(shipped, states_of(shipped, {}), bases) == ["alpine3.20"]
     # a floating tag already at a newer release is not refreshed backwards; the primary never is
-    newer = Current("sha256:" + "d" * 64, "0.6.0", base=OLD)
+    newer = Current("sha256:" + "d" * 64, "0.6.0", base_digest=OLD)
     assert refresh.stale(shipped, states_of(shipped, {"alpine3.20": newer}), bases) == []
     every = refresh.stale(shipped, states_of(shipped, {}), {v.variant.name: NEW for v in shipped.variants})
     assert "distroless" not in every and len(every) == len(shipped.variants) - 1
     # after a refresh the floating tags record the new base: nothing more to do
-    moved = Current("sha256:" + "e" * 64, "0.5.31", base=NEW)
+    moved = Current("sha256:" + "e" * 64, "0.5.31", base_digest=NEW)
     assert refresh.stale(shipped, states_of(shipped, {"alpine3.20": moved}), bases) == []
 
 
@@ -58,10 +58,10 @@ def test_a_refresh_plans_only_floating_tags_of_the_stale_variants(shipped):
 def test_an_exact_tag_left_by_a_refresh_is_as_published(shipped):
     v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
     payload = {p: "sha256:" + "f" * 64 for p in v.variant.platforms}
-    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base=OLD)
+    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base_digest=OLD)
     assert as_published(v, left, payload)
     assert not as_published(v, left, {p: "sha256:" + "0" * 64 for p in v.variant.platforms})  # other payload
-    assert not as_published(v, Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base=NEW), payload)
+    assert not as_published(v, Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload), base_digest=NEW), payload)
 
 
 def digest_of(ref: str) -> str:

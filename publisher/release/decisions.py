@@ -25,7 +25,7 @@ class Current:
     version: str | None = None  # its release, from the index's annotations or the image's labels
     revision: str | None = None
     inputs: str | None = None  # what its content was made from (see inputs.py), when publisher made it
-    base: str | None = None  # its base's digest when it was made (see inputs.BASE_DIGEST), when recorded
+    base_digest: str | None = None  # its base's digest when it was made (see inputs.BASE_DIGEST), when recorded
     attested: bool | None = None  # its index lists attestation manifests; None when it is not an index
 
 

@@ -43,4 +43,4 @@ def as_published(v: VariantPlan, current: Current, binaries: dict[Platform, str]
                  platforms: tuple[Platform, ...] | None = None) -> bool:
     """The tag holds what `v` makes of these inputs on the base its index records: an exact tag a base
     refresh left with the content first published, not content made from other inputs."""
-    return bool(current.inputs) and current.inputs == inputs_digest(v, current.base, binaries, platforms)
+    return bool(current.inputs) and current.inputs == inputs_digest(v, current.base_digest, binaries, platforms)

@@ -23,6 +23,7 @@ from publisher.release.plan import Plan, VariantPlan
 # Bump when what a record holds changes: a join refuses records of another format, in one line.
 # 2: attestations; 3: `variants`, the platforms each variant was staged for (from-base: those its base lacks).
 FORMAT = 3
+JSON_NAMES = {"base_digest": "base"}  # a field's name in a record's JSON where it is not the field's: records read as before
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class StagedImage:
     size: int
     config: str  # its config's digest
     entry: dict  # its platform as the index lists it (os, architecture, variant, ...)
-    base: str | None  # the base's digest as the stage resolved it
+    base_digest: str | None  # the base's digest as the stage resolved it (its record says "base")
     payload: str  # the digest of the payload binaries the image carries
     smoke: tuple[str, ...] = ()  # the smoke tests that passed
     failures: tuple[str, ...] = ()  # what failed, if anything: such a record is refused
@@ -47,8 +48,10 @@ class StagedImage:
 
     @staticmethod
     def from_document(image: dict) -> StagedImage:
-        return StagedImage(**{**image, "platform": parse_platform(image["platform"]), "smoke": tuple(image["smoke"]),
-                              "failures": tuple(image["failures"])})
+        found = {**image, "platform": parse_platform(image["platform"]), "smoke": tuple(image["smoke"]),
+                 "failures": tuple(image["failures"])}
+        base = found.pop("base")
+        return StagedImage(**found, base_digest=base)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class StagedVariant:
 
     name: str
     platforms: tuple[Platform, ...]
-    base: str | None = None  # the base's digest as the stage resolved it
+    base_digest: str | None = None  # the base's digest as the stage resolved it (its record says "base")
     lacks: tuple[Platform, ...] = ()
 
     def document(self) -> dict:
@@ -98,8 +101,8 @@ class StageRecord:
 
 
 def _by_name(value) -> dict:
-    """A record's fields by name, one level deep (its platforms are written by the caller, as text)."""
-    return {f.name: getattr(value, f.name) for f in fields(value)}
+    """A record's fields by the names its JSON gives them, one level deep (the caller writes its platforms as text)."""
+    return {JSON_NAMES.get(f.name, f.name): getattr(value, f.name) for f in fields(value)}
 
 
 def plan_identity(plan: Plan) -> str:
@@ -205,10 +208,10 @@ def _base_agreement(records: dict[str, StageRecord]) -> list[str]:
     bases: dict[str, set[str | None]] = {}
     for record in records.values():
         for image in record.images:
-            bases.setdefault(image.variant, set()).add(image.base)
+            bases.setdefault(image.variant, set()).add(image.base_digest)
         for variant in record.variants:  # a from-base variant a stage did not make still names its base
             if variant.lacks:
-                bases.setdefault(variant.name, set()).add(variant.base)
+                bases.setdefault(variant.name, set()).add(variant.base_digest)
     return [f"{variant}: its stages used different digests of its base ({', '.join(sorted(map(str, found)))}); "
             "the base moved between stages: stage every platform again" for variant, found in bases.items()
             if len(found) > 1]

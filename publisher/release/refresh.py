@@ -24,7 +24,7 @@ def stale(plan: Plan, states: dict[str, dict[str, Current]], bases: dict[str, st
             continue
         held = [states[ref][tag] for ref in plan.repositories_of(v) if ref in states
                 for tag in v.tags if is_floating(tag, plan.release)]
-        if any(c.digest and c.version == plan.release.text and c.base != now for c in held):
+        if any(c.digest and c.version == plan.release.text and c.base_digest != now for c in held):
             names.append(v.variant.name)
     return names
 

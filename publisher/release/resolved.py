@@ -18,7 +18,7 @@ from publisher.release.plan import Plan, VariantPlan
 @dataclass(frozen=True)
 class ResolvedVariant:
     platforms: tuple[Platform, ...]  # what this flow makes of it: its own, or for from-base, those its base has
-    base: str | None  # its base's digest (None: FROM scratch, or a base not read)
+    base_digest: str | None  # its base's digest as this flow resolved it (None: FROM scratch, or a base not read)
     annotations: MappingProxyType  # its index's annotations; empty for a stage, which writes no index
 
     @property
@@ -48,7 +48,7 @@ class Resolved:
         return {name: dict(r.annotations) for name, r in self.variants.items()}
 
     def bases(self) -> dict[str, str | None]:
-        return {name: r.base for name, r in self.variants.items()}
+        return {name: r.base_digest for name, r in self.variants.items()}
 
 
 def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> dict[str, tuple[Platform, ...]]:
@@ -81,12 +81,12 @@ def join(plan: Plan, platforms: dict[str, tuple[Platform, ...]], staged: dict) -
     found = {}
     for v in plan.variants:
         mine = [staged[v.variant.name, p] for p in platforms[v.variant.name]]
-        found[v.variant.name] = _variant(v, platforms[v.variant.name], mine[0].base, {i.platform: i.payload for i in mine})
+        found[v.variant.name] = _variant(v, platforms[v.variant.name], mine[0].base_digest, {i.platform: i.payload for i in mine})
     return _resolved(plan, found, payload)
 
 
-def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base: str | None, payload: dict[Platform, str]) -> ResolvedVariant:
-    return ResolvedVariant(platforms, base, MappingProxyType(inputs.annotations(v, base, payload, platforms)))
+def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base_digest: str | None, payload: dict[Platform, str]) -> ResolvedVariant:
+    return ResolvedVariant(platforms, base_digest, MappingProxyType(inputs.annotations(v, base_digest, payload, platforms)))
 
 
 def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[Platform, str]) -> Resolved:

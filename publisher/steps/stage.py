@@ -37,7 +37,7 @@ def staged_already(run: Run, targets: list[Repository], path: Path, expected: di
         return None
     if record.plan != plan_identity(run.plan) or record.variants != variants or any(i.failures for i in record.images):
         return None
-    if {(i.variant, i.platform): (i.base, i.payload) for i in record.images} != expected or not targets:
+    if {(i.variant, i.platform): (i.base_digest, i.payload) for i in record.images} != expected or not targets:
         return None
     return None if missing_manifests(run, targets, record.images) else record
 
@@ -47,17 +47,17 @@ def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple
     what a stage's rerun and the join check alike."""
     wanted = [(repo, i, d) for repo in targets for i in images if run.plan.publishes(i.variant, repo.ref)
               for d in (i.manifest, i.attestation.get("digest")) if d]  # the image, and its attestation manifest
-    return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.path, d) != d]
+    return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.name.digest(d)) != d]
 
 
 def expected_inputs(resolved: Resolved) -> dict:
     """(variant, platform) → (base digest, payload digest): what this stage's images are made from."""
-    return {(name, p): (r.base, resolved.payload[p]) for name, r in resolved.variants.items() for p in r.platforms}
+    return {(name, p): (r.base_digest, resolved.payload[p]) for name, r in resolved.variants.items() for p in r.platforms}
 
 
 def staged_variants(resolved: Resolved, found: dict[str, BasePlatforms]) -> tuple[StagedVariant, ...]:
     """Each variant with the platforms this stage makes of it; a from-base one also with those its base lacks."""
-    return tuple(StagedVariant(name, r.platforms, r.base, found[name].lacks if name in found else ())
+    return tuple(StagedVariant(name, r.platforms, r.base_digest, found[name].lacks if name in found else ())
                  for name, r in resolved.variants.items())
 
 
