@@ -16,7 +16,7 @@ from publisher.image.platform import Platform
 from publisher.image import oci, recipe
 from publisher.image.oci import Image
 from publisher.image.recipe import Recipe, Step
-from publisher.image.reference import Digest
+from publisher.image.reference import Digest, Reference
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
@@ -67,12 +67,12 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform
     return {key: made[key] for key in ((v.variant.name, p) for v, p, _ in wanted)}
 
 
-def _payload_layers(run: Run, binaries: dict[Platform, Path], wanted) -> dict[tuple[str, Step], CanonicalLayer]:
+def _payload_layers(run: Run, binaries: dict[Platform, Path], wanted) -> dict[tuple[Platform, Step], CanonicalLayer]:
     """(platform, step) → the layer publisher writes for that step of a recipe: each made once."""
     keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
     cache, files = run.options.cache, run.plan.payload.files
 
-    def layer(key: tuple[str, Step]) -> CanonicalLayer:
+    def layer(key: tuple[Platform, Step]) -> CanonicalLayer:
         platform, step = key
         if step.kind == "WORKDIR":
             return folder_layer(step.value, cache)
@@ -81,7 +81,7 @@ def _payload_layers(run: Run, binaries: dict[Platform, Path], wanted) -> dict[tu
     return dict(zip(keys, run.network.map(layer, keys)))
 
 
-def _downloads(run: Run, bases: Bases, fetched: dict[tuple[str, Platform], FetchedBase]) -> dict[tuple[str, Platform], Future]:
+def _downloads(run: Run, bases: Bases, fetched: dict[tuple[Reference, Platform], FetchedBase]) -> dict[tuple[Reference, Platform], Future]:
     """Each base's blobs into publisher's cache, for the push and the SBOM: the engine pulls the same
     layers itself meanwhile (see _load_base)."""
     return {pair: run.network.submit(bases.download, pair[0], base) for pair, base in fetched.items()}

@@ -43,7 +43,7 @@ class Context:
     revision: str | None  # a full commit id, or None
     env: dict  # stable CI variables only (see image.attest.stable_env)
     package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
-    folders: tuple[str, Platform]  # where the payload's files are: in the primary image, in derived images
+    folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
     payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
     binaries: dict  # platform → ((name, sha256 hex), ...)
     payloads: dict  # platform → (Dependency, ...): the wheel, or the binaries given with --artifacts
