@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from publisher.image.platform import Platform
 from publisher.release.converge import line
 
 
@@ -76,14 +77,14 @@ class TagVerified:
 @dataclass(frozen=True)
 class ImageMade:
     variant: str
-    platform: str
+    platform: Platform
     assembled: bool  # False: built by BuildKit
 
 
 @dataclass(frozen=True)
 class SmokeTested:
     variant: str
-    platform: str
+    platform: Platform
     tests: int  # how many of its smoke tests ran
 
 
