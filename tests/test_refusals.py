@@ -201,6 +201,10 @@ CASES = {
         SMALL.replace("  title: tool", "  title: tool\n  licence: MIT"),
         ["matrix.yaml:5: unknown key 'licence' in labels; did you mean 'licenses'?"],
     ),
+    "one platform listed twice": (
+        SMALL.replace("    tags: [alpine3.20, alpine]", "    tags: [alpine3.20, alpine]\n    platforms: [linux/arm64, linux/arm64/v8]"),
+        ["matrix.yaml:15: variants[0].platforms[1] 'linux/arm64/v8' is listed twice (as linux/arm64); keep one"],
+    ),
     "bad per-variant platform": (
         SMALL.replace("    tags: [alpine3.20, alpine]", "    tags: [alpine3.20, alpine]\n    platforms: [linux]"),
         ["matrix.yaml:15: variants[0].platforms[0] 'linux' is not valid: write os/arch, e.g. linux/arm64"],

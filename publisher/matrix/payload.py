@@ -104,7 +104,7 @@ def read_platforms(src: Source, where: Where, value: object) -> tuple[Platform, 
     for i, text in enumerate(string_list(src, where, value, TEXT, PLATFORM_HINT)):
         platform = parse_platform(text) if text else None
         if platform in platforms:
-            src.error(where + (i,), f"platform '{text}' is listed twice (as {platform}); keep one")
+            src.error(where + (i,), f"{describe(where + (i,))} '{text}' is listed twice (as {platform}); keep one")
         elif platform:
             platforms.append(platform)
     return tuple(platforms)
