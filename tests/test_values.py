@@ -96,3 +96,10 @@ def test_a_base_through_a_mirror_is_laid_out_like_docker_hub(base, mirror, expec
     through = parse(base).through(mirror)
     assert (through.name, str(through), type(through)) == (expected, expected, type(parse(base)))
     assert through.identifier == parse(base).identifier
+
+
+def test_the_command_line_s_platform_is_parsed_as_the_matrix_s(project):
+    from publisher.options import Arguments, compute_plan
+
+    plan = compute_plan(Arguments(matrix=str(project / "matrix.yaml"), version="0.5.31", platforms=("linux/arm64/v8",)))
+    assert plan.platforms == [parse_platform("linux/arm64")]
