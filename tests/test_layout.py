@@ -141,6 +141,16 @@ def test_the_steps_never_rebind_the_run_nor_rewrite_a_variant():
     assert len(constructed) == 1 and constructed[0].startswith("publish.py:"), constructed  # once, in publish.publish
 
 
+def test_the_run_holds_no_plan():
+    """Issue 26: one plan per flow. The Run carries what every step shares, and no Plan that could disagree
+    with the flow's Resolved (a refresh publishes a cut of the selected Plan)."""
+    from dataclasses import fields
+
+    from publisher.steps.run import Run
+
+    assert [f.name for f in fields(Run) if "plan" in f.name.lower() or "Plan" in str(f.type)] == []
+
+
 def test_the_rebuild_check_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from dataclasses import replace\nrun = replace(run, plan=p)\nx = 'a'.replace('a', 'b')\n")

@@ -18,6 +18,7 @@ from publisher.release import inputs
 from publisher.errors import PublisherError
 from publisher.release.decisions import CONFLICT, MOVES, STAYS, Current, Decision, Rules
 from publisher.release.records import StageRecord, join_problems
+from publisher.release.resolved import one_machine
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
@@ -50,7 +51,7 @@ def context() -> Context:
 def held_as(plan, payload: dict) -> dict:
     """Every tag of the plan holding one index made from `payload` on BASE."""
     v = plan.variants[0]
-    current = Current("sha256:" + "d" * 64, "0.5.31", "abc", inputs.inputs_digest(v, BASE, payload), BASE)
+    current = Current("sha256:" + "d" * 64, "0.5.31", "abc", inputs.inputs_digest(v, BASE, payload, v.variant.platforms), BASE)
     return {REPO: {tag: current for tag in v.tags}}
 
 
@@ -66,12 +67,10 @@ def test_a_release_published_with_the_other_setting_is_not_up_to_date(plan, befo
     made = {True: with_payload(context(), PAYLOAD), False: with_payload(None, PAYLOAD)}
     v = plan.variants[0]
     states = held_as(plan, made[before])
-    notes = {True: {v.variant.name: inputs.annotations(v, BASE, made[True])},
-             False: {v.variant.name: inputs.annotations(v, BASE, made[False])}}
-    assert up_to_date(plan, states, notes[before], made[before])
-    assert not up_to_date(plan, states, notes[now], made[now])
+    assert up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, made[before]), states)
+    assert not up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, made[now]), states)
     # nor is an exact tag "as published" under the other setting: the fast path of a refreshed release
-    assert not inputs.as_published(v, states[REPO][v.tags[0]], made[now])
+    assert not inputs.as_published(v, states[REPO][v.tags[0]], made[now], v.variant.platforms)
 
 
 def test_the_dry_run_says_exact_tags_conflict_and_floating_tags_move_when_the_setting_changes(plan):

@@ -17,10 +17,9 @@ FORMAT = 4  # bump when what publisher makes of the same inputs changes (4: atte
 
 
 def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[Platform, str],
-                  platforms: tuple[Platform, ...] | None = None) -> str:
-    """Dockerfile, labels, platforms (`platforms`, as resolved; the variant's own by default), the base
-    as resolved now, and the payload files' digests."""
-    platforms = v.variant.platforms if platforms is None else platforms
+                  platforms: tuple[Platform, ...]) -> str:
+    """Dockerfile, labels, platforms (as resolved: release/resolved), the base as resolved now, and the
+    payload files' digests."""
     return oci.digest(oci.canonical({
         "format": FORMAT,
         "dockerfile": v.dockerfile_text,
@@ -32,7 +31,7 @@ def inputs_digest(v: VariantPlan, base_digest: str | None, binaries: dict[Platfo
 
 
 def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[Platform, str],
-                platforms: tuple[Platform, ...] | None = None) -> dict[str, str]:
+                platforms: tuple[Platform, ...]) -> dict[str, str]:
     extra = {INPUTS: inputs_digest(v, base_digest, binaries, platforms)}
     if base_digest:
         extra[BASE_DIGEST] = base_digest
@@ -40,7 +39,7 @@ def annotations(v: VariantPlan, base_digest: str | None, binaries: dict[Platform
 
 
 def as_published(v: VariantPlan, current: Current, binaries: dict[Platform, str],
-                 platforms: tuple[Platform, ...] | None = None) -> bool:
+                 platforms: tuple[Platform, ...]) -> bool:
     """The tag holds what `v` makes of these inputs on the base its index records: an exact tag a base
     refresh left with the content first published, not content made from other inputs."""
     return bool(current.inputs) and current.inputs == inputs_digest(v, current.base_digest, binaries, platforms)

@@ -44,9 +44,6 @@ class Resolved:
         """Every platform some variant is made for; each needs the primary image."""
         return sorted({p for r in self.variants.values() for p in r.platforms})
 
-    def annotations(self) -> dict[str, dict]:
-        return {name: dict(r.annotations) for name, r in self.variants.items()}
-
     def bases(self) -> dict[str, str | None]:
         return {name: r.base_digest for name, r in self.variants.items()}
 

@@ -31,13 +31,14 @@ class Assembled:
     name: str  # what the engine runs for the smoke tests: the same bytes
 
 
-def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
+def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], files: tuple[str, ...],
                  wanted: list[tuple[VariantPlan, Platform, Recipe]], tick, told) -> dict[tuple[str, Platform], Assembled]:
-    """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is."""
+    """(variant name, platform) → the assembled image, loaded into the engine; `told(key, name)` as each is.
+    `files`: the payload's files (matrix.yaml's `payload: files:`), in each folder of `binaries`."""
     pairs = sorted({(r.base, p) for _, p, r in wanted if r.base}, key=lambda pair: (str(pair[0]), pair[1]))
     fetched = dict(zip(pairs, run.network.map(lambda pair: bases.image(*pair), pairs)))
     fetched |= {(None, p): FetchedBase(recipe.scratch_config(p), ()) for _, p, r in wanted if r.base is None}  # FROM scratch
-    layers = _payload_layers(run, binaries, wanted)
+    layers = _payload_layers(run, binaries, files, wanted)
     downloads = _downloads(run, bases, {pair: fetched[pair] for pair in pairs})
 
     def one(item):
@@ -67,10 +68,11 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform
     return {key: made[key] for key in ((v.variant.name, p) for v, p, _ in wanted)}
 
 
-def _payload_layers(run: Run, binaries: dict[Platform, Path], wanted) -> dict[tuple[Platform, Step], CanonicalLayer]:
+def _payload_layers(run: Run, binaries: dict[Platform, Path], files: tuple[str, ...],
+                    wanted) -> dict[tuple[Platform, Step], CanonicalLayer]:
     """(platform, step) → the layer publisher writes for that step of a recipe: each made once."""
     keys = sorted({(p, step) for _, p, r in wanted for step in r.layers}, key=lambda key: (key[0], key[1].line))
-    cache, files = run.options.cache, run.plan.payload.files
+    cache = run.options.cache
 
     def layer(key: tuple[Platform, Step]) -> CanonicalLayer:
         platform, step = key

@@ -25,7 +25,7 @@ from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
-from publisher.release.plan import CREATED, OCI, REVISION, VariantPlan
+from publisher.release.plan import CREATED, OCI, REVISION, Plan, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 
@@ -56,8 +56,8 @@ class Context:
         return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
 
 
-def context(run: Run, binaries: dict[Platform, Path]) -> Context:
-    plan, root = run.plan, run.options.root
+def context(run: Run, plan: Plan, binaries: dict[Platform, Path]) -> Context:
+    root = run.options.root
     labels = plan.primary.labels
     env = ci_environment()
     revision = labels.get(REVISION, "")
@@ -76,7 +76,7 @@ def context(run: Run, binaries: dict[Platform, Path]) -> Context:
         folders=(plan.payload.primary, plan.payload.derived),
         payload_version=plan.payload_version,
         binaries={p: tuple((n, _file_hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
-        payloads={p: _payloads(run, p, folder) for p, folder in binaries.items()},
+        payloads={p: _payloads(run, plan, p, folder) for p, folder in binaries.items()},
     )
 
 
@@ -85,7 +85,7 @@ def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[st
     """(variant, platform) → the attestation manifest of that image, on its base as resolved."""
     bases = resolved.bases()
     scans = Scans(run.options.cache)
-    derived = {key: image for key, image in images.items() if key[0] != run.plan.primary.variant.name}
+    derived = {key: image for key, image in images.items() if key[0] != resolved.plan.primary.variant.name}
     distinct = {b.digest: b for image in derived.values() for b in image.layers}
     scanned = dict(zip(distinct, run.network.map(scans.layer, distinct.values())))  # each layer once, in parallel
     plans = {v.variant.name: v for v in resolved.plan.variants}
@@ -130,8 +130,8 @@ def _purl(package: str | None, name: str, version: str | None) -> str:
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
 
 
-def _payloads(run: Run, platform: Platform, folder: Path) -> tuple[Dependency, ...]:
-    version, declared = run.plan.payload_version or run.plan.release.text, run.plan.payload
+def _payloads(run: Run, plan: Plan, platform: Platform, folder: Path) -> tuple[Dependency, ...]:
+    version, declared = plan.payload_version or plan.release.text, plan.payload
     if declared.wheels and not run.options.artifacts:
         tag = artifacts.wheel_platform(declared.wheels, platform)
         wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)

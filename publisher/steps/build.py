@@ -11,15 +11,15 @@ from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
 from publisher.local.engine import Build, Engine
 from publisher.registries.bases import Bases
-from publisher.release.plan import CREATED, VariantPlan
+from publisher.release.plan import CREATED, Plan, VariantPlan
 from publisher.steps.run import Run
 
 
-def build_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
+def build_all(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
               derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str], tick) -> dict[tuple[str, Platform], str]:
-    """(variant name, platform) → image ID, for the primary on each of `primary` (platforms) and each of
+    """(variant name, platform) → image ID, for `plan`'s primary on each of `primary` (platforms) and each of
     `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
-    plan, options = run.plan, run.options
+    options = run.options
     with build_contexts(binaries, plan.payload.files, primary) as contexts, ThreadPoolExecutor(options.jobs) as pool:
         builds = [_build_request(run, plan.primary, contexts.payload[p], p, {}) for p in primary]
         built = {(plan.primary.variant.name, p): image for p, image in zip(primary, pool.map(_ticking(engine, tick), builds))}

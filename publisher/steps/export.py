@@ -20,14 +20,14 @@ def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[s
                tick) -> dict[tuple[str, Platform], Image]:
     """(variant, platform) → the pushable Image of each published image BuildKit built; once per image ID."""
     wanted = [(v, p) for v in resolved.plan.variants for p in resolved.platforms_of(v) if (v.variant.name, p) in built]
-    records = ImageRecords(run.options.cache)
+    records, declared = ImageRecords(run.options.cache), resolved.plan.payload
 
     def one(item: tuple[VariantPlan, str]) -> Image:
         v, platform = item
         image_id = built[v.variant.name, platform]
         image = records.get(image_id, platform)
         if image is None:
-            payload = None if v.variant.primary else PayloadFiles(binaries[platform], run.plan.payload.files, run.plan.payload.target)
+            payload = None if v.variant.primary else PayloadFiles(binaries[platform], declared.files, declared.target)
             image = _export(engine, v, platform, image_id, payload, run)
             records.put(image_id, image)
         tick(f"{v.variant.name} {platform}")

@@ -12,7 +12,7 @@ from publisher.image.platform import Platform
 from publisher.errors import PublisherError
 from publisher.local.engine import Engine
 from publisher.release.events import ImageMade
-from publisher.release.plan import VariantPlan
+from publisher.release.plan import Plan, VariantPlan
 from publisher.steps.assemble import Assembled, assemble_all
 from publisher.registries.bases import Bases
 from publisher.release.resolved import Resolved
@@ -60,11 +60,11 @@ def make_all(run: Run, resolved: Resolved, binaries: dict[Platform, Path], bases
     builder = _builder(engine, work) if builds else "none, every image is assembled"
     run.progress.log(f"engine: {engine.description}; builder: {builder}")
     if resolved.plan.primary.recipe:
-        assembled = _assemble_phase(run, engine, bases, binaries, work.primary + work.to_assemble, told)
-        built = _build_phase(run, engine, bases, binaries, [], work.to_build, _primary_names(assembled, work))
+        assembled = _assemble_phase(run, resolved.plan, engine, bases, binaries, work.primary + work.to_assemble, told)
+        built = _build_phase(run, resolved.plan, engine, bases, binaries, [], work.to_build, _primary_names(assembled, work))
     else:
-        built = _build_phase(run, engine, bases, binaries, [p for _, p in work.primary], work.to_build, {})
-        assembled = _assemble_phase(run, engine, bases, binaries, work.to_assemble, told)
+        built = _build_phase(run, resolved.plan, engine, bases, binaries, [p for _, p in work.primary], work.to_build, {})
+        assembled = _assemble_phase(run, resolved.plan, engine, bases, binaries, work.to_assemble, told)
     return Made(engine, built, assembled, builder)
 
 
@@ -92,17 +92,19 @@ def _primary_names(assembled: dict[tuple[str, Platform], Assembled], work: Work)
     return {p: assembled[v.variant.name, p].name for v, p in work.primary}
 
 
-def _assemble_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
+def _assemble_phase(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
                     wanted: list[tuple[VariantPlan, Platform]], told) -> dict[tuple[str, Platform], Assembled]:
     if not wanted:
         return {}
     with run.progress.phase("assemble", len(wanted)) as tick:
-        return assemble_all(run, engine, bases, binaries, [(v, p, v.recipe) for v, p in wanted], tick, told)
+        return assemble_all(run, engine, bases, binaries, plan.payload.files, [(v, p, v.recipe) for v, p in wanted],
+                            tick, told)
 
 
-def _build_phase(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
-           derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str]) -> dict[tuple[str, Platform], str]:
+def _build_phase(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
+                 primary: list[Platform], derived: list[tuple[VariantPlan, Platform]],
+                 names: dict[Platform, str]) -> dict[tuple[str, Platform], str]:
     if not primary and not derived:
         return {}
     with run.progress.phase("build", len(primary) + len(derived)) as tick:
-        return build_all(run, engine, bases, binaries, primary, derived, names, tick)
+        return build_all(run, plan, engine, bases, binaries, primary, derived, names, tick)

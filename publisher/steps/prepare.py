@@ -15,28 +15,29 @@ from publisher.local.layers import file_digest
 from publisher.release import inputs
 from publisher.release.events import TagRetired
 from publisher.release.plan import Plan
+from publisher.release.resolved import Resolved
 from publisher.release.tags import is_floating
 from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository, read_all, retired_all
 
 
-def read_targets(run: Run) -> tuple[list[Repository], dict]:
+def read_targets(run: Run, plan: Plan) -> tuple[list[Repository], dict]:
     """The target repositories (none with --no-push) and what each planned tag holds there now."""
     targets = [Repository(ref, run.hosts[parse_repository(ref).host])
-               for ref in run.plan.repositories] if run.options.push else []
+               for ref in plan.repositories] if run.options.push else []
     with run.progress.phase("read", len(targets)) as tick:
-        states = read_all(targets, run.plan, run.network, tick, push=True)
+        states = read_all(targets, plan, run.network, tick, push=True)
     if not run.options.stage:  # a retired tag is said once, by the job that moves tags
-        for ref, retired in retired_all(targets, run.plan, run.network).items():
+        for ref, retired in retired_all(targets, plan, run.network).items():
             for tag, d in retired.items():
                 run.progress.notice(TagRetired(ref, tag, d.why))
     return targets, states
 
 
-def fetch_payload(run: Run, platforms: list[Platform]) -> dict[Platform, Path]:
+def fetch_payload(run: Run, plan: Plan, platforms: list[Platform]) -> dict[Platform, Path]:
     """Platform → the folder holding the binaries every image of that platform carries, checked by running them."""
-    version, declared = run.plan.payload_version, run.plan.payload
+    version, declared = plan.payload_version, plan.payload
     if run.options.artifacts:
         binaries = artifacts.from_directory(run.options.artifacts, platforms, declared.files)
     else:
@@ -51,35 +52,35 @@ def payload_digests(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform
             for p, folder in binaries.items()}
 
 
-def resolve_bases(run: Run) -> Bases:
+def resolve_bases(run: Run, plan: Plan) -> Bases:
     """Every base at one digest, with every planned platform: proven before anything is built."""
-    declared = {v.variant.base for v in run.plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
+    declared = {v.variant.base for v in plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
     bases = Bases(declared, run.options.base_mirror, run.options.cache, run.hosts)
     bases.resolve(run.network)
-    check_platforms(bases, run.plan, run.network)
+    check_platforms(bases, plan, run.network)
     return bases
 
 
-def base_platforms(run: Run, bases: Bases) -> dict[str, tuple[Platform, ...]]:
+def base_platforms(run: Run, plan: Plan, bases: Bases) -> dict[str, tuple[Platform, ...]]:
     """Each `platforms: from-base` variant → the platforms its base's index has, each said once."""
-    if not any(v.variant.platforms_from_base for v in run.plan.variants):
+    if not any(v.variant.platforms_from_base for v in plan.variants):
         return {}
-    found = from_bases(bases, run.plan, run.network)
-    for v in run.plan.variants:
+    found = from_bases(bases, plan, run.network)
+    for v in plan.variants:
         if v.variant.name in found:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(map(str, found[v.variant.name]))}")
     return found
 
 
-def stage_platforms(run: Run, bases: Bases) -> dict[str, BasePlatforms]:
+def stage_platforms(run: Run, plan: Plan, bases: Bases) -> dict[str, BasePlatforms]:
     """As `base_platforms`, for a stage: a from-base variant whose base has none of this stage's platforms
     stays in the plan with no platform (the stages of the platforms it has make it), and that is said,
     as for a variant whose own `platforms` list has none of them (kept so by options.compute_plan)."""
-    found = platforms_found(bases, run.plan, run.network)
-    for v in run.plan.variants:
+    found = platforms_found(bases, plan, run.network)
+    for v in plan.variants:
         mine = found.get(v.variant.name)
         if not v.variant.platforms:
-            run.progress.log(f"{v.variant.name}: its platforms have none of {', '.join(map(str, run.platforms))}; "
+            run.progress.log(f"{v.variant.name}: its platforms have none of {', '.join(map(str, plan.platforms))}; "
                              "not staged here, the join expects its own platforms")
         elif mine and mine.has:
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: {', '.join(map(str, mine.has))}")
@@ -89,21 +90,21 @@ def stage_platforms(run: Run, bases: Bases) -> dict[str, BasePlatforms]:
     return found
 
 
-def up_to_date(plan: Plan, states: dict, annotations: dict, payload: dict[Platform, str] | None = None, replay: bool = False,
-               platforms: dict[str, tuple[Platform, ...]] | None = None) -> bool:
+def up_to_date(resolved: Resolved, states: dict, replay: bool = False) -> bool:
     """Every tag of every repository holds one index per variant, made from the inputs it would be now.
 
-    With `payload` (platform → payload digest), exact tags may instead hold this release as first
-    published on an earlier base (a base refresh moved only the floating tags); with `replay` (a join
-    of stage records made before), floating tags may too: a rerun of a join does not undo a refresh.
-    `platforms`: variant → its platforms as resolved (release/resolved); its own by default.
+    Exact tags may instead hold this release as first published on an earlier base (a base refresh
+    moved only the floating tags); with `replay` (a join of stage records made before), floating tags
+    may too: a rerun of a join does not undo a refresh.
     """
+    plan = resolved.plan
     for ref, current in states.items():
         for v in plan.variants_in(ref):
-            want = annotations[v.variant.name][inputs.INPUTS]
+            mine = resolved[v.variant.name]
             for floating in (False, True):
                 held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
-                kept = [c.inputs == want or (payload is not None and (replay or not floating) and inputs.as_published(v, c, payload, (platforms or {}).get(v.variant.name)))
+                kept = [c.inputs == mine.inputs or ((replay or not floating)
+                                                    and inputs.as_published(v, c, resolved.payload, mine.platforms))
                         for c in held]
                 if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
                     return False

@@ -29,8 +29,8 @@ from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import (base_platforms, fetch_payload, payload_digests, read_targets, resolve_bases, stage_platforms,
-                                     up_to_date)
+from publisher.steps.prepare import (base_platforms, fetch_payload, payload_digests, read_targets, resolve_bases,
+                                     stage_platforms, up_to_date)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
@@ -54,43 +54,43 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
     network = ThreadPoolExecutor(NETWORK_JOBS)
     try:
         with Hosts(options.policy, options.timeout) as hosts:
-            run = Run(plan, options, progress, hosts, network)
+            run = Run(options, progress, hosts, network)
             flow = _join if options.join else _one_stage if options.stage else _refresh if options.refresh else _one_machine
-            outcome = flow(run)
+            outcome = flow(run, plan)
             outcome.events.append(CallsRecovered(hosts.stats().get(RECOVERED, 0)))  # in the summary when not 0
             return outcome
     finally:
         network.shutdown(cancel_futures=True)
 
 
-def _one_machine(run: Run) -> Outcome:
-    targets, states = read_targets(run)
-    binaries = fetch_payload(run, run.platforms)
-    bases = resolve_bases(run)
-    from_base = base_platforms(run, bases)
-    context = _context(run, binaries)
-    found = resolved.one_machine(run.plan, from_base, bases.of_variants(run.plan),
-                                 attest.with_payload(context, payload_digests(run.plan, binaries)))
-    if targets and found.variants and run.options.build_cache and _up_to_date(found, states):
+def _one_machine(run: Run, plan: Plan) -> Outcome:
+    targets, states = read_targets(run, plan)
+    binaries = fetch_payload(run, plan, plan.platforms)
+    bases = resolve_bases(run, plan)
+    from_base = base_platforms(run, plan, bases)
+    context = _context(run, plan, binaries)
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan),
+                                 attest.with_payload(context, payload_digests(plan, binaries)))
+    if targets and found.variants and run.options.build_cache and up_to_date(found, states):
         return _nothing_to_do(run, found, targets, states)
     return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
-def _refresh(run: Run) -> Outcome:
+def _refresh(run: Run, plan: Plan) -> Outcome:
     """The variants whose base moved since --version was published, remade; only their floating tags move."""
-    targets, states = read_targets(run)
-    bases = resolve_bases(run)
-    from_base = base_platforms(run, bases)
-    stale = refresh.stale(run.plan, states, bases.of_variants(run.plan))
+    targets, states = read_targets(run, plan)
+    bases = resolve_bases(run, plan)
+    from_base = base_platforms(run, plan, bases)
+    stale = refresh.stale(plan, states, bases.of_variants(plan))
     if not stale:
-        run.progress.log(f"every base is where {run.plan.release.text} was made from: nothing to refresh")
-        return Outcome(_unchanged(run.plan, targets), {})
-    run.progress.log(f"bases moved since {run.plan.release.text}: refreshing {', '.join(stale)}")
-    plan = refresh.floating_only(run.plan, stale)
-    binaries = fetch_payload(run, sorted({p for ps in resolved.final_platforms(plan, from_base).values() for p in ps}))
-    context = _context(run, binaries)
-    found = resolved.one_machine(plan, from_base, bases.of_variants(plan),
-                                 attest.with_payload(context, payload_digests(plan, binaries)))
+        run.progress.log(f"every base is where {plan.release.text} was made from: nothing to refresh")
+        return Outcome(_unchanged(plan, targets), {})
+    run.progress.log(f"bases moved since {plan.release.text}: refreshing {', '.join(stale)}")
+    cut = refresh.floating_only(plan, stale)
+    binaries = fetch_payload(run, cut, sorted({p for ps in resolved.final_platforms(cut, from_base).values() for p in ps}))
+    context = _context(run, cut, binaries)
+    found = resolved.one_machine(cut, from_base, bases.of_variants(cut),
+                                 attest.with_payload(context, payload_digests(cut, binaries)))
     return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
@@ -115,45 +115,45 @@ def _released(run: Run, found: Resolved, targets: list[Repository], states: dict
     return _outcome(run, found, targets, publications, shipped, proven)
 
 
-def _one_stage(run: Run) -> Outcome:
-    targets, _ = read_targets(run)
+def _one_stage(run: Run, plan: Plan) -> Outcome:
+    targets, _ = read_targets(run, plan)
     check_stage_folder(run.options.stage)
-    path = stage.record_path(run, run.options.stage)  # named by the stage's platforms, before from-base cuts
-    binaries = fetch_payload(run, run.platforms)
-    bases = resolve_bases(run)
-    from_base = stage_platforms(run, bases)
-    context = _context(run, binaries)
-    found = resolved.stage(run.plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(run.plan),
-                           attest.with_payload(context, payload_digests(run.plan, binaries)))
+    path = stage.record_path(plan, run.options.stage)  # named by the stage's platforms, before from-base cuts
+    binaries = fetch_payload(run, plan, plan.platforms)
+    bases = resolve_bases(run, plan)
+    from_base = stage_platforms(run, plan, bases)
+    context = _context(run, plan, binaries)
+    found = resolved.stage(plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(plan),
+                           attest.with_payload(context, payload_digests(plan, binaries)))
     variants = stage.staged_variants(found, from_base)
     expected = stage.expected_inputs(found)
-    done = stage.staged_already(run, targets, path, expected, variants) if run.options.build_cache else None
+    done = stage.staged_already(found, targets, path, expected, variants) if run.options.build_cache else None
     if done:
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         return Outcome([ManifestSent(t.ref, i.manifest, Sent.THERE) for t in targets for i in done.images], {})
-    with stage.failures_recorded(path, run, expected, variants):
+    with stage.failures_recorded(path, run, found, expected, variants):
         proven = _made_and_proven(run, found, binaries, bases)
     images = _pushable(run, found, proven.made, binaries) if targets else {}
     attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
-        pushed = push_staged(targets, _by_target(run, targets, images), run.network, _by_target(run, targets, attested))
+        pushed = push_staged(targets, _by_target(found, targets, images), run.network, _by_target(found, targets, attested))
         tick("platform images and their attestations by digest")
-    stage.write_record(path, run, images, expected, variants, attestations=attested)
+    stage.write_record(path, run, found, images, expected, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
     return Outcome(proven.events + pushed, {}, made_with=proven.made.made_with)
 
 
-def _by_target(run: Run, targets: list[Repository], made: dict) -> dict[str, list]:
+def _by_target(found: Resolved, targets: list[Repository], made: dict) -> dict[str, list]:
     """Repository → what of `made` ((variant, platform) → an image or its attestation) goes there."""
-    return {t.ref: [m for (name, _), m in made.items() if run.plan.publishes(name, t.ref)] for t in targets}
+    return {t.ref: [m for (name, _), m in made.items() if found.plan.publishes(name, t.ref)] for t in targets}
 
 
-def _join(run: Run) -> Outcome:
-    targets, states = read_targets(run)
+def _join(run: Run, plan: Plan) -> Outcome:
+    targets, states = read_targets(run, plan)
     records = load_records(run.options.join)
-    staged = join.accept(run, records, targets)
-    found = join.from_records(run, records, staged)
-    if _up_to_date(found, states, replay=True):
+    staged = join.accept(run, plan, records, targets)
+    found = join.from_records(run, plan, records, staged)
+    if up_to_date(found, states, replay=True):
         return _nothing_to_do(run, found, targets, states)
     children = {key: image.child() for key, image in staged.items()}
     entries = {key: image.attestation for key, image in staged.items()}
@@ -161,14 +161,9 @@ def _join(run: Run) -> Outcome:
     return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
 
 
-def _up_to_date(found: Resolved, states: dict, replay: bool = False) -> bool:
-    return up_to_date(found.plan, states, found.annotations(), dict(found.payload), replay,
-                      {name: r.platforms for name, r in found.variants.items()})
-
-
-def _context(run: Run, binaries: dict) -> attest.Context | None:
+def _context(run: Run, plan: Plan, binaries: dict) -> attest.Context | None:
     """What every attestation shares; None with --no-attestations."""
-    return attest.context(run, binaries) if run.options.attestations else None
+    return attest.context(run, plan, binaries) if run.options.attestations else None
 
 
 def _attested(run: Run, found: Resolved, context: attest.Context | None, images: dict) -> dict:
@@ -183,7 +178,7 @@ def _attested(run: Run, found: Resolved, context: attest.Context | None, images:
 def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, shipped: Shipped,
              proven: Proven | None = None) -> Outcome:
     mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
-    published = {t.ref: {name: held for name, held in mine.items() if run.plan.publishes(name, t.ref)} for t in targets}
+    published = {t.ref: {name: held for name, held in mine.items() if found.plan.publishes(name, t.ref)} for t in targets}
     events = [*(proven.events if proven else ()), *shipped.events]
     return Outcome(events, {p.name: p.digest for p in publications}, found,
                    result.document(found.plan, published, shipped.decisions), proven.made.made_with if proven else None)
@@ -202,7 +197,7 @@ class Proven:
 
 
 def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Proven:
-    with Smoking(run) as smoking:
+    with Smoking(run, found.plan) as smoking:
         made = make_all(run, found, binaries, bases, smoking.ready)
         with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
             smoked = smoking.finish(made.engine, made.in_engine(), tick)

@@ -56,7 +56,7 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
         signed = signatures_of(run, targets, publications)
         events += sign.push_signatures(signed, run.network)
-        ours, downgrade = run.plan.release, run.options.rules.downgrade
+        ours, downgrade = resolved.plan.release, run.options.rules.downgrade
         events += push_tags(targets, publications, decisions, lambda tag: is_floating(tag, ours), run.network,
                             converge.write_floating(ours, downgrade))
         # No compare-and-swap on tags: another publisher may have written between our read and our write.

@@ -12,7 +12,7 @@ from publisher.local.engine import Engine
 from publisher.matrix.schema import SmokeTest
 from publisher.release.events import SmokeTested
 from publisher.release import verdicts
-from publisher.release.plan import VariantPlan
+from publisher.release.plan import Plan, VariantPlan
 from publisher.steps.run import Run
 
 
@@ -26,9 +26,9 @@ class Smoking:
     """Each image's smoke tests, started as soon as the image is in the engine: they run while the
     others are made, on what the engine's loads leave of the cores. Nothing is pushed before `finish`."""
 
-    def __init__(self, run: Run):
-        self.run = run
-        self.variants = {v.variant.name: v for v in (run.plan.primary, *run.plan.variants)}
+    def __init__(self, run: Run, plan: Plan):
+        self.run, self.version = run, plan.payload_version
+        self.variants = {v.variant.name: v for v in (plan.primary, *plan.variants)}
         # A container's run mostly waits on the engine (create, start, wait, remove): more at once than cores.
         self.pool = ThreadPoolExecutor(max(4, 2 * run.options.jobs))
         self.started: dict[tuple[str, Platform], Future] = {}
@@ -42,7 +42,7 @@ class Smoking:
     def ready(self, engine: Engine, key: tuple[str, Platform], image: str) -> None:
         """(variant, platform) is in the engine as `image`: test it."""
         v, platform = self.variants[key[0]], key[1]
-        self.started[key] = self.pool.submit(_smoke_one, engine, v, platform, image, self.run.plan.payload_version)
+        self.started[key] = self.pool.submit(_smoke_one, engine, v, platform, image, self.version)
 
     def finish(self, engine: Engine, images: dict[tuple[str, Platform], str], tick) -> list[SmokeTested]:
         """Every image of `images` tested (those not started yet now); fails if any test did."""

@@ -13,18 +13,18 @@ from publisher.errors import PublishFailed
 from publisher.image import oci
 from publisher.local.records import save_record, saved_record
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, plan_identity
-from publisher.release.plan import VariantPlan
+from publisher.release.plan import Plan, VariantPlan
 from publisher.registries.bases import BasePlatforms
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository
 
 
-def record_path(run: Run, folder: Path) -> Path:
-    return folder / f"stage-{'_'.join(p.text('-') for p in run.platforms)}.json"
+def record_path(plan: Plan, folder: Path) -> Path:
+    return folder / f"stage-{'_'.join(p.text('-') for p in plan.platforms)}.json"
 
 
-def staged_already(run: Run, targets: list[Repository], path: Path, expected: dict,
+def staged_already(resolved: Resolved, targets: list[Repository], path: Path, expected: dict,
                    variants: tuple[StagedVariant, ...]) -> StageRecord | None:
     """The record there, when it is this stage's, made from the same inputs, and every repository holds its
     manifests; else None.
@@ -35,17 +35,17 @@ def staged_already(run: Run, targets: list[Repository], path: Path, expected: di
     record = saved_record(path)
     if record is None:
         return None
-    if record.plan != plan_identity(run.plan) or record.variants != variants or any(i.failures for i in record.images):
+    if record.plan != plan_identity(resolved.plan) or record.variants != variants or any(i.failures for i in record.images):
         return None
     if {(i.variant, i.platform): (i.base_digest, i.payload) for i in record.images} != expected or not targets:
         return None
-    return None if missing_manifests(run, targets, record.images) else record
+    return None if missing_manifests(resolved.plan, targets, record.images) else record
 
 
-def missing_manifests(run: Run, targets: list[Repository], images) -> list[tuple[Repository, StagedImage, str]]:
+def missing_manifests(plan: Plan, targets: list[Repository], images) -> list[tuple[Repository, StagedImage, str]]:
     """(repository, staged image, digest) for each staged manifest, or its attestation manifest, not there:
     what a stage's rerun and the join check alike."""
-    wanted = [(repo, i, d) for repo in targets for i in images if run.plan.publishes(i.variant, repo.ref)
+    wanted = [(repo, i, d) for repo in targets for i in images if plan.publishes(i.variant, repo.ref)
               for d in (i.manifest, i.attestation.get("digest")) if d]  # the image, and its attestation manifest
     return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.name.digest(d)) != d]
 
@@ -61,11 +61,12 @@ def staged_variants(resolved: Resolved, found: dict[str, BasePlatforms]) -> tupl
                  for name, r in resolved.variants.items())
 
 
-def write_record(path: Path, run: Run, images: dict, expected: dict, variants: tuple[StagedVariant, ...],
-                 failures: list[str] = (), attestations: dict | None = None) -> None:
+def write_record(path: Path, run: Run, resolved: Resolved, images: dict, expected: dict,
+                 variants: tuple[StagedVariant, ...], failures: list[str] = (), attestations: dict | None = None) -> None:
     """`images`: (variant, platform) → Image made (none when the stage failed before exporting);
     `attestations`: (variant, platform) → its AttestationManifest, pushed with it."""
-    plans = {v.variant.name: v for v in run.plan.variants}
+    plan = resolved.plan
+    plans = {v.variant.name: v for v in plan.variants}
     staged = []
     for (name, platform), (base, payload) in expected.items():
         image = images.get((name, platform))
@@ -76,18 +77,18 @@ def write_record(path: Path, run: Run, images: dict, expected: dict, variants: t
             _smoke_tests(plans[name]) if not failures else (), mine or tuple(failures[:1]),
             attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
-    record = StageRecord(run.plan.release.text, plan_identity(run.plan), tuple(staged), variants=variants,
+    record = StageRecord(plan.release.text, plan_identity(plan), tuple(staged), variants=variants,
                          attestations=run.options.attestations)
     save_record(path, record)
 
 
 @contextmanager
-def failures_recorded(path: Path, run: Run, expected: dict, variants: tuple[StagedVariant, ...]):
+def failures_recorded(path: Path, run: Run, resolved: Resolved, expected: dict, variants: tuple[StagedVariant, ...]):
     """Around making and smoke-testing: a failure is written down as a failed record, then raised."""
     try:
         yield
     except PublishFailed as error:
-        write_record(path, run, {}, expected, variants, list(error.lines[1:]))
+        write_record(path, run, resolved, {}, expected, variants, list(error.lines[1:]))
         raise
 
 
