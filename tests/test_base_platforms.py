@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 
+from publisher.release.records import FORMAT
 from tests.images import push_base
 from tests.registry_server import RegistryServer
 from tests.test_publish import PLATFORMS, REDUCED_TAGS, publish, reduced_matrix, skopeo
@@ -155,7 +156,7 @@ def test_stages_make_a_from_base_variant_where_its_base_has_the_platform(cli, tm
         assert ("alpine3.20: platforms from base alpine:3.20: none of linux/arm64; not staged here, "
                 "the join expects the platforms its base has") in logs["arm64"]
         record = json.loads(next(stages["arm64"].glob("stage-*.json")).read_bytes())
-        assert record["format"] == 3
+        assert record["format"] == FORMAT
         assert {v["name"]: (v["platforms"], v["lacks"]) for v in record["variants"]} == {
             "distroless": (["linux/arm64"], []), "alpine3.20": ([], ["linux/arm64"]), "bookworm-slim": (["linux/arm64"], [])}
         assert sorted(i["variant"] for i in record["images"]) == ["bookworm-slim", "distroless"]

@@ -22,7 +22,7 @@ from publisher.release.resolved import one_machine
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
-from publisher.steps.attest import Context, with_payload
+from publisher.steps.attest import Context, context_digest
 from publisher.steps.prepare import up_to_date
 from publisher.steps.push import Publication, refuse_conflicts
 from publisher.release.decisions import decide_all
@@ -32,7 +32,8 @@ from tests.test_cosign import new_key, public
 from tests.test_publish import REDUCED_TAGS, publish, reduced_matrix, skopeo
 
 REPO = "r.example/uv"
-PAYLOAD = {parse_platform("linux/amd64"): "sha256:" + "a" * 64, parse_platform("linux/arm64"): "sha256:" + "b" * 64}
+FILES = {parse_platform("linux/amd64"): {"tool": "sha256:" + "a" * 64}, parse_platform("linux/arm64"): {"tool": "sha256:" + "b" * 64}}
+PAYLOAD = {p: inputs.payload_digest(files) for p, files in FILES.items()}
 BASE = "sha256:" + "c" * 64
 
 
@@ -48,29 +49,48 @@ def context() -> Context:
                    {}, {})
 
 
-def held_as(plan, payload: dict) -> dict:
-    """Every tag of the plan holding one index made from `payload` on BASE."""
+def contexts(attested: bool) -> dict:
+    """Platform → the attestation context's digest, with attestations or without."""
+    return {p: context_digest(context() if attested else None) for p in FILES}
+
+
+def held_as(plan, attested: bool) -> dict:
+    """Every tag of the plan holding one index made from FILES on BASE, with attestations or without."""
     v = plan.variants[0]
-    current = Current("sha256:" + "d" * 64, "0.5.31", "abc", inputs.inputs_digest(v, BASE, payload, v.variant.platforms), BASE)
+    digest = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(attested), v.variant.platforms)
+    current = Current("sha256:" + "d" * 64, "0.5.31", "abc", digest, BASE)
     return {REPO: {tag: current for tag in v.tags}}
 
 
-def test_attested_or_not_is_an_input_and_the_attested_digests_stay_what_they_were():
-    attested, plain = with_payload(context(), PAYLOAD), with_payload(None, PAYLOAD)
-    assert attested == {p: oci.digest(f"{d}\n{context().digest}".encode()) for p, d in PAYLOAD.items()}
-    assert set(plain) == set(PAYLOAD) and all(plain[p] != attested[p] for p in PAYLOAD)
-    assert with_payload(None, PAYLOAD) == plain  # the same on every run
+def test_the_context_digest_hashes_its_field_names_and_values_but_not_the_files():
+    # A field renamed or its value written otherwise would change every inputs digest published.
+    assert context().digest == "sha256:e4443c870574dc6fecad4e15e6757642db692cac7b739678571dfd9c782bf226"
+    assert replace(context(), files=FILES, payloads={parse_platform("linux/amd64"): ()}).digest == context().digest
+
+
+def test_attested_or_not_is_an_input_and_the_attested_digests_stay_what_they_were(plan):
+    v = plan.variants[0]
+    platforms = v.variant.platforms
+    attested = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(True), platforms)
+    plain = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(False), platforms)
+    # What the first published indexes hashed: each platform's payload digest folded with the context's.
+    assert attested == oci.digest(oci.canonical({
+        "format": 4, "dockerfile": v.dockerfile_text, "labels": v.labels, "platforms": [str(p) for p in platforms],
+        "base": BASE, "binaries": {str(p): oci.digest(f"{PAYLOAD[p]}\n{context().digest}".encode()) for p in platforms}}))
+    amd64 = parse_platform("linux/amd64")
+    assert PAYLOAD[amd64] == oci.digest(FILES[amd64]["tool"].encode())
+    assert plain != attested
+    assert inputs.inputs_digest(v, BASE, PAYLOAD, contexts(False), platforms) == plain  # the same on every run
 
 
 @pytest.mark.parametrize("before, now", [(True, False), (False, True)])
 def test_a_release_published_with_the_other_setting_is_not_up_to_date(plan, before, now):
-    made = {True: with_payload(context(), PAYLOAD), False: with_payload(None, PAYLOAD)}
     v = plan.variants[0]
-    states = held_as(plan, made[before])
-    assert up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, made[before]), states)
-    assert not up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, made[now]), states)
+    states = held_as(plan, before)
+    assert up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, FILES, context_digest(context() if before else None)), states)
+    assert not up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, FILES, context_digest(context() if now else None)), states)
     # nor is an exact tag "as published" under the other setting: the fast path of a refreshed release
-    assert not inputs.as_published(v, states[REPO][v.tags[0]], made[now], v.variant.platforms)
+    assert not inputs.as_published(v, states[REPO][v.tags[0]], PAYLOAD, contexts(now), v.variant.platforms)
 
 
 def test_the_dry_run_says_exact_tags_conflict_and_floating_tags_move_when_the_setting_changes(plan):

@@ -11,7 +11,8 @@ import pytest
 from publisher.errors import PublisherError
 from publisher.image.platform import parse_platform
 from publisher.options import Arguments, compute_plan
-from publisher.release.records import StagedImage, StagedVariant, StageRecord, join_problems, joined_platforms, plan_identity
+from publisher.release.records import (FORMAT, StagedImage, StagedVariant, StageRecord, join_problems, joined_platforms,
+                                       plan_identity)
 
 ROOT = Path(__file__).resolve().parent.parent
 AMD64, ARM64 = parse_platform("linux/amd64"), parse_platform("linux/arm64")
@@ -27,7 +28,8 @@ def image(variant: str, platform: str, **changes) -> StagedImage:
     base = None if variant == "distroless" else "sha256:" + "b" * 64
     found = parse_platform(platform)
     made = StagedImage(variant, found, "sha256:" + "1" * 64, 500, "sha256:" + "2" * 64,
-                       {"os": found.os, "architecture": found.architecture}, base, "sha256:" + "3" * 64, ("--version",))
+                       {"os": found.os, "architecture": found.architecture}, base, "sha256:" + "3" * 64,
+                       "sha256:" + "4" * 64, ("--version",))
     return replace(made, **changes)
 
 
@@ -58,7 +60,7 @@ def test_a_record_of_another_format_is_refused_in_one_line(plan):
     del old["variants"]
     record = StageRecord.from_json(json.dumps(old).encode())
     assert join_problems(plan, {"amd": stage(plan, "linux/amd64"), "stage-linux-arm64.json": record})[0] == (
-        "stage-linux-arm64.json: a stage record of format 2, and this publisher reads format 3; stage again with this publisher")
+        f"stage-linux-arm64.json: a stage record of format 2, and this publisher reads format {FORMAT}; stage again with this publisher")
 
 
 def test_a_duplicated_stage_is_refused(plan):

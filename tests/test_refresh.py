@@ -57,13 +57,14 @@ def test_a_refresh_plans_only_floating_tags_of_the_stale_variants(shipped):
 
 def test_an_exact_tag_left_by_a_refresh_is_as_published(shipped):
     v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
-    payload = {p: "sha256:" + "f" * 64 for p in v.variant.platforms}
     platforms = v.variant.platforms
-    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, platforms), base_digest=OLD)
-    assert as_published(v, left, payload, platforms)
-    assert not as_published(v, left, {p: "sha256:" + "0" * 64 for p in platforms}, platforms)  # other payload
-    moved = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, platforms), base_digest=NEW)
-    assert not as_published(v, moved, payload, platforms)
+    payload, context = {p: "sha256:" + "f" * 64 for p in platforms}, {p: "sha256:" + "e" * 64 for p in platforms}
+    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, context, platforms), base_digest=OLD)
+    assert as_published(v, left, payload, context, platforms)
+    assert not as_published(v, left, {p: "sha256:" + "0" * 64 for p in platforms}, context, platforms)  # other payload
+    assert not as_published(v, left, payload, {p: "sha256:" + "0" * 64 for p in platforms}, platforms)  # other context
+    moved = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, context, platforms), base_digest=NEW)
+    assert not as_published(v, moved, payload, context, platforms)
 
 
 def digest_of(ref: str) -> str:

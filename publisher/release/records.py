@@ -21,9 +21,20 @@ from publisher.image.platform import Platform, parse_platform
 from publisher.release.plan import Plan, VariantPlan
 
 # Bump when what a record holds changes: a join refuses records of another format, in one line.
-# 2: attestations; 3: `variants`, the platforms each variant was staged for (from-base: those its base lacks).
-FORMAT = 3
-JSON_NAMES = {"base_digest": "base"}  # a field's name in a record's JSON where it is not the field's: records read as before
+# 2: attestations; 3: `variants`, the platforms each variant was staged for (from-base: those its base lacks);
+# 4: each image's attestation context (`context`), and its `payload` the digest of the payload's files alone;
+# the base's digest under its own name, `base_digest`.
+FORMAT = 4
+
+
+@dataclass(frozen=True)
+class MadeFrom:
+    """What a staged image is made from, beyond its variant's Dockerfile and labels: what a rerun of its
+    stage compares, and what the join's inputs digest takes (release/inputs)."""
+
+    base_digest: str | None
+    payload: str  # the digest of the payload's files
+    context: str  # the digest of the attestation context
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,9 @@ class StagedImage:
     size: int
     config: str  # its config's digest
     entry: dict  # its platform as the index lists it (os, architecture, variant, ...)
-    base_digest: str | None  # the base's digest as the stage resolved it (its record says "base")
-    payload: str  # the digest of the payload binaries the image carries
+    base_digest: str | None  # the base's digest as the stage resolved it
+    payload: str  # the digest of the payload's files the image carries (release/inputs.payload_digest)
+    context: str  # the digest of its attestation context (release/inputs: NO_ATTESTATIONS without attestations)
     smoke: tuple[str, ...] = ()  # the smoke tests that passed
     failures: tuple[str, ...] = ()  # what failed, if anything: such a record is refused
     attestation: dict = field(default_factory=dict)  # its attestation manifest's index entry, pushed by the stage
@@ -43,15 +55,17 @@ class StagedImage:
     def child(self) -> oci.Child:
         return oci.Child(self.manifest, self.size, self.entry)
 
+    @property
+    def made_from(self) -> MadeFrom:
+        return MadeFrom(self.base_digest, self.payload, self.context)
+
     def document(self) -> dict:
         return {**_by_name(self), "platform": str(self.platform)}
 
     @staticmethod
     def from_document(image: dict) -> StagedImage:
-        found = {**image, "platform": parse_platform(image["platform"]), "smoke": tuple(image["smoke"]),
-                 "failures": tuple(image["failures"])}
-        base = found.pop("base")
-        return StagedImage(**found, base_digest=base)
+        return StagedImage(**{**image, "platform": parse_platform(image["platform"]), "smoke": tuple(image["smoke"]),
+                              "failures": tuple(image["failures"])})
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class StagedVariant:
 
     name: str
     platforms: tuple[Platform, ...]
-    base_digest: str | None = None  # the base's digest as the stage resolved it (its record says "base")
+    base_digest: str | None = None  # the base's digest as the stage resolved it
     lacks: tuple[Platform, ...] = ()
 
     def document(self) -> dict:
@@ -69,7 +83,7 @@ class StagedVariant:
 
     @staticmethod
     def from_document(variant: dict) -> StagedVariant:
-        return StagedVariant(variant["name"], tuple(map(parse_platform, variant["platforms"])), variant["base"],
+        return StagedVariant(variant["name"], tuple(map(parse_platform, variant["platforms"])), variant["base_digest"],
                              tuple(map(parse_platform, variant["lacks"])))
 
 
@@ -101,8 +115,8 @@ class StageRecord:
 
 
 def _by_name(value) -> dict:
-    """A record's fields by the names its JSON gives them, one level deep (the caller writes its platforms as text)."""
-    return {JSON_NAMES.get(f.name, f.name): getattr(value, f.name) for f in fields(value)}
+    """A record's fields by name, one level deep (the caller writes its platforms as text)."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 def plan_identity(plan: Plan) -> str:

@@ -31,7 +31,8 @@ class ResolvedVariant:
 class Resolved:
     plan: Plan  # the variants and tags this flow publishes: the selected Plan, or a refresh's cut of it
     variants: MappingProxyType  # variant name → ResolvedVariant, in plan order
-    payload: MappingProxyType  # Platform → the digest of the payload files its images carry
+    payload: MappingProxyType  # Platform → the digest of the payload's files its images carry (inputs.payload_digest)
+    context: MappingProxyType  # Platform → the digest of its images' attestation context (inputs.NO_ATTESTATIONS: none)
 
     def __getitem__(self, name: str) -> ResolvedVariant:
         return self.variants[name]
@@ -54,37 +55,47 @@ def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> d
 
 
 def one_machine(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
-                payload: dict[Platform, str]) -> Resolved:
+                files: dict[Platform, dict[str, str]], context: str) -> Resolved:
     """One machine and a refresh (`plan` already cut to its variants): platforms from the bases read,
-    annotations from the bases' digests and the payload."""
+    annotations from the bases' digests, the payload's files (Platform → file name → digest) and the
+    attestation context's digest."""
     platforms = final_platforms(plan, from_base)
-    return _resolved(plan, {v.variant.name: _variant(v, platforms[v.variant.name], bases.get(v.variant.name), payload)
-                            for v in plan.variants}, payload)
+    payload = {p: inputs.payload_digest(f) for p, f in files.items()}
+    contexts = {p: context for p in files}
+    return _resolved(plan, {v.variant.name: _variant(v, platforms[v.variant.name], bases.get(v.variant.name),
+                                                     payload, contexts)
+                            for v in plan.variants}, payload, contexts)
 
 
 def stage(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
-          payload: dict[Platform, str]) -> Resolved:
+          files: dict[Platform, dict[str, str]], context: str) -> Resolved:
     """A stage: this stage's platforms of each variant (a from-base one whose base has none: no platform);
     no annotations, the join writes the indexes."""
     platforms = final_platforms(plan, from_base)
     return _resolved(plan, {v.variant.name: ResolvedVariant(platforms[v.variant.name], bases.get(v.variant.name),
-                                                            MappingProxyType({})) for v in plan.variants}, payload)
+                                                            MappingProxyType({})) for v in plan.variants},
+                     {p: inputs.payload_digest(f) for p, f in files.items()}, {p: context for p in files})
 
 
 def join(plan: Plan, platforms: dict[str, tuple[Platform, ...]], staged: dict) -> Resolved:
-    """The join: the platforms the records found (`records.joined_platforms`), and each variant's base and
-    payload as its stages made it (`staged`: (variant, platform) → StagedImage)."""
+    """The join: the platforms the records found (`records.joined_platforms`), and each variant's base,
+    payload and attestation context as its stages made it (`staged`: (variant, platform) → StagedImage)."""
     payload = {platform: i.payload for (_, platform), i in staged.items()}
+    contexts = {platform: i.context for (_, platform), i in staged.items()}
     found = {}
     for v in plan.variants:
         mine = [staged[v.variant.name, p] for p in platforms[v.variant.name]]
-        found[v.variant.name] = _variant(v, platforms[v.variant.name], mine[0].base_digest, {i.platform: i.payload for i in mine})
-    return _resolved(plan, found, payload)
+        found[v.variant.name] = _variant(v, platforms[v.variant.name], mine[0].base_digest,
+                                         {i.platform: i.payload for i in mine}, {i.platform: i.context for i in mine})
+    return _resolved(plan, found, payload, contexts)
 
 
-def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base_digest: str | None, payload: dict[Platform, str]) -> ResolvedVariant:
-    return ResolvedVariant(platforms, base_digest, MappingProxyType(inputs.annotations(v, base_digest, payload, platforms)))
+def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base_digest: str | None, payload: dict[Platform, str],
+             context: dict[Platform, str]) -> ResolvedVariant:
+    return ResolvedVariant(platforms, base_digest,
+                           MappingProxyType(inputs.annotations(v, base_digest, payload, context, platforms)))
 
 
-def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[Platform, str]) -> Resolved:
-    return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)))
+def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[Platform, str],
+              context: dict[Platform, str]) -> Resolved:
+    return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)), MappingProxyType(dict(context)))

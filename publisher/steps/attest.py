@@ -25,6 +25,7 @@ from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
+from publisher.release.inputs import NO_ATTESTATIONS
 from publisher.release.plan import CREATED, OCI, REVISION, Plan, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
@@ -45,18 +46,20 @@ class Context:
     package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
     folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
     payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
-    binaries: dict  # platform → ((name, sha256 hex), ...)
-    payloads: dict  # platform → (Dependency, ...): the wheel, or the binaries given with --artifacts
+    files: dict  # platform → the payload's files → their digests (prepare.payload_files)
+    payloads: dict  # platform → (Dependency, ...): the wheel, or the files given with --artifacts
 
     @property
     def digest(self) -> str:
-        """All but the per-platform payload, which the inputs digest has already (the binaries; a wheel on
-        PyPI never changes): one value for every stage of a release, whatever its platforms."""
-        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("binaries", "payloads")}
+        """All but the per-platform payload, which the inputs digest has already (its files; a wheel on
+        PyPI never changes): one value for every stage of a release, whatever its platforms. Its field
+        names are hashed: renaming one changes every inputs digest."""
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads")}
         return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
 
 
-def context(run: Run, plan: Plan, binaries: dict[Platform, Path]) -> Context:
+def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Platform, dict[str, str]]) -> Context:
+    """`binaries`: Platform → the folder of the payload's files; `files`: their digests."""
     root = run.options.root
     labels = plan.primary.labels
     env = ci_environment()
@@ -75,8 +78,8 @@ def context(run: Run, plan: Plan, binaries: dict[Platform, Path]) -> Context:
         package=plan.payload.wheels.package if plan.payload.wheels else None,
         folders=(plan.payload.primary, plan.payload.derived),
         payload_version=plan.payload_version,
-        binaries={p: tuple((n, _file_hex(folder / n)) for n in plan.payload.files) for p, folder in binaries.items()},
-        payloads={p: _payloads(run, plan, p, folder) for p, folder in binaries.items()},
+        files=files,
+        payloads={p: _payloads(run, plan, p, files[p]) for p in binaries},
     )
 
 
@@ -105,8 +108,8 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     folder = ctx.folders[0] if v.variant.primary else ctx.folders[1]
     licenses = v.labels.get(OCI + "licenses")
     files = ctx.payload_version or "NOASSERTION"
-    binaries = tuple(Binary(name, files, sha, _purl(ctx.package, name, ctx.payload_version or None), folder + name, licenses)
-                     for name, sha in ctx.binaries[platform])
+    binaries = tuple(Binary(name, files, _hex(digest), _purl(ctx.package, name, ctx.payload_version or None),
+                            folder + name, licenses) for name, digest in ctx.files[platform].items())
     written = str(v.variant.base)  # as matrix.yaml and the Dockerfile write it
     base = BaseImage(written, base_digest, _base_supplier(written)) if base_digest else None
     sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
@@ -130,14 +133,15 @@ def _purl(package: str | None, name: str, version: str | None) -> str:
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
 
 
-def _payloads(run: Run, plan: Plan, platform: Platform, folder: Path) -> tuple[Dependency, ...]:
+def _payloads(run: Run, plan: Plan, platform: Platform, files: dict[str, str]) -> tuple[Dependency, ...]:
+    """The payload as the provenance's dependencies: its wheel, or else its files (name → digest)."""
     version, declared = plan.payload_version or plan.release.text, plan.payload
     if declared.wheels and not run.options.artifacts:
         tag = artifacts.wheel_platform(declared.wheels, platform)
         wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
         if wheel:
-            return (Dependency(_purl(declared.wheels.package, "", version), _file_hex(wheel), wheel.name),)
-    return tuple(Dependency(_purl(None, name, version), _file_hex(folder / name), name) for name in declared.files)
+            return (Dependency(_purl(declared.wheels.package, "", version), _hex(file_digest(wheel)), wheel.name),)
+    return tuple(Dependency(_purl(None, name, version), _hex(digest), name) for name, digest in files.items())
 
 
 def _base_supplier(base: str) -> str:
@@ -154,20 +158,13 @@ def _created(text: str | None) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _file_hex(path: Path) -> str:
-    return file_digest(path).split(":")[1]
+def _hex(digest: str) -> str:
+    """`sha256:<hex>` → `<hex>`, as SPDX and in-toto write a sha256."""
+    return digest.split(":")[1]
 
 
-NONE = "no attestations"  # what stands for the Context's digest with --no-attestations
-
-
-def with_payload(context: Context | None, payload: dict[str, str]) -> dict[str, str]:
-    """Platform → one digest of the payload files and of what the attestations say beyond the image:
-    what an image of that platform is made of and says about itself. Everything that compares inputs
-    (the rerun's fast path, a refresh, stage records and the join) uses it as the payload's digest.
-
-    `context` None: no attestations (--no-attestations). That is an input too, so a publish with
-    attestations after one without (or the reverse) is never "up to date"; the digests made with
-    attestations are the ones they always were."""
-    said = context.digest if context is not None else NONE
-    return {p: oci.digest(f"{digest}\n{said}".encode()) for p, digest in payload.items()}
+def context_digest(context: Context | None) -> str:
+    """What stands for the attestation context in the inputs digest (release/inputs): its digest, or with
+    --no-attestations (`context` None) NO_ATTESTATIONS: an input too, so a publish with attestations after
+    one without (or the reverse) is never "up to date"."""
+    return context.digest if context is not None else NO_ATTESTATIONS

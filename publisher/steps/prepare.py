@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from publisher.image.platform import Platform
-from publisher.image import oci
 from publisher.image.reference import parse_repository
 from publisher.local import artifacts
 from publisher.local.layers import file_digest
@@ -46,10 +45,10 @@ def fetch_payload(run: Run, plan: Plan, platforms: list[Platform]) -> dict[Platf
     return binaries
 
 
-def payload_digests(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform, str]:
-    """Platform → one digest of the payload files: what the images of that platform carry."""
-    return {p: oci.digest("".join(file_digest(folder / n) for n in plan.payload.files).encode())
-            for p, folder in binaries.items()}
+def payload_files(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform, dict[str, str]]:
+    """Platform → each of the payload's files → its digest, in the matrix's order: read once, for the inputs
+    digest (release/inputs.payload_digest) and the attestations alike."""
+    return {p: {n: file_digest(folder / n) for n in plan.payload.files} for p, folder in binaries.items()}
 
 
 def resolve_bases(run: Run, plan: Plan) -> Bases:
@@ -103,9 +102,8 @@ def up_to_date(resolved: Resolved, states: dict, replay: bool = False) -> bool:
             mine = resolved[v.variant.name]
             for floating in (False, True):
                 held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
-                kept = [c.inputs == mine.inputs or ((replay or not floating)
-                                                    and inputs.as_published(v, c, resolved.payload, mine.platforms))
-                        for c in held]
+                kept = [c.inputs == mine.inputs or ((replay or not floating) and inputs.as_published(
+                            v, c, resolved.payload, resolved.context, mine.platforms)) for c in held]
                 if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
                     return False
     return True

@@ -29,7 +29,7 @@ from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
-from publisher.steps.prepare import (base_platforms, fetch_payload, payload_digests, read_targets, resolve_bases,
+from publisher.steps.prepare import (base_platforms, fetch_payload, payload_files, read_targets, resolve_bases,
                                      stage_platforms, up_to_date)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
@@ -66,11 +66,11 @@ def publish(plan: Plan, options: Options, progress: Progress) -> Outcome:
 def _one_machine(run: Run, plan: Plan) -> Outcome:
     targets, states = read_targets(run, plan)
     binaries = fetch_payload(run, plan, plan.platforms)
+    files = payload_files(plan, binaries)
     bases = resolve_bases(run, plan)
     from_base = base_platforms(run, plan, bases)
-    context = _context(run, plan, binaries)
-    found = resolved.one_machine(plan, from_base, bases.of_variants(plan),
-                                 attest.with_payload(context, payload_digests(plan, binaries)))
+    context = _context(run, plan, binaries, files)
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, attest.context_digest(context))
     if targets and found.variants and run.options.build_cache and up_to_date(found, states):
         return _nothing_to_do(run, found, targets, states)
     return _released(run, found, targets, states, Making(binaries, bases, context))
@@ -88,9 +88,9 @@ def _refresh(run: Run, plan: Plan) -> Outcome:
     run.progress.log(f"bases moved since {plan.release.text}: refreshing {', '.join(stale)}")
     cut = refresh.floating_only(plan, stale)
     binaries = fetch_payload(run, cut, sorted({p for ps in resolved.final_platforms(cut, from_base).values() for p in ps}))
-    context = _context(run, cut, binaries)
-    found = resolved.one_machine(cut, from_base, bases.of_variants(cut),
-                                 attest.with_payload(context, payload_digests(cut, binaries)))
+    files = payload_files(cut, binaries)
+    context = _context(run, cut, binaries, files)
+    found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, attest.context_digest(context))
     return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
@@ -98,7 +98,7 @@ def _refresh(run: Run, plan: Plan) -> Outcome:
 class Making:
     """What the images are made of: the payload's files, the bases, what the attestations share."""
 
-    binaries: dict
+    binaries: dict  # platform → the folder of the payload's files
     bases: object  # registries.bases.Bases
     context: attest.Context | None  # None: no attestations
 
@@ -120,13 +120,14 @@ def _one_stage(run: Run, plan: Plan) -> Outcome:
     check_stage_folder(run.options.stage)
     path = stage.record_path(plan, run.options.stage)  # named by the stage's platforms, before from-base cuts
     binaries = fetch_payload(run, plan, plan.platforms)
+    files = payload_files(plan, binaries)
     bases = resolve_bases(run, plan)
     from_base = stage_platforms(run, plan, bases)
-    context = _context(run, plan, binaries)
-    found = resolved.stage(plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(plan),
-                           attest.with_payload(context, payload_digests(plan, binaries)))
+    context = _context(run, plan, binaries, files)
+    found = resolved.stage(plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(plan), files,
+                           attest.context_digest(context))
     variants = stage.staged_variants(found, from_base)
-    expected = stage.expected_inputs(found)
+    expected = stage.made_from(found)
     done = stage.staged_already(found, targets, path, expected, variants) if run.options.build_cache else None
     if done:
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
@@ -161,9 +162,9 @@ def _join(run: Run, plan: Plan) -> Outcome:
     return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
 
 
-def _context(run: Run, plan: Plan, binaries: dict) -> attest.Context | None:
+def _context(run: Run, plan: Plan, binaries: dict, files: dict) -> attest.Context | None:
     """What every attestation shares; None with --no-attestations."""
-    return attest.context(run, plan, binaries) if run.options.attestations else None
+    return attest.context(run, plan, binaries, files) if run.options.attestations else None
 
 
 def _attested(run: Run, found: Resolved, context: attest.Context | None, images: dict) -> dict:

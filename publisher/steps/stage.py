@@ -11,8 +11,9 @@ from pathlib import Path
 
 from publisher.errors import PublishFailed
 from publisher.image import oci
+from publisher.image.platform import Platform
 from publisher.local.records import save_record, saved_record
-from publisher.release.records import StagedImage, StagedVariant, StageRecord, plan_identity
+from publisher.release.records import MadeFrom, StagedImage, StagedVariant, StageRecord, plan_identity
 from publisher.release.plan import Plan, VariantPlan
 from publisher.registries.bases import BasePlatforms
 from publisher.release.resolved import Resolved
@@ -24,12 +25,12 @@ def record_path(plan: Plan, folder: Path) -> Path:
     return folder / f"stage-{'_'.join(p.text('-') for p in plan.platforms)}.json"
 
 
-def staged_already(resolved: Resolved, targets: list[Repository], path: Path, expected: dict,
+def staged_already(resolved: Resolved, targets: list[Repository], path: Path, expected: dict[tuple[str, str], MadeFrom],
                    variants: tuple[StagedVariant, ...]) -> StageRecord | None:
     """The record there, when it is this stage's, made from the same inputs, and every repository holds its
     manifests; else None.
 
-    `expected`: (variant, platform) → (base digest, payload digest) as resolved now; `variants`: what
+    `expected`: (variant, platform) → what it is made from, as resolved now (`made_from`); `variants`: what
     each variant is staged for now.
     """
     record = saved_record(path)
@@ -37,7 +38,7 @@ def staged_already(resolved: Resolved, targets: list[Repository], path: Path, ex
         return None
     if record.plan != plan_identity(resolved.plan) or record.variants != variants or any(i.failures for i in record.images):
         return None
-    if {(i.variant, i.platform): (i.base_digest, i.payload) for i in record.images} != expected or not targets:
+    if {(i.variant, i.platform): i.made_from for i in record.images} != expected or not targets:
         return None
     return None if missing_manifests(resolved.plan, targets, record.images) else record
 
@@ -50,9 +51,10 @@ def missing_manifests(plan: Plan, targets: list[Repository], images) -> list[tup
     return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.name.digest(d)) != d]
 
 
-def expected_inputs(resolved: Resolved) -> dict:
-    """(variant, platform) → (base digest, payload digest): what this stage's images are made from."""
-    return {(name, p): (r.base_digest, resolved.payload[p]) for name, r in resolved.variants.items() for p in r.platforms}
+def made_from(resolved: Resolved) -> dict[tuple[str, Platform], MadeFrom]:
+    """(variant, platform) → what this stage's images are made from."""
+    return {(name, p): MadeFrom(r.base_digest, resolved.payload[p], resolved.context[p])
+            for name, r in resolved.variants.items() for p in r.platforms}
 
 
 def staged_variants(resolved: Resolved, found: dict[str, BasePlatforms]) -> tuple[StagedVariant, ...]:
@@ -68,12 +70,12 @@ def write_record(path: Path, run: Run, resolved: Resolved, images: dict, expecte
     plan = resolved.plan
     plans = {v.variant.name: v for v in plan.variants}
     staged = []
-    for (name, platform), (base, payload) in expected.items():
+    for (name, platform), made in expected.items():
         image = images.get((name, platform))
         mine = tuple(line for line in failures if line.startswith(f"{name} {platform}:"))
         staged.append(StagedImage(
             name, platform, image.digest if image else "", len(image.manifest) if image else 0,
-            _config_digest(image), image.platform_entry() if image else {}, base, payload,
+            _config_digest(image), image.platform_entry() if image else {}, made.base_digest, made.payload, made.context,
             _smoke_tests(plans[name]) if not failures else (), mine or tuple(failures[:1]),
             attestations[name, platform].index_entry() if attestations and (name, platform) in attestations else {},
         ))
