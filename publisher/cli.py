@@ -192,7 +192,7 @@ def _publish(ns: argparse.Namespace) -> int:
     print(summary(job.plan, tally(outcome.events)))
     write_step_summary(outcome.resolved.plan if outcome.resolved else job.plan, outcome)
     if job.options.result:
-        from publisher.local.records import write_result
+        from publisher.local.result import write_result
 
         write_result(job.options.result, outcome.document)
     return 0

@@ -22,9 +22,10 @@ from publisher.release.resolved import one_machine
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
-from publisher.steps.attest import Context, context_digest
-from publisher.steps.prepare import up_to_date
-from publisher.steps.push import Publication, refuse_conflicts
+from publisher.image.attest import Context, context_digest
+from publisher.release.rerun import up_to_date
+from publisher.release.publication import Publication
+from publisher.steps.push import refuse_conflicts
 from publisher.release.decisions import decide_all
 from tests.test_records import stage
 from tests.test_supply_chain import write_key

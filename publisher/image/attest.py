@@ -1,4 +1,5 @@
-"""The attestations of one platform image, and the index that carries them. Pure.
+"""The attestations of one platform image, and the index that carries them; what every attestation of a
+publish shares (`Context`) and its digest, an input of every variant (release/inputs). Pure.
 
 One attestation manifest per platform image, BuildKit's layout (see `attestation`): its SBOM
 (`sbom`, SPDX 2.3) then its provenance (`slsa`, SLSA v1), both about the platform manifest. The
@@ -9,13 +10,55 @@ so every repository gets the same index digest.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from datetime import datetime
 
-from publisher.image import attestation, purl, sbom, slsa
+from publisher.image import attestation, oci, purl, sbom, slsa
 from publisher.image.attestation import AttestationManifest
 from publisher.image.platform import Platform
+from publisher.image.slsa import SourceFile
 
 STABLE_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "RUNNER_ENVIRONMENT")  # the same on every run
+NO_ATTESTATIONS = "no attestations"  # what stands for the context's digest with --no-attestations: an input too
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every attestation of one publish shares, as values (made by steps/attest.context)."""
+
+    image: str  # the name the SBOMs give every image: the matrix's first repository
+    supplier: str
+    created: datetime
+    matrix: SourceFile
+    template: SourceFile | None
+    source: str | None  # the source repository's URL, in CI
+    revision: str | None  # a full commit id, or None
+    env: dict  # stable CI variables only (see stable_env)
+    package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
+    folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
+    payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
+    files: dict  # Platform → the payload's files → their digests (steps/prepare.payload_files)
+    payloads: dict  # Platform → (Dependency, ...): the wheel, or the files given with --artifacts
+
+    @property
+    def digest(self) -> str:
+        """All but the per-platform payload, which the inputs digest has already (its files; a wheel on
+        PyPI never changes): one value for every stage of a release, whatever its platforms. Its field
+        names are hashed: renaming one changes every inputs digest."""
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads")}
+        return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
+
+
+def _as_json(value) -> object:
+    """How the Context's digest writes a value JSON has no form for: a dataclass as its fields, anything else as text."""
+    return asdict(value) if is_dataclass(value) else str(value)
+
+
+def context_digest(context: Context | None) -> str:
+    """What stands for the attestation context in the inputs digest (release/inputs): its digest, or with
+    --no-attestations (`context` None) NO_ATTESTATIONS: an input too, so a publish with attestations after
+    one without (or the reverse) is never "up to date"."""
+    return context.digest if context is not None else NO_ATTESTATIONS
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,17 @@
-"""The files a publish reads and leaves on this machine: stage records, and the --result document.
-
-A stage record is written whole or not at all. The --result document (release/result) has the shape
-{"repositories": {"<repository>": {"<tag>": {"digest": "sha256:...", ...}}}}; empty when nothing was
-pushed (--no-push). Fields are only ever added.
-"""
+"""Stage records on this machine: each written whole or not at all, named by its stage's platforms, read back
+by a rerun of the stage and by the join (release/records says what they hold and what a join accepts)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from publisher.errors import PublisherError
+from publisher.image.platform import Platform
 from publisher.release.records import StageRecord
 
-EMPTY = {"repositories": {}}
-
-
-def write_result(path: Path, document: dict | None) -> None:
-    path.write_text(json.dumps(document or EMPTY, indent=2) + "\n", encoding="utf-8")
+def record_path(folder: Path, platforms: list[Platform]) -> Path:
+    """Where a stage of these platforms writes its record: named by them, found by `load_records`."""
+    return folder / f"stage-{'_'.join(p.text('-') for p in platforms)}.json"
 
 
 def check_stage_folder(folder: Path) -> None:

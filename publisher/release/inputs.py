@@ -1,13 +1,13 @@
 """What a variant's published content depends on, as one digest stored in its index's annotations.
 
-A rerun whose every tag already holds an index with the same inputs has nothing to build: the
-run that pushed it built, smoke-tested and verified exactly that content.
+A rerun whose every tag already holds an index with the same inputs has nothing to build
+(release/rerun): the run that pushed it built, smoke-tested and verified exactly that content.
 
 Besides the variant's Dockerfile, labels, platforms and base digest, it takes two things per platform,
 each under its own name: `payload`, the digest of the payload's files (`payload_digest`), and `context`,
-the digest of the attestation context, what every attestation of the publish shares (`Context.digest`
-in steps/attest; NO_ATTESTATIONS with --no-attestations). Every published index records the inputs
-digest: what it hashes, and how, changes only with FORMAT.
+the digest of the attestation context, what every attestation of the publish shares
+(`image/attest.context_digest`, NO_ATTESTATIONS with --no-attestations). Every published index records
+the inputs digest: what it hashes, and how, changes only with FORMAT.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from publisher.release.plan import VariantPlan
 INPUTS = "dev.publisher.inputs"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 FORMAT = 4  # bump when what publisher makes of the same inputs changes (4: attestations in the index)
-NO_ATTESTATIONS = "no attestations"  # the attestation context of a publish with --no-attestations: an input too
 
 
 def payload_digest(files: Mapping[str, str]) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from publisher.image import oci
 from publisher.image.platform import Platform, parse_platform
 from publisher.release.plan import Plan, VariantPlan
+from publisher.release.resolved import Resolved
 
 # Bump when what a record holds changes: a join refuses records of another format, in one line.
 # 2: attestations; 3: `variants`, the platforms each variant was staged for (from-base: those its base lacks);
@@ -47,7 +48,7 @@ class StagedImage:
     entry: dict  # its platform as the index lists it (os, architecture, variant, ...)
     base_digest: str | None  # the base's digest as the stage resolved it
     payload: str  # the digest of the payload's files the image carries (release/inputs.payload_digest)
-    context: str  # the digest of its attestation context (release/inputs: NO_ATTESTATIONS without attestations)
+    context: str  # the digest of its attestation context (image/attest.context_digest; NO_ATTESTATIONS without)
     smoke: tuple[str, ...] = ()  # the smoke tests that passed
     failures: tuple[str, ...] = ()  # what failed, if anything: such a record is refused
     attestation: dict = field(default_factory=dict)  # its attestation manifest's index entry, pushed by the stage
@@ -229,6 +230,13 @@ def _base_agreement(records: dict[str, StageRecord]) -> list[str]:
     return [f"{variant}: its stages used different digests of its base ({', '.join(sorted(map(str, found)))}); "
             "the base moved between stages: stage every platform again" for variant, found in bases.items()
             if len(found) > 1]
+
+
+def made_from(resolved: Resolved) -> dict[tuple[str, Platform], MadeFrom]:
+    """(variant, platform) → what a stage's images are made from, as the stage resolved it: what its record
+    says of each image, and what a rerun of the stage compares."""
+    return {(name, p): MadeFrom(r.base_digest, resolved.payload[p], resolved.context[p])
+            for name, r in resolved.variants.items() for p in r.platforms}
 
 
 def by_variant(records: dict[str, StageRecord]) -> dict[tuple[str, Platform], StagedImage]:

@@ -32,7 +32,7 @@ class Resolved:
     plan: Plan  # the variants and tags this flow publishes: the selected Plan, or a refresh's cut of it
     variants: MappingProxyType  # variant name → ResolvedVariant, in plan order
     payload: MappingProxyType  # Platform → the digest of the payload's files its images carry (inputs.payload_digest)
-    context: MappingProxyType  # Platform → the digest of its images' attestation context (inputs.NO_ATTESTATIONS: none)
+    context: MappingProxyType  # Platform → the digest of its images' attestation context (image/attest.context_digest)
 
     def __getitem__(self, name: str) -> ResolvedVariant:
         return self.variants[name]

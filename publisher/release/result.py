@@ -16,6 +16,9 @@ from publisher.image.platform import Platform, platform_of
 from publisher.release.decisions import HELD, MOVES, Decision
 from publisher.release.plan import Plan
 
+EMPTY = {"repositories": {}}  # the document when nothing was pushed (--no-push)
+
+
 @dataclass(frozen=True)
 class Published:
     index: str  # the index digest

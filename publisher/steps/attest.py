@@ -1,21 +1,19 @@
 """Attest every image before anything is pushed: its SBOM and provenance, as an attestation manifest.
 
-What every attestation of the publish shares (`Context`) is known before any build, and its digest
-goes into each variant's inputs digest: a rerun that would attest differently is not "up to date".
+What every attestation of the publish shares (`image/attest.Context`) is known before any build, and
+its digest goes into each variant's inputs digest: a rerun that would attest differently is not "up to date".
 What is particular to one image (its manifest digest, its packages) follows from those inputs.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from publisher.image.platform import Platform
 from publisher import __version__
 from publisher.image import oci, purl
-from publisher.image.attest import Facts, attest, python_version
+from publisher.image.attest import Context, Facts, attest, python_version
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.image.packages import merge
@@ -25,37 +23,9 @@ from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
-from publisher.release.inputs import NO_ATTESTATIONS
 from publisher.release.plan import CREATED, OCI, REVISION, Plan, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every attestation of one publish shares, as values."""
-
-    image: str  # the name the SBOMs give every image: the matrix's first repository
-    supplier: str
-    created: datetime
-    matrix: SourceFile
-    template: SourceFile | None
-    source: str | None  # the source repository's URL, in CI
-    revision: str | None  # a full commit id, or None
-    env: dict  # stable CI variables only (see image.attest.stable_env)
-    package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
-    folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
-    payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
-    files: dict  # platform → the payload's files → their digests (prepare.payload_files)
-    payloads: dict  # platform → (Dependency, ...): the wheel, or the files given with --artifacts
-
-    @property
-    def digest(self) -> str:
-        """All but the per-platform payload, which the inputs digest has already (its files; a wheel on
-        PyPI never changes): one value for every stage of a release, whatever its platforms. Its field
-        names are hashed: renaming one changes every inputs digest."""
-        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads")}
-        return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
 
 
 def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Platform, dict[str, str]]) -> Context:
@@ -123,11 +93,6 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     return Facts(sbom, provenance)
 
 
-def _as_json(value) -> object:
-    """How the Context's digest writes a value JSON has no form for: a dataclass as its fields, anything else as text."""
-    return asdict(value) if is_dataclass(value) else str(value)
-
-
 def _purl(package: str | None, name: str, version: str | None) -> str:
     """The file's package: the wheel's project on PyPI, or the file itself."""
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
@@ -161,10 +126,3 @@ def _created(text: str | None) -> datetime:
 def _hex(digest: str) -> str:
     """`sha256:<hex>` → `<hex>`, as SPDX and in-toto write a sha256."""
     return digest.split(":")[1]
-
-
-def context_digest(context: Context | None) -> str:
-    """What stands for the attestation context in the inputs digest (release/inputs): its digest, or with
-    --no-attestations (`context` None) NO_ATTESTATIONS: an input too, so a publish with attestations after
-    one without (or the reverse) is never "up to date"."""
-    return context.digest if context is not None else NO_ATTESTATIONS

@@ -14,9 +14,10 @@ from publisher.image import oci
 from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, Meanwhile, standing
 from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision
 from publisher.release.events import Tagged, TakenMeanwhile, TagWritten
+from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
-from publisher.steps.push import Publication, as_decided
+from publisher.steps.push import as_decided
 from publisher.registries.repository import Repository
 
 ROUNDS = 4  # each round after the first follows a write of ours or another's: two publishers settle in two

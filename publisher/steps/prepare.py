@@ -11,11 +11,8 @@ from publisher.image.platform import Platform
 from publisher.image.reference import parse_repository
 from publisher.local import artifacts
 from publisher.local.layers import file_digest
-from publisher.release import inputs
 from publisher.release.events import TagRetired
 from publisher.release.plan import Plan
-from publisher.release.resolved import Resolved
-from publisher.release.tags import is_floating
 from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository, read_all, retired_all
@@ -87,23 +84,3 @@ def stage_platforms(run: Run, plan: Plan, bases: Bases) -> dict[str, BasePlatfor
             run.progress.log(f"{v.variant.name}: platforms from base {v.variant.base}: none of {', '.join(map(str, mine.lacks))}; "
                              "not staged here, the join expects the platforms its base has")
     return found
-
-
-def up_to_date(resolved: Resolved, states: dict, replay: bool = False) -> bool:
-    """Every tag of every repository holds one index per variant, made from the inputs it would be now.
-
-    Exact tags may instead hold this release as first published on an earlier base (a base refresh
-    moved only the floating tags); with `replay` (a join of stage records made before), floating tags
-    may too: a rerun of a join does not undo a refresh.
-    """
-    plan = resolved.plan
-    for ref, current in states.items():
-        for v in plan.variants_in(ref):
-            mine = resolved[v.variant.name]
-            for floating in (False, True):
-                held = [current[tag] for tag in v.tags if is_floating(tag, plan.release) == floating]
-                kept = [c.inputs == mine.inputs or ((replay or not floating) and inputs.as_published(
-                            v, c, resolved.payload, resolved.context, mine.platforms)) for c in held]
-                if held and (held[0].digest is None or any(c.digest != held[0].digest for c in held) or not all(kept)):
-                    return False
-    return True

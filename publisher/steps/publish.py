@@ -14,13 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from publisher.image import oci
+from publisher.image.attest import Context, context_digest
 from publisher.image.cosign import subjects
-from publisher.local.records import check_stage_folder, load_records
+from publisher.local.records import check_stage_folder, load_records, record_path
 from publisher.options import Options
 from publisher.progress import Progress
 from publisher.release import refresh, resolved, result
 from publisher.release.events import (CallsRecovered, Event, ManifestSent, Sent, SmokeTested, Tagged, TagVerified,
                                       TagWritten)
+from publisher.release.publication import publication
+from publisher.release.rerun import up_to_date
 from publisher.release.result import Published
 from publisher.release.plan import Plan
 from publisher.release.resolved import Resolved
@@ -30,13 +33,13 @@ from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
 from publisher.steps.make import Made, make_all
 from publisher.steps.prepare import (base_platforms, fetch_payload, payload_files, read_targets, resolve_bases,
-                                     stage_platforms, up_to_date)
+                                     stage_platforms)
 from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import Smoking
 from publisher.registries.repository import Repository
-from publisher.steps.ship import Shipped, publication, ship
+from publisher.steps.ship import Shipped, ship
 
 NETWORK_JOBS = 8
 
@@ -70,7 +73,7 @@ def _one_machine(run: Run, plan: Plan) -> Outcome:
     bases = resolve_bases(run, plan)
     from_base = base_platforms(run, plan, bases)
     context = _context(run, plan, binaries, files)
-    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, attest.context_digest(context))
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, context_digest(context))
     if targets and found.variants and run.options.build_cache and up_to_date(found, states):
         return _nothing_to_do(run, found, targets, states)
     return _released(run, found, targets, states, Making(binaries, bases, context))
@@ -90,7 +93,7 @@ def _refresh(run: Run, plan: Plan) -> Outcome:
     binaries = fetch_payload(run, cut, sorted({p for ps in resolved.final_platforms(cut, from_base).values() for p in ps}))
     files = payload_files(cut, binaries)
     context = _context(run, cut, binaries, files)
-    found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, attest.context_digest(context))
+    found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, context_digest(context))
     return _released(run, found, targets, states, Making(binaries, bases, context))
 
 
@@ -100,7 +103,7 @@ class Making:
 
     binaries: dict  # platform → the folder of the payload's files
     bases: object  # registries.bases.Bases
-    context: attest.Context | None  # None: no attestations
+    context: Context | None  # None: no attestations
 
 
 def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making) -> Outcome:
@@ -118,28 +121,27 @@ def _released(run: Run, found: Resolved, targets: list[Repository], states: dict
 def _one_stage(run: Run, plan: Plan) -> Outcome:
     targets, _ = read_targets(run, plan)
     check_stage_folder(run.options.stage)
-    path = stage.record_path(plan, run.options.stage)  # named by the stage's platforms, before from-base cuts
+    path = record_path(run.options.stage, plan.platforms)  # named by the stage's platforms, before from-base cuts
     binaries = fetch_payload(run, plan, plan.platforms)
     files = payload_files(plan, binaries)
     bases = resolve_bases(run, plan)
     from_base = stage_platforms(run, plan, bases)
     context = _context(run, plan, binaries, files)
     found = resolved.stage(plan, {name: f.has for name, f in from_base.items()}, bases.of_variants(plan), files,
-                           attest.context_digest(context))
+                           context_digest(context))
     variants = stage.staged_variants(found, from_base)
-    expected = stage.made_from(found)
-    done = stage.staged_already(found, targets, path, expected, variants) if run.options.build_cache else None
+    done = stage.staged_already(found, targets, path, variants) if run.options.build_cache else None
     if done:
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         return Outcome([ManifestSent(t.ref, i.manifest, Sent.THERE) for t in targets for i in done.images], {})
-    with stage.failures_recorded(path, run, found, expected, variants):
+    with stage.failures_recorded(path, run, found, variants):
         proven = _made_and_proven(run, found, binaries, bases)
     images = _pushable(run, found, proven.made, binaries) if targets else {}
     attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
         pushed = push_staged(targets, _by_target(found, targets, images), run.network, _by_target(found, targets, attested))
         tick("platform images and their attestations by digest")
-    stage.write_record(path, run, found, images, expected, variants, attestations=attested)
+    stage.write_record(path, run, found, images, variants, attestations=attested)
     run.progress.log(f"stage record: {path}")
     return Outcome(proven.events + pushed, {}, made_with=proven.made.made_with)
 
@@ -162,12 +164,12 @@ def _join(run: Run, plan: Plan) -> Outcome:
     return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
 
 
-def _context(run: Run, plan: Plan, binaries: dict, files: dict) -> attest.Context | None:
+def _context(run: Run, plan: Plan, binaries: dict, files: dict) -> Context | None:
     """What every attestation shares; None with --no-attestations."""
     return attest.context(run, plan, binaries, files) if run.options.attestations else None
 
 
-def _attested(run: Run, found: Resolved, context: attest.Context | None, images: dict) -> dict:
+def _attested(run: Run, found: Resolved, context: Context | None, images: dict) -> dict:
     """(variant, platform) → its attestation manifest, made before anything is pushed; none without a context:
     nothing scanned, nothing attested."""
     if context is None:

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import Executor
-from dataclasses import dataclass
 
 from publisher.errors import PublisherError
 from publisher.image import oci
-from publisher.image.attestation import AttestationManifest, lists_attestations
+from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
 from publisher.release.events import BlobSent, ManifestSent, Sent, Tagged, TagWritten
+from publisher.release.publication import Publication
 from publisher.registries.repository import Repository
-
-
-@dataclass(frozen=True)
-class Publication:
-    """What one variant publishes: its platform images, its index, and its tags."""
-
-    name: str
-    images: tuple[Image, ...]
-    index: bytes
-    tags: tuple[str, ...]
-    repositories: tuple[str, ...] = ()  # only these repositories; () for every one
-    attestations: tuple[AttestationManifest, ...] = ()  # one per image, listed in the index
-
-    def goes_to(self, ref: str) -> bool:
-        return not self.repositories or ref in self.repositories
-
-    @property
-    def digest(self) -> str:
-        return oci.digest(self.index)
-
-    @property
-    def attested(self) -> bool:
-        return lists_attestations(json.loads(self.index))
 
 
 def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:

@@ -10,10 +10,10 @@ from publisher.image.cosign import signature_tag
 from publisher.release.converge import Meanwhile
 from publisher.release.decisions import HELD
 from publisher.release.events import TagVerified
+from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.converge import newer_at
-from publisher.steps.push import Publication
 from publisher.steps.sign import Signed, missing
 from publisher.registries.repository import Repository
 

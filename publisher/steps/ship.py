@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from publisher.image import oci
 from publisher.image.cosign import subjects
 from publisher.release.decisions import HELD, Decision, decide_all
 from publisher.release.events import Event, TagHeld
-from publisher.release.plan import VariantPlan
-from publisher.release.resolved import Resolved, ResolvedVariant
+from publisher.release.publication import Publication
+from publisher.release.resolved import Resolved
 from publisher.release.tags import is_floating
 from publisher.steps import converge, sign
-from publisher.steps.push import Publication, push_contents, push_tags, refuse_conflicts
+from publisher.steps.push import push_contents, push_tags, refuse_conflicts
 from publisher.steps.run import Run
 from publisher.registries.repository import Repository
 from publisher.steps.read_back import read_back
-
-
-def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, images: dict | None = None,
-                made: dict | None = None, recorded: dict | None = None) -> Publication:
-    """One variant's index over `children` ((variant, platform) → Image or Child) at its resolved platforms,
-    with its resolved annotations; `images` to push with it.
-
-    Its attestations, listed in the index after the images: `made`, (variant, platform) → the AttestationManifest
-    made here, pushed with it; or `recorded`, → its index entry as a stage record holds it (the stage pushed it)."""
-    keys = [(v.variant.name, p) for p in resolved.platforms]
-    mine = [children[key] for key in keys]
-    pushed = tuple(images[key] for key in keys) if images else ()
-    attestations = tuple(made[key] for key in keys if key in made) if made else ()
-    entries = [a.index_entry() for a in attestations] + [recorded[key] for key in keys if (recorded or {}).get(key)]
-    index = oci.index(mine, dict(resolved.annotations), entries)
-    return Publication(v.variant.name, pushed, index, v.tags, v.variant.repositories, attestations)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from publisher.errors import PublishFailed
 from publisher.image import oci
-from publisher.image.platform import Platform
 from publisher.local.records import save_record, saved_record
-from publisher.release.records import MadeFrom, StagedImage, StagedVariant, StageRecord, plan_identity
+from publisher.release.records import StagedImage, StagedVariant, StageRecord, made_from, plan_identity
 from publisher.release.plan import Plan, VariantPlan
 from publisher.registries.bases import BasePlatforms
 from publisher.release.resolved import Resolved
@@ -21,24 +20,19 @@ from publisher.steps.run import Run
 from publisher.registries.repository import Repository
 
 
-def record_path(plan: Plan, folder: Path) -> Path:
-    return folder / f"stage-{'_'.join(p.text('-') for p in plan.platforms)}.json"
-
-
-def staged_already(resolved: Resolved, targets: list[Repository], path: Path, expected: dict[tuple[str, str], MadeFrom],
+def staged_already(resolved: Resolved, targets: list[Repository], path: Path,
                    variants: tuple[StagedVariant, ...]) -> StageRecord | None:
-    """The record there, when it is this stage's, made from the same inputs, and every repository holds its
-    manifests; else None.
+    """The record there, when it is this stage's, its images made from what they would be now
+    (`records.made_from`), and every repository holds its manifests; else None.
 
-    `expected`: (variant, platform) → what it is made from, as resolved now (`made_from`); `variants`: what
-    each variant is staged for now.
+    `variants`: what each variant is staged for now.
     """
     record = saved_record(path)
     if record is None:
         return None
     if record.plan != plan_identity(resolved.plan) or record.variants != variants or any(i.failures for i in record.images):
         return None
-    if {(i.variant, i.platform): i.made_from for i in record.images} != expected or not targets:
+    if {(i.variant, i.platform): i.made_from for i in record.images} != made_from(resolved) or not targets:
         return None
     return None if missing_manifests(resolved.plan, targets, record.images) else record
 
@@ -51,26 +45,20 @@ def missing_manifests(plan: Plan, targets: list[Repository], images) -> list[tup
     return [(repo, i, d) for repo, i, d in wanted if repo.registry.head_manifest(repo.name.digest(d)) != d]
 
 
-def made_from(resolved: Resolved) -> dict[tuple[str, Platform], MadeFrom]:
-    """(variant, platform) → what this stage's images are made from."""
-    return {(name, p): MadeFrom(r.base_digest, resolved.payload[p], resolved.context[p])
-            for name, r in resolved.variants.items() for p in r.platforms}
-
-
 def staged_variants(resolved: Resolved, found: dict[str, BasePlatforms]) -> tuple[StagedVariant, ...]:
     """Each variant with the platforms this stage makes of it; a from-base one also with those its base lacks."""
     return tuple(StagedVariant(name, r.platforms, r.base_digest, found[name].lacks if name in found else ())
                  for name, r in resolved.variants.items())
 
 
-def write_record(path: Path, run: Run, resolved: Resolved, images: dict, expected: dict,
-                 variants: tuple[StagedVariant, ...], failures: list[str] = (), attestations: dict | None = None) -> None:
+def write_record(path: Path, run: Run, resolved: Resolved, images: dict, variants: tuple[StagedVariant, ...],
+                 failures: list[str] = (), attestations: dict | None = None) -> None:
     """`images`: (variant, platform) → Image made (none when the stage failed before exporting);
     `attestations`: (variant, platform) → its AttestationManifest, pushed with it."""
     plan = resolved.plan
     plans = {v.variant.name: v for v in plan.variants}
     staged = []
-    for (name, platform), made in expected.items():
+    for (name, platform), made in made_from(resolved).items():
         image = images.get((name, platform))
         mine = tuple(line for line in failures if line.startswith(f"{name} {platform}:"))
         staged.append(StagedImage(
@@ -85,12 +73,12 @@ def write_record(path: Path, run: Run, resolved: Resolved, images: dict, expecte
 
 
 @contextmanager
-def failures_recorded(path: Path, run: Run, resolved: Resolved, expected: dict, variants: tuple[StagedVariant, ...]):
+def failures_recorded(path: Path, run: Run, resolved: Resolved, variants: tuple[StagedVariant, ...]):
     """Around making and smoke-testing: a failure is written down as a failed record, then raised."""
     try:
         yield
     except PublishFailed as error:
-        write_record(path, run, resolved, {}, expected, variants, list(error.lines[1:]))
+        write_record(path, run, resolved, {}, variants, list(error.lines[1:]))
         raise
 
 
