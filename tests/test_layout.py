@@ -15,23 +15,40 @@ FORBIDDEN_MODULES = {"httpx", "httpcore", "h11", "docker", "subprocess", "socket
 FORBIDDEN_CALLS = {"open"}
 FORBIDDEN_METHODS = {"open", "read_bytes", "read_text", "write_bytes", "write_text", "mkdir", "unlink", "rename",
                      "exists", "stat", "iterdir", "glob", "touch", "rmdir", "is_file", "is_dir"}
-# Which folders each folder may import from: the core never reaches for the edges, and the steps are
-# the top of the stack (only the top-level modules, cli and the commands, import them).
-ALLOWED = {
+# The ground floor, which every floor above may import: the package's own names (`__init__`: its version and
+# distribution), `errors` and `words`. They import nothing of publisher.
+GROUND = {"__init__", "errors", "words"}
+# Which folders and top-level modules each folder or top-level module may import from, floor by floor
+# (docs/architecture.md, "The floors"): the core never reaches for the edges; the steps take the options,
+# the log and the report's lines from the modules below them; only the commands import the steps.
+_FLOORS = {
+    "image": {"image"},
     "matrix": {"matrix", "image"},
     "release": {"release", "image", "matrix"},
-    "image": {"image"},
     "remote": {"remote", "image"},
-    "registries": {"registries", "remote", "image", "release", "matrix"},
     "local": {"local", "image", "release", "matrix"},
-    "steps": {"steps", "registries", "remote", "local", "release", "matrix", "image"},
+    "registries": {"registries", "remote", "image", "release", "matrix"},
+    "render": {"matrix", "release"},
+    "github": {"release", "image"},
+    "report": {"release", "remote", "image"},
+    "progress": {"github"},
+    "options": {"render", "local", "remote", "release", "matrix", "image"},
+    "steps": {"steps", "options", "progress", "report", "registries", "remote", "local", "release", "matrix", "image"},
+    "verify": {"options", "registries", "remote", "release", "image"},
+    "starter": {"render", "matrix", "image"},
+    "cli": {"verify", "starter", "steps", "options", "progress", "report", "github", "render", "registries", "remote",
+            "local", "release", "matrix", "image"},
+    "__main__": {"cli"},
 }
+ALLOWED = {**{unit: set() for unit in GROUND}, **{unit: below | GROUND for unit, below in _FLOORS.items()}}
 # The steps do their I/O through remote/, registries/ and local/, never on their own.
 STEPS = "steps"
 
 
-def modules(folder: str) -> list[Path]:
-    return sorted((PACKAGE / folder).glob("*.py"))
+def modules(unit: str) -> list[Path]:
+    """A folder's modules, or a top-level module's one file (`__init__`: the package's own)."""
+    folder = PACKAGE / unit
+    return sorted(folder.glob("*.py")) if folder.is_dir() else [PACKAGE / f"{unit}.py"]
 
 
 def tree(path: Path) -> ast.Module:
@@ -43,6 +60,8 @@ def imported(module: ast.Module) -> set[str]:
     for node in ast.walk(module):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "publisher":  # `from publisher import github`
+            names.update(f"publisher.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
@@ -73,29 +92,53 @@ def test_pure_folders_open_no_file(path):
     assert not calls, f"{path.name} does I/O: {', '.join(calls)}"
 
 
-@pytest.mark.parametrize("folder", sorted(ALLOWED))
-def test_folders_import_only_below_them(folder):
-    wrong = [f"{path.name} imports {name}" for path in modules(folder) for name in imported(tree(path))
-             if _folder(name) not in (None, *ALLOWED[folder])]
+@pytest.mark.parametrize("unit", sorted(ALLOWED))
+def test_folders_and_top_level_modules_import_only_below_them(unit):
+    wrong = [f"{path.name} imports {name}" for path in modules(unit) for name in imported(tree(path))
+             if _unit(name) not in (None, unit, *ALLOWED[unit])]
     assert not wrong, wrong
 
 
-def _folder(module: str) -> str | None:
-    """The folder of `publisher.<folder>.<module>`; None for a top-level module or another package."""
+def _unit(module: str) -> str | None:
+    """Where `publisher.<x>...` sits: the folder or top-level module `x`, or `__init__` for the package's own
+    names (`from publisher import __version__`); None for another package."""
     parts = module.split(".")
-    return parts[1] if parts[0] == "publisher" and len(parts) > 2 else None
+    if parts[0] != "publisher":
+        return None
+    name = parts[1] if len(parts) > 1 else "__init__"
+    return name if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists() else "__init__"
 
 
-def test_every_folder_is_declared():
-    """A new folder says where it sits in the stack before it can be used."""
+def test_every_folder_and_top_level_module_is_declared():
+    """A new folder or top-level module says where it sits in the stack before it can be used."""
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
-    assert folders - {"templates"} == set(ALLOWED)
+    assert folders | {p.stem for p in PACKAGE.glob("*.py")} == set(ALLOWED)
+
+
+def test_the_floor_check_sees_top_level_modules():
+    """A top-level module is on a floor too: `image/` importing `options` (above it) is caught."""
+    bad = ast.parse("from publisher import options, __version__\nfrom publisher.errors import PublisherError\n")
+    assert {_unit(name) for name in imported(bad)} == {"options", "__init__", "errors"}
+    assert {_unit(name) for name in imported(bad)} - ALLOWED["image"] == {"options"}
+
+
+def test_the_architecture_map_says_what_allowed_says():
+    """docs/architecture.md's table of floors names, for each folder and top-level module, exactly what ALLOWED
+    lets it import (the ground floor aside): the map and the imports agree."""
+    text = (PACKAGE.parent / "docs/architecture.md").read_text()
+    table = text.split("## The floors, bottom to top")[1].split("\n\n")[2]
+    found = {}
+    for line in table.splitlines()[2:]:
+        cells = line.split(" | ")
+        unit = cells[0].removeprefix("| `").rstrip("/`")
+        found[unit] = set(re.findall(r"`([a-z_]+)/?`", cells[2])) - {unit}
+    assert found == {unit: allowed - GROUND - {unit} for unit, allowed in ALLOWED.items()}
 
 
 def folder_imports() -> dict[str, set[str]]:
-    """folder → the other folders its modules import, as the code says (not as ALLOWED says)."""
-    return {folder: {f for path in modules(folder) for f in map(_folder, imported(tree(path))) if f and f != folder}
-            for folder in ALLOWED}
+    """folder or top-level module → the others its modules import, as the code says (not as ALLOWED says)."""
+    return {unit: {f for path in modules(unit) for f in map(_unit, imported(tree(path))) if f and f != unit}
+            for unit in ALLOWED}
 
 
 def test_no_two_folders_import_each_other():
