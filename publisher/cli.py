@@ -226,7 +226,7 @@ def _dry_run(job, offline: bool, output: str) -> int:
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
-        from publisher.registries.preview import compare, preview  # the registry client, only when it is used
+        from publisher.holdings.preview import compare, preview  # the registry client, only when it is used
 
         states, note = compare(job.plan, job.options.rules, job.options.attestations)
         _retired_notices(states)

@@ -27,8 +27,8 @@ from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
 from publisher.image.cosign import subjects
-from publisher.registries.preview import Preview, preview
-from publisher.registries.repository import Repository
+from publisher.holdings.preview import Preview, preview
+from publisher.holdings.repository import Repository
 from publisher.words import plural
 
 

@@ -15,7 +15,7 @@ from publisher.image import oci
 from publisher.image.platform import parse_platform
 from publisher.image.reference import Name, Reference, parse
 from publisher.local.layers import file_digest
-from publisher.registries.bases import Bases
+from publisher.holdings.bases import Bases
 from publisher.local.engine import Engine
 from publisher.errors import PublisherError
 from publisher.remote.hosts import Hosts

@@ -196,7 +196,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     from publisher.image.platform import parse_platform
     from publisher.image.reference import parse
     from publisher.remote.hosts import Hosts
-    from publisher.registries.bases import Bases
+    from publisher.holdings.bases import Bases
     from tests.fault_proxy import FaultProxy
 
     (tmp_path / "mirror").mkdir()

@@ -150,7 +150,7 @@ def test_assembled_arm64_configs_say_the_platform_as_buildkit_writes_it():
 
 def test_bases_load_in_waves_after_those_whose_first_layers_they_share():
     from publisher.image.oci import Blob
-    from publisher.registries.bases import FetchedBase
+    from publisher.holdings.bases import FetchedBase
     from publisher.steps.assemble import _waves
 
     def base(name: str, *layers: str) -> FetchedBase:

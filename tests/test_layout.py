@@ -27,21 +27,21 @@ _FLOORS = {
     "release": {"release", "image", "matrix"},
     "remote": {"remote", "image"},
     "local": {"local", "image", "release", "matrix"},
-    "registries": {"registries", "remote", "image", "release", "matrix"},
+    "holdings": {"holdings", "remote", "image", "release", "matrix"},
     "render": {"matrix", "release"},
     "github": {"release", "image"},
     "report": {"release", "remote", "image"},
     "progress": {"github"},
     "options": {"render", "local", "remote", "release", "matrix", "image"},
-    "steps": {"steps", "options", "progress", "report", "registries", "remote", "local", "release", "matrix", "image"},
-    "verify": {"options", "registries", "remote", "release", "image"},
+    "steps": {"steps", "options", "progress", "report", "holdings", "remote", "local", "release", "matrix", "image"},
+    "verify": {"options", "holdings", "remote", "release", "image"},
     "starter": {"render", "matrix", "image"},
-    "cli": {"verify", "starter", "steps", "options", "progress", "report", "github", "render", "registries", "remote",
+    "cli": {"verify", "starter", "steps", "options", "progress", "report", "github", "render", "holdings", "remote",
             "local", "release", "matrix", "image"},
     "__main__": {"cli"},
 }
 ALLOWED = {**{unit: set() for unit in GROUND}, **{unit: below | GROUND for unit, below in _FLOORS.items()}}
-# The steps do their I/O through remote/, registries/ and local/, never on their own.
+# The steps do their I/O through remote/, holdings/ and local/, never on their own.
 STEPS = "steps"
 
 

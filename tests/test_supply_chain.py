@@ -173,7 +173,7 @@ def test_a_sig_tag_keeps_the_signatures_already_there_and_a_rerun_pushes_nothing
     from publisher.release.events import Sent, SignatureSent
     from publisher.remote.registry import Registry
     from publisher.steps.sign import missing, push_signatures, signatures
-    from publisher.registries.repository import Repository
+    from publisher.holdings.repository import Repository
 
     theirs, ours = new_key(), new_key()
     digest = "sha256:" + "ab" * 32  # a signature may name any digest; the registry does not check

@@ -1,7 +1,7 @@
 """Image references: a repository's name (registry host and path) and a tag or a digest in it.
 
 A base is parsed once, where the matrix declares it; a target repository is checked where it is given and
-read as a `Name` by registries/repository. `Tag` and `Digest` say which kind a reference is, so nothing
+read as a `Name` by holdings/repository. `Tag` and `Digest` say which kind a reference is, so nothing
 tells them apart by their text (go-containerregistry's name.Reference, with `context` its
 name.Repository and `identifier`). A reference prints as it was
 written (`alpine:3.20`); `name` is its full form (`docker.io/library/alpine:3.20`). Docker's grammar, simplified.

@@ -20,7 +20,7 @@ from publisher.image.reference import Digest, Reference
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
 from publisher.release.plan import CREATED, VariantPlan
-from publisher.registries.bases import FetchedBase, Bases
+from publisher.holdings.bases import FetchedBase, Bases
 from publisher.remote import credentials
 from publisher.steps.run import Run
 

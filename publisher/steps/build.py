@@ -10,7 +10,7 @@ from publisher.image.platform import Platform
 from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
 from publisher.local.engine import Build, Engine
-from publisher.registries.bases import Bases
+from publisher.holdings.bases import Bases
 from publisher.release.plan import CREATED, Plan, VariantPlan
 from publisher.steps.run import Run
 

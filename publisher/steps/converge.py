@@ -18,7 +18,7 @@ from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.push import as_decided
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 ROUNDS = 4  # each round after the first follows a write of ours or another's: two publishers settle in two
 

@@ -16,7 +16,7 @@ from publisher.release.records import StagedImage, StageRecord
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
 from publisher.steps.stage import missing_manifests
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 
 def accept(run: Run, plan: Plan, records: dict[str, StageRecord],

@@ -14,7 +14,7 @@ from publisher.local.engine import Engine
 from publisher.release.events import ImageMade
 from publisher.release.plan import Plan, VariantPlan
 from publisher.steps.assemble import Assembled, assemble_all
-from publisher.registries.bases import Bases
+from publisher.holdings.bases import Bases
 from publisher.release.resolved import Resolved
 from publisher.steps.build import build_all
 from publisher.steps.run import Run

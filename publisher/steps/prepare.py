@@ -13,9 +13,9 @@ from publisher.local import artifacts
 from publisher.local.layers import file_digest
 from publisher.release.events import TagRetired
 from publisher.release.plan import Plan
-from publisher.registries.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
+from publisher.holdings.bases import BasePlatforms, Bases, check_platforms, from_bases, platforms_found
 from publisher.steps.run import Run
-from publisher.registries.repository import Repository, read_all, retired_all
+from publisher.holdings.repository import Repository, read_all, retired_all
 
 
 def read_targets(run: Run, plan: Plan) -> tuple[list[Repository], dict]:

@@ -38,7 +38,7 @@ from publisher.steps.push import push_staged
 from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import Smoking
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 from publisher.steps.ship import Shipped, ship
 
 NETWORK_JOBS = 8
@@ -102,7 +102,7 @@ class Making:
     """What the images are made of: the payload's files, the bases, what the attestations share."""
 
     binaries: dict  # platform → the folder of the payload's files
-    bases: object  # registries.bases.Bases
+    bases: object  # holdings.bases.Bases
     context: Context | None  # None: no attestations
 
 

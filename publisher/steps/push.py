@@ -11,7 +11,7 @@ from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
 from publisher.release.events import BlobSent, ManifestSent, Sent, Tagged, TagWritten
 from publisher.release.publication import Publication
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 
 def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:

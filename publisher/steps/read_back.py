@@ -15,7 +15,7 @@ from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.converge import newer_at
 from publisher.steps.sign import Signed, missing
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 
 @dataclass(frozen=True)

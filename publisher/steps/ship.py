@@ -13,7 +13,7 @@ from publisher.release.tags import is_floating
 from publisher.steps import converge, sign
 from publisher.steps.push import push_contents, push_tags, refuse_conflicts
 from publisher.steps.run import Run
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 from publisher.steps.read_back import read_back
 
 

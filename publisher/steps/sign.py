@@ -16,7 +16,7 @@ from publisher.image import oci
 from publisher.image.cosign import (SIGNATURE_ANNOTATION, SignatureEntry, payload, sign, signature_manifest,
                                     signature_tag)
 from publisher.release.events import Sent, SignatureSent
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from publisher.image import oci
 from publisher.local.records import save_record, saved_record
 from publisher.release.records import StagedImage, StagedVariant, StageRecord, made_from, plan_identity
 from publisher.release.plan import Plan, VariantPlan
-from publisher.registries.bases import BasePlatforms
+from publisher.holdings.bases import BasePlatforms
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
-from publisher.registries.repository import Repository
+from publisher.holdings.repository import Repository
 
 
 def staged_already(resolved: Resolved, targets: list[Repository], path: Path,

@@ -15,8 +15,8 @@ from publisher.image.platform import Platform
 from publisher.image.reference import parse_repository
 from publisher.release.decisions import Rules, decide_all
 from publisher.release.plan import Plan
-from publisher.registries.bases import Bases, platforms_found
-from publisher.registries.repository import Repository, read_all, retired_all
+from publisher.holdings.bases import Bases, platforms_found
+from publisher.holdings.repository import Repository, read_all, retired_all
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
 from publisher.remote.probe import reachable
