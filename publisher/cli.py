@@ -80,6 +80,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     publish.add_argument("--builder", metavar="NAME", help="build with this docker buildx builder, e.g. one with native nodes")
     publish.add_argument("--cache", metavar="DIR", help="wheels and compressed layers (default: $XDG_CACHE_HOME/publisher)")
     publish.add_argument("--sign-key", metavar="PEM", help="sign every index and image with this EC P-256 key, as cosign does "
+                         "(.sig tags and Sigstore bundles), and each image's SBOM and provenance "
                          "(an encrypted key's password: $PUBLISHER_SIGN_PASSWORD)")
     publish.add_argument("--no-attestations", action="store_true", help="no SBOM and no provenance: each index lists "
                          "its platform manifests only, no unknown/unknown entries (see docs/supply-chain.md)")

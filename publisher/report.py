@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from publisher.image.platform import Platform
-from publisher.release.events import (BlobSent, CallsRecovered, Event, ImageMade, ManifestSent, Sent, SignatureSent,
-                                      SmokeTested, Tagged, TagRetired, TagVerified, TagWritten)
+from publisher.release.events import (BlobSent, BundleSent, CallsRecovered, Event, ImageMade, ManifestSent, Sent,
+                                      SignatureSent, SmokeTested, Tagged, TagRetired, TagVerified, TagWritten)
 from publisher.release.plan import Plan
 from publisher.remote.policy import RECOVERED
 from publisher.words import counted, plural
@@ -17,11 +17,13 @@ from publisher.words import counted, plural
 BLOBS = {Sent.PUSHED: "blobs uploaded", Sent.MOUNTED: "blobs mounted", Sent.THERE: "blobs already there"}
 MANIFESTS = {Sent.PUSHED: "manifests pushed", Sent.THERE: "manifests already there"}
 SIGNATURES = {Sent.PUSHED: "signatures pushed", Sent.THERE: "signatures already there"}
+BUNDLES = {Sent.PUSHED: "bundles pushed", Sent.THERE: "bundles already there"}
 TAGS = {Tagged.CREATED: "tags created", Tagged.MOVED: "tags moved", Tagged.HELD_BACK: "tags held back",
         Tagged.UNCHANGED: "tags unchanged", Tagged.WRITTEN_AGAIN: "tags written again", Tagged.PUT_BACK: "tags put back"}
 VERIFIED = "tags verified"
 # What a registry holds anew: any of these, and the release was published.
-CHANGES = (BLOBS[Sent.PUSHED], BLOBS[Sent.MOUNTED], TAGS[Tagged.CREATED], TAGS[Tagged.MOVED], SIGNATURES[Sent.PUSHED])
+CHANGES = (BLOBS[Sent.PUSHED], BLOBS[Sent.MOUNTED], TAGS[Tagged.CREATED], TAGS[Tagged.MOVED], SIGNATURES[Sent.PUSHED],
+           BUNDLES[Sent.PUSHED])
 
 
 def plan_table(plan: Plan, resolved: dict[str, tuple[Platform, ...]] | None = None) -> str:
@@ -74,6 +76,8 @@ def _counted(event: Event) -> tuple[str, int]:
             return MANIFESTS[sent], 1
         case SignatureSent(sent=sent):
             return SIGNATURES[sent], 1
+        case BundleSent(sent=sent):
+            return BUNDLES[sent], 1
         case TagWritten(tagged=tagged):
             return TAGS[tagged], 1
         case TagVerified():
@@ -147,8 +151,16 @@ def write_step_summary(plan: Plan, outcome) -> None:
 def supply_chain_line(carries: dict) -> str:
     """One line of the plan: what each image is attested with, and what is signed."""
     kinds = " and ".join(f"{a['kind']} ({a['format']})" for a in carries["attestations"])
-    signed = (f"{plural(carries['signatures_per_repository'], 'signature')} per repository (cosign, --sign-key)"
-              if carries["signed"] else "no signatures (no --sign-key)")
+    signed = _signed_words(carries)
     if not carries["attestations"]:
         return f"Attestations: none (--no-attestations): no SBOM, no provenance, no unknown/unknown index entries; {signed}."
     return f"Attestations: {kinds} on each of {plural(carries['attestation_manifests'], 'image')}; {signed}."
+
+
+def _signed_words(carries: dict) -> str:
+    """Each signature twice (a `.sig`, a Sigstore bundle); the SBOM and provenance signed too, when there are some."""
+    if not carries["signed"]:
+        return "no signatures (no --sign-key)"
+    what = "the signatures, and the SBOM and provenance of each image, signed" if carries["attestations"] else "the signatures"
+    return (f"{plural(carries['signatures_per_repository'], 'signature')} per repository (cosign, --sign-key), "
+            f"{plural(carries['bundles_per_repository'], 'Sigstore bundle')} ({what})")

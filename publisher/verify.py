@@ -5,7 +5,8 @@ platforms (for `platforms: from-base`, those its base's index has, read as the p
 whose annotations say release V; each platform manifest must have its attestation
 manifest with an SBOM and a provenance statement about it, the SBOM naming the payload at V (not
 demanded of a release published with --no-attestations); with a key, the index and every platform
-manifest must carry a cosign signature verifying with it.
+manifest must carry a cosign signature verifying with it in both formats (a `.sig` tag, and a
+Sigstore bundle among its referrers), and each platform manifest a signed SBOM and provenance.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from publisher.image import predicates
 from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
+from publisher.image.bundle import BUNDLE, SIGN_PREDICATE, attested, bundle_verifies, signable
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
 from publisher.image.oci import INDEXES
 from publisher.image.platform import Platform
@@ -122,7 +124,34 @@ def _index_problems(repo: Repository, digest: str, expected: tuple[Platform, ...
     if key is not None:
         problems += [f"{d}: no signature verifying with the given key under {signature_tag(d)}"
                      for d in subjects(body) if not _signed(repo, d, key)]
+        problems += _bundle_problems(repo, body, key, demands.attested)
     return problems
+
+
+def _bundle_problems(repo: Repository, index: bytes, key, statements: bool) -> list[str]:
+    """cosign 3's format: a bundle signing the index and each platform manifest, and with attestations
+    a signed SBOM and provenance of each platform manifest the index attests (one it does not is a
+    problem already), each verifying with the key."""
+    manifests, attests = [m["digest"] for m in signable(index).manifests], set(attested(index).values())
+    wanted = [(d, kind) for d in manifests for kind in
+              (SIGN_PREDICATE, *((predicates.SBOM, predicates.PROVENANCE) if statements and d in attests else ()))]
+    found = {d: _bundles(repo, d) for d in manifests}
+    return [f"{d}: no Sigstore bundle of {_BUNDLE_KINDS[kind]} verifying with the given key among its referrers "
+            "(cosign 3's format); publish again with --sign-key to add it"
+            for d, kind in wanted if not any(bundle_verifies(key, data, d, kind) for data in found[d])]
+
+
+_BUNDLE_KINDS = {SIGN_PREDICATE: "its signature", predicates.SBOM: "its SBOM", predicates.PROVENANCE: "its provenance"}
+
+
+def _bundles(repo: Repository, digest: str) -> list[bytes]:
+    """The Sigstore bundles among the referrers of `digest` (cosign lists its own with the config's type)."""
+    out = []
+    for listed in repo.registry.list_referrers(repo.name.digest(digest)).descriptors:
+        found = repo.registry.get_manifest(repo.name.digest(listed["digest"]))
+        layers = json.loads(found[1]).get("layers") or [] if found else []
+        out += [repo.registry.get_blob(repo.path, layer["digest"]) for layer in layers if layer.get("mediaType") == BUNDLE]
+    return out
 
 
 def _attestation_problems(repo: Repository, subject: str, manifest: str | None, version: str) -> list[str]:

@@ -85,16 +85,19 @@ def test_dry_run_says_what_the_release_carries(cli, tmp_path):
     signed = json.loads(cli(*args, "--output", "json", "--sign-key", str(key)).out)
     signatures = totals["variants"] + totals["images"]
     assert signed["supply_chain"]["signed"] and signed["supply_chain"]["signatures_per_repository"] == signatures
+    bundles = signatures + 2 * totals["images"]  # each signature, and each image's SBOM and provenance
+    assert signed["supply_chain"]["bundles_per_repository"] == bundles
     table = cli(*args, "--sign-key", str(key)).out
     assert (f"Attestations: sbom (SPDX-2.3) and provenance (SLSA-1.0) on each of {totals['images']} images; "
-            f"{signatures} signatures per repository (cosign, --sign-key).") in table
+            f"{signatures} signatures per repository (cosign, --sign-key), {bundles} Sigstore bundles (the signatures, "
+            "and the SBOM and provenance of each image, signed).") in table
 
 
 def supply_chain_expected(signed: bool, images: int) -> dict:
     return {"attestations": [
         {"kind": "sbom", "format": "SPDX-2.3", "predicate_type": "https://spdx.dev/Document"},
         {"kind": "provenance", "format": "SLSA-1.0", "predicate_type": "https://slsa.dev/provenance/v1"}],
-        "attestation_manifests": images, "signed": signed, "signatures_per_repository": 0}
+        "attestation_manifests": images, "signed": signed, "signatures_per_repository": 0, "bundles_per_repository": 0}
 
 
 def test_supply_chain_counts_follow_the_plan():

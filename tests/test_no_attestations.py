@@ -148,7 +148,11 @@ def test_a_join_refuses_stages_of_the_other_setting_in_one_line():
 
 def test_the_dry_run_says_there_are_no_attestations(cli, plan):
     carries = supply_chain(plan, False, attested=False)
-    assert carries == {"attestations": [], "attestation_manifests": 0, "signed": False, "signatures_per_repository": 0}
+    assert carries == {"attestations": [], "attestation_manifests": 0, "signed": False, "signatures_per_repository": 0,
+                       "bundles_per_repository": 0}
+    signed = supply_chain(plan, True, attested=False)
+    assert signed["bundles_per_repository"] == signed["signatures_per_repository"] > 0  # no statement to sign
+    assert supply_chain_line(signed).endswith("Sigstore bundles (the signatures).")
     assert supply_chain_line(carries).startswith("Attestations: none (--no-attestations)")
     args = ("publish", "--dry-run", "--offline", "--version", "0.5.31", "--no-attestations")
     assert json.loads(cli(*args, "--output", "json").out)["supply_chain"]["attestation_manifests"] == 0

@@ -13,8 +13,12 @@ import sys
 
 import pytest
 
+from publisher.release.tags import FOREIGN
+from tests.test_cosign import new_key, public
 from tests.test_publish import REDUCED_TAGS, reduced_matrix, skopeo, tags_in
 from tests.test_reliability import KILL_POINTS, digests, invariant_holds, kill_when
+from tests.test_supply_chain import write_key
+from tests.verifiers import Verifiers
 
 pytestmark = pytest.mark.docker
 EXPECTED = {tag for tags in REDUCED_TAGS.values() for tag in tags}
@@ -24,6 +28,11 @@ COMMON = ["--created", "1732100000", "--revision", "0123abc", "--retry-delay", "
 def command(matrix, mirror, artifacts, cache, repo, *extra) -> list[str]:
     return [sys.executable, "-m", "publisher", "publish", "--version", "0.5.31", "--matrix", matrix, "--base-mirror",
             mirror, "--artifacts", str(artifacts), "--cache", str(cache), "--repository", repo, *COMMON, *extra]
+
+
+def release_tags(repo: str) -> set[str]:
+    """The repository's tags but the signatures' and referrers' (`sha256-…`)."""
+    return {tag for tag in tags_in(repo) if not FOREIGN.fullmatch(tag)}
 
 
 def tags_of(repo: str) -> set[str]:
@@ -70,12 +79,22 @@ def test_stages_then_join_equal_a_one_machine_publish(staged, tmp_path, registry
         (v, "linux/arm64") for v in REDUCED_TAGS}
     assert all(i["smoke"] and not i["failures"] and i["manifest"].startswith("sha256:") for i in record["images"])
 
+    # The join signs: the statements it signs are the ones the stages pushed, read back from the registry.
+    key = new_key()
+    signing = ["--sign-key", write_key(tmp_path / "key.pem", key)]
+    (tmp_path / "key.pub").write_bytes(public(key))
     joined = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages),
-                         "--repository", on_crane))
+                         "--repository", on_crane, *signing))
     assert joined.returncode == 0, joined.stderr
     assert "build:" not in joined.stdout and "smoke-test:" not in joined.stdout  # the join builds nothing
     assert "blobs uploaded" not in joined.stdout.splitlines()[-1]
-    assert tags_in(repo) == tags_in(on_crane) == EXPECTED
+    assert release_tags(repo) == release_tags(on_crane) == EXPECTED
+    tools = Verifiers(tmp_path / "docker-config")
+    index = json.loads(skopeo("inspect", "--raw", f"docker://{on_crane}:0.5.31-alpine3.20"))
+    for where, image in ((where, m["digest"]) for where in (repo, on_crane) for m in index["manifests"][:2]):
+        for kind in ("slsaprovenance1", "spdxjson"):
+            verified = tools.cosign_verify_attestation(tmp_path / "key.pub", f"{where}@{image}", kind)
+            assert verified.returncode == 0, verified.stderr
 
     other = f"{registry.host}/one-machine/{secrets.token_hex(3)}"
     whole = run(command(matrix, mirror, artifacts, cache, other))
@@ -88,7 +107,7 @@ def test_stages_then_join_equal_a_one_machine_publish(staged, tmp_path, registry
                         "--stage", str(stages[0])))
     assert again.returncode == 0 and "this stage is done" in again.stdout, again.stderr
     assert "build:" not in again.stdout
-    rejoin = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages)))
+    rejoin = run(command(matrix, mirror, artifacts, tmp_path / "cache-join", repo, "--join", *map(str, stages), *signing))
     assert rejoin.returncode == 0 and "nothing to do" in rejoin.stdout.splitlines()[-1], rejoin.stderr
 
 

@@ -9,6 +9,7 @@ verifier written from cosign's spec (tests.test_cosign.verify) for that check on
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -27,6 +28,7 @@ from tests.verifiers import Verifiers
 pytestmark = pytest.mark.docker
 ONLY = ["--only", "distroless", "--only", "alpine3.20"]
 SPDX = "https://spdx.dev/Document"
+SLSA, SIGN = "https://slsa.dev/provenance/v1", "https://sigstore.dev/cosign/sign/v1"
 
 
 def write_key(path, key) -> str:
@@ -56,7 +58,7 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
 
     run = publish(cli, matrix, mirror, cache, repo, other_registry, extra=extra)
     assert run.code == 0, run.err
-    assert "attest: 4 in" in run.out and "signatures pushed" in run.out
+    assert "attest: 4 in" in run.out and "signatures pushed" in run.out and "bundles pushed" in run.out
     assert "PRIVATE KEY" not in run.out + run.err
 
     index_bytes = raw(registry.host, f"{name}/manifests/0.5.31-alpine3.20")
@@ -85,17 +87,39 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
         parameters = provenance["predicate"]["buildDefinition"]["externalParameters"]
         assert (parameters["version"], parameters["variant"], parameters["platform"]) == ("0.5.31", "alpine3.20", f"linux/{arch}")
 
-    # What users run. cosign verifies the index and each platform manifest with the key, refuses another key.
+    # What users run. cosign verifies the index and each platform manifest with the key, refuses another key:
+    # with its defaults it reads the Sigstore bundles (their claims' type is the bundle statement's predicate type),
+    # with --new-bundle-format=false the .sig signatures, which containers' sigstoreSigned policy reads.
     tools = Verifiers(tmp_path / "docker-config")
     index_digest = "sha256:" + hashlib.sha256(index_bytes).hexdigest()
     for digest in [index_digest] + [m["digest"] for m in platforms]:
-        good = tools.cosign_verify(tmp_path / "key.pub", f"{repo}@{digest}")
-        assert good.returncode == 0, good.stderr
-        claims = json.loads(good.stdout)
-        assert [c["critical"]["image"]["docker-manifest-digest"] for c in claims] == [digest]
+        kinds = [SIGN] if digest == index_digest else [SIGN, SPDX, SLSA]
+        for where in (repo, other_registry):
+            claims = tools.cosign_claims(tmp_path / "key.pub", f"{where}@{digest}")
+            assert sorted(c["critical"]["type"] for c in claims) == sorted(kinds)
+            assert {c["critical"]["image"]["docker-manifest-digest"] for c in claims} == {digest}
+            refused = tools.cosign_verify(tmp_path / "other.pub", f"{where}@{digest}")
+            assert refused.returncode != 0, refused.stdout
+            listed = tools.oras_referrers(f"{where}@{digest}")
+            assert sorted(r["annotations"]["dev.sigstore.bundle.predicateType"] for r in listed) == sorted(kinds)
+            assert {r["annotations"]["org.opencontainers.image.created"] for r in listed} == {index["annotations"]["org.opencontainers.image.created"]}
+        legacy = tools.run("cosign", "verify", "--key", str(tmp_path / "key.pub"), "--insecure-ignore-tlog=true",
+                           "--allow-http-registry", "--new-bundle-format=false", f"{repo}@{digest}")
+        assert legacy.returncode == 0, legacy.stderr
+        claims = json.loads(legacy.stdout)
+        assert [(c["critical"]["type"], c["critical"]["image"]["docker-manifest-digest"]) for c in claims] == [
+            ("cosign container image signature", digest)]
         assert claims[0]["critical"]["identity"]["docker-reference"] == repo
-        refused = tools.cosign_verify(tmp_path / "other.pub", f"{repo}@{digest}")
-        assert refused.returncode != 0 and "no matching signatures" in refused.stderr, refused.stderr
+    # The SBOM and the provenance of each platform manifest are signed statements: cosign verify-attestation.
+    for image, where in ((image, where) for image in platforms for where in (repo, other_registry)):
+        for kind, predicate in (("slsaprovenance1", SLSA), ("spdxjson", SPDX)):
+            good = tools.cosign_verify_attestation(tmp_path / "key.pub", f"{where}@{image['digest']}", kind)
+            assert good.returncode == 0, good.stderr
+            statements = [json.loads(base64.b64decode(json.loads(line)["payload"])) for line in good.stdout.splitlines()]
+            assert [(s["predicateType"], s["subject"][0]["digest"]["sha256"]) for s in statements] == [
+                (predicate, image["digest"].split(":")[1])]
+            refused = tools.cosign_verify_attestation(tmp_path / "other.pub", f"{where}@{image['digest']}", kind)
+            assert refused.returncode != 0, refused.stdout
     # docker buildx imagetools reads both statements of every platform, as written in the registry.
     sboms = tools.imagetools(f"{repo}:0.5.31-alpine3.20", "SBOM")
     provenances = tools.imagetools(f"{repo}:0.5.31-alpine3.20", "Provenance")
@@ -128,13 +152,28 @@ def test_attested_signed_verified_and_rerun_uploads_nothing(cli, tmp_path, engin
     assert again.code == 0, again.err
     last = again.out.rstrip().splitlines()[-1]
     assert last.startswith("0.5.31: nothing to do: no blob uploaded, no tag moved;"), last
-    assert "signatures pushed" not in last and "build: " not in again.out
+    assert "signatures pushed" not in last and "bundles pushed" not in last and "build: " not in again.out
 
     check = ["verify", "--version", "0.5.31", "--matrix", matrix, "--repository", repo, "--repository", other_registry, *ONLY]
     good = cli(*check, "--key", str(tmp_path / "key.pub"))
     assert good.code == 0 and good.out.strip().endswith("of 2 repositories hold it, attested and signed"), good.out + good.err
     wrong_key = cli(*check, "--key", str(tmp_path / "other.pub"))
     assert wrong_key.code == 1 and "no signature verifying with the given key" in wrong_key.out
+    assert "no Sigstore bundle of its SBOM verifying with the given key" in wrong_key.out
+
+    # A referrers list lost (its tag deleted): verify names what is no longer found; a rerun lists them again, only that.
+    lost = platforms[0]["digest"]
+    listing = hashlib.sha256(raw(registry.host, f"{name}/manifests/{lost.replace(':', '-')}")).hexdigest()
+    urllib.request.urlopen(urllib.request.Request(f"http://{registry.host}/v2/{name}/manifests/sha256:{listing}", method="DELETE"))
+    missing = cli(*check, "--key", str(tmp_path / "key.pub"))
+    assert missing.code == 1, missing.out
+    for kind in ("its signature", "its SBOM", "its provenance"):
+        assert f"{lost}: no Sigstore bundle of {kind} verifying with the given key" in missing.out
+    repaired = publish(cli, matrix, mirror, cache, repo, other_registry, extra=extra)
+    assert repaired.code == 0, repaired.err
+    last = repaired.out.rstrip().splitlines()[-1]
+    assert "3 bundles pushed" in last and "blobs uploaded" not in last and "signatures pushed" not in last, last
+    assert cli(*check, "--key", str(tmp_path / "key.pub")).code == 0
 
     # Someone moves one tag to other content with another client: verify names that tag, only it.
     skopeo("copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false",

@@ -1,4 +1,4 @@
-"""The verifiers users run, as they run them: cosign, docker buildx imagetools and crane.
+"""The verifiers users run, as they run them: cosign, docker buildx imagetools, crane and oras.
 
 Each runs with a DOCKER_CONFIG holding `{}`: it reads no credentials of the machine's, and talks to
 the loopback registries over plain HTTP. docs/supply-chain.md shows these very commands.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.conftest import need
 
-TOOLS = ("cosign", "crane", "docker")
+TOOLS = ("cosign", "crane", "docker", "oras")
 
 
 def empty_docker_config(folder: Path) -> Path:
@@ -23,7 +23,7 @@ def empty_docker_config(folder: Path) -> Path:
 
 
 class Verifiers:
-    """The three tools over one empty docker config."""
+    """The four tools over one empty docker config."""
 
     def __init__(self, config: Path):
         for tool in TOOLS:
@@ -35,10 +35,34 @@ class Verifiers:
                               env={"DOCKER_CONFIG": str(self.config), "PATH": "/usr/local/bin:/usr/bin:/bin",
                                    "HOME": str(self.config)})
 
+    def run_in(self, folder: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+        """As `run`, in `folder`, with `env` added (COSIGN_PASSWORD for cosign's own keys)."""
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=folder,
+                              env={"DOCKER_CONFIG": str(self.config), "PATH": "/usr/local/bin:/usr/bin:/bin",
+                                   "HOME": str(self.config), **env})
+
     def cosign_verify(self, public_key: Path, reference: str) -> subprocess.CompletedProcess:
         """`cosign verify --key PUB --insecure-ignore-tlog=true --allow-http-registry REF@DIGEST`."""
         return self.run("cosign", "verify", "--key", str(public_key), "--insecure-ignore-tlog=true",
                         "--allow-http-registry", reference)
+
+    def cosign_verify_attestation(self, public_key: Path, reference: str, kind: str) -> subprocess.CompletedProcess:
+        """`cosign verify-attestation --key PUB --type KIND --insecure-ignore-tlog=true --allow-http-registry REF@DIGEST`."""
+        return self.run("cosign", "verify-attestation", "--key", str(public_key), "--type", kind,
+                        "--insecure-ignore-tlog=true", "--allow-http-registry", reference)
+
+    def cosign_claims(self, public_key: Path, reference: str) -> list[dict]:
+        """What `cosign verify` verified, one claim per signature: its `type` says which format it read
+        (`https://sigstore.dev/cosign/sign/v1`: a Sigstore bundle; `cosign container image signature`: a `.sig`)."""
+        done = self.cosign_verify(public_key, reference)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def oras_referrers(self, reference: str) -> list[dict]:
+        """`oras discover --format json REF@DIGEST`: the referrers the registry lists (API or tag schema)."""
+        done = self.run("oras", "discover", "--plain-http", "--format", "json", reference)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["referrers"]
 
     def imagetools(self, reference: str, field: str) -> dict:
         """`docker buildx imagetools inspect REF --format '{{json .SBOM}}'` (or `.Provenance`): per platform."""

@@ -48,6 +48,15 @@ class SignatureSent:
     sent: Sent  # PUSHED or THERE
 
 
+@dataclass(frozen=True)
+class BundleSent:
+    """A Sigstore bundle, attached as a referrer of the manifest it signs (steps/sign)."""
+
+    repository: str
+    subject: str  # the digest of the manifest it is about
+    sent: Sent  # PUSHED (pushed or listed anew) or THERE (listed already)
+
+
 class Tagged(Enum):
     """What one planned tag's write did, or why there was none."""
 
@@ -95,7 +104,7 @@ class CallsRecovered:
     calls: int
 
 
-Event = BlobSent | ManifestSent | SignatureSent | TagWritten | TagVerified | ImageMade | SmokeTested | CallsRecovered
+Event = BlobSent | ManifestSent | SignatureSent | BundleSent | TagWritten | TagVerified | ImageMade | SmokeTested | CallsRecovered
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from publisher.release.plan import Plan
 def supply_chain(plan: Plan, signed: bool, attested: bool = True) -> dict:
     """Every image gets one attestation manifest (SBOM + provenance) in its variant's index, none
     with --no-attestations (`attested` False); with a key, every index and every image is signed in
-    every repository."""
+    every repository, in both of cosign's formats (a `.sig` and a Sigstore bundle), and each image's
+    SBOM and provenance are signed statements too (a bundle each)."""
     signatures = len(plan.variants) + plan.images
+    bundles = signatures + (2 * plan.images if attested else 0)
     return {
         "attestations": [
             {"kind": "sbom", "format": "SPDX-2.3", "predicate_type": predicates.SBOM},
@@ -19,4 +21,5 @@ def supply_chain(plan: Plan, signed: bool, attested: bool = True) -> dict:
         "attestation_manifests": plan.images if attested else 0,
         "signed": signed,
         "signatures_per_repository": signatures if signed else 0,
+        "bundles_per_repository": bundles if signed else 0,
     }

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from publisher.image import oci
 from publisher.image.attest import Context, context_digest
-from publisher.image.cosign import subjects
 from publisher.local.records import check_stage_folder, load_records, record_path
 from publisher.options import Options
 from publisher.progress import Progress
@@ -35,7 +34,6 @@ from publisher.steps.make import Made, make_all
 from publisher.steps.prepare import (base_platforms, fetch_payload, payload_files, read_targets, resolve_bases,
                                      stage_platforms)
 from publisher.steps.push import push_staged
-from publisher.steps.sign import push_signatures
 from publisher.steps.run import Run
 from publisher.steps.smoke import Smoking
 from publisher.holdings.repository import Repository
@@ -224,8 +222,8 @@ def _nothing_to_do(run: Run, found: Resolved, targets: list[Repository], states:
             for t in targets for v in found.plan.variants_in(t.ref)}
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
-            digests = [d for v in found.plan.variants_in(t.ref) for d in subjects(held[t.ref, v.variant.name])]
-            events += push_signatures(sign.signatures(run.options.sign_key, [t], digests), run.network)
+            events += sign.sign_held(run.options.sign_key, t, [held[t.ref, v.variant.name] for v in found.plan.variants_in(t.ref)],
+                                     run.network)
     published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
                                                     result.platforms_of(held[t.ref, v.variant.name]))
                          for v in found.plan.variants_in(t.ref)} for t in targets}

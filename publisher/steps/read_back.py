@@ -14,7 +14,7 @@ from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
 from publisher.release.version import Release
 from publisher.steps.converge import newer_at
-from publisher.steps.sign import Signed, missing
+from publisher.steps.sign import Bundled, Signed, missing, missing_bundles
 from publisher.holdings.repository import Repository
 
 
@@ -25,9 +25,9 @@ class ReadBack:
 
 
 def read_back(repositories: list[Repository], publications: list[Publication], decisions: dict, pool: Executor,
-              signed: list[Signed] = (), release: Release | None = None) -> ReadBack:
+              signed: list[Signed] = (), release: Release | None = None, bundled: list[Bundled] = ()) -> ReadBack:
     """Every tag not held back holds its publication's index, its attestation manifests are there,
-    and every signature is under its `.sig` tag, in every repository.
+    every signature is under its `.sig` tag and every bundle listed as a referrer, in every repository.
 
     With `release`, a floating tag holding a newer release than it is right (another publisher's, while
     this one ran): returned, not an error. Exact tags are read first, floating ones last."""
@@ -41,6 +41,7 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
     wrong += [line for line in pool.map(lambda item: _attestation(*item), attested) if line]
     wrong += [f"{s.repo.ref}:{signature_tag(s.digest)}: does not hold this release's signature of {s.digest}"
               for s in missing(list(signed), pool)]
+    wrong += missing_bundles(list(bundled), pool)
     if wrong:
         raise PublishFailed("publisher: the registry does not hold what was planned:", *wrong)
     return ReadBack([TagVerified(repo.ref, tag) for (repo, _, tag), f in zip(checked, found) if not isinstance(f, str)],

@@ -37,15 +37,16 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
     with run.progress.phase("push", 1) as tick:
         events = push_contents(targets, publications, run.network)
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
-        signed = signatures_of(run, targets, publications)
+        signed, bundled = signatures_of(run, targets, publications), bundles_of(run, targets, publications)
         events += sign.push_signatures(signed, run.network)
+        events += sign.push_bundles(bundled, run.network)
         ours, downgrade = resolved.plan.release, run.options.rules.downgrade
         events += push_tags(targets, publications, decisions, lambda tag: is_floating(tag, ours), run.network,
                             converge.write_floating(ours, downgrade))
         # No compare-and-swap on tags: another publisher may have written between our read and our write.
         settled = converge.settle(targets, publications, decisions, ours, downgrade, run.network)
         # ... or may move one while we verify: a newer release's floating tag is right there too.
-        back = read_back(targets, publications, decisions, run.network, signed, ours)
+        back = read_back(targets, publications, decisions, run.network, signed, ours, bundled)
         tick("content, signatures, tags, verification")
     found = {**settled.meanwhile, **{(m.ref, m.tag): m for m in back.meanwhile}}
     return Shipped(converge.held_meanwhile(decisions, found, run.progress.notice), events + settled.writes + back.verified)
@@ -57,3 +58,16 @@ def signatures_of(run: Run, targets: list[Repository], publications: list[Public
         return []
     return [s for t in targets for s in sign.signatures(
         run.options.sign_key, [t], [d for p in publications if p.goes_to(t.ref) for d in subjects(p.index)])]
+
+
+def bundles_of(run: Run, targets: list[Repository], publications: list[Publication]) -> list[sign.Bundled]:
+    """With --sign-key: the Sigstore bundles of each publication, in every repository it goes to."""
+    if run.options.sign_key is None:
+        return []
+
+    def of(p: Publication) -> list[sign.Bundled]:
+        made_here = {a.digest: [layer.data for layer in a.layers] for a in p.attestations}  # a join's: read back
+        repos = [t for t in targets if p.goes_to(t.ref)]
+        return sign.bundled(run.options.sign_key, p.index, repos, made_here) if repos else []
+
+    return [b for made in run.network.map(of, publications) for b in made]

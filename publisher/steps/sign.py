@@ -1,9 +1,15 @@
-"""Sign every index and every platform manifest in it, in every repository, as cosign stores it.
+"""Sign every index and every platform manifest in it, in every repository, as cosign stores it, in both formats.
 
-A signature lives in the repository it vouches for, under the tag `sha256-<hex>.sig`, and names that
-repository in its payload. Signing is deterministic, so a rerun computes the very signature already
-there and pushes nothing. A `.sig` tag holding other signatures (another key, cosign's own) keeps
-them: ours is added next to them, as `cosign sign` does.
+cosign's simple signing (what containers' `sigstoreSigned` policy reads): a signature lives in the
+repository it vouches for, under the tag `sha256-<hex>.sig`, and names that repository in its payload.
+A `.sig` tag holding other signatures (another key, cosign's own) keeps them: ours is added next to
+them, as `cosign sign` does.
+
+cosign 3's Sigstore bundles (what `cosign verify` and `verify-attestation` read first): a referrer of
+each index and platform manifest signing it, and one of each platform manifest per statement about
+it (its SBOM, its provenance), as `image/bundle` makes them; listed by the registry's referrers API or
+the tag schema (`remote/referrers`). Both are deterministic, so a rerun computes the very signatures
+already there and pushes nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from publisher.image import oci
+from publisher.image.bundle import PREDICATE, attested, bundles
 from publisher.image.cosign import (SIGNATURE_ANNOTATION, SignatureEntry, payload, sign, signature_manifest,
-                                    signature_tag)
-from publisher.release.events import Sent, SignatureSent
+                                    signature_tag, subjects)
+from publisher.image.referrers import Referrer
+from publisher.release.events import BundleSent, Sent, SignatureSent
 from publisher.holdings.repository import Repository
 
 
@@ -71,3 +79,51 @@ def _holds(s: Signed, layers: list[dict]) -> bool:
     return any(layer.get("digest") == oci.digest(s.entry.payload)
                and (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION) == s.entry.signature
                for layer in layers)
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """In `repo`, the referrers of `subject` must list each of `referrers`."""
+
+    repo: Repository
+    subject: str
+    referrers: tuple[Referrer, ...]
+
+
+def bundled(key, index: bytes, repositories: list[Repository], statements: dict[str, list[bytes]]) -> list[Bundled]:
+    """Every bundle of one index, in each of `repositories` (the same bytes in each: a bundle names no
+    repository). `statements`: attestation manifest digest → its statements, where known; the others
+    are read from the first repository, which holds them (a stage pushed them)."""
+    known = [data for digest in attested(index) for data in statements.get(digest) or _statements(repositories[0], digest)]
+    by_subject: dict[str, list[Referrer]] = {}
+    for made in bundles(key, index, known):
+        by_subject.setdefault(made.subject, []).append(made)
+    return [Bundled(repo, subject, tuple(made)) for repo in repositories for subject, made in by_subject.items()]
+
+
+def _statements(repo: Repository, digest: str) -> list[bytes]:
+    layers = json.loads(repo.manifest(digest) or b"{}").get("layers") or []
+    return [repo.registry.get_blob(repo.path, layer["digest"]) for layer in layers]
+
+
+def sign_held(key, repo: Repository, indexes: list[bytes], pool: Executor) -> list[SignatureSent | BundleSent]:
+    """A release otherwise up to date (the indexes `repo`'s tags hold): what is missing of its signatures
+    and bundles (a key given for the first time, bundles new to it) pushed, nothing else."""
+    sent = push_signatures(signatures(key, [repo], [d for index in indexes for d in subjects(index)]), pool)
+    return sent + push_bundles([b for made in pool.map(lambda index: bundled(key, index, [repo], {}), indexes) for b in made], pool)
+
+
+def push_bundles(made: list[Bundled], pool: Executor) -> list[BundleSent]:
+    """Each bundle listed among its manifest's referrers: PUSHED when it was not, THERE when it was."""
+    out = []
+    for b, attached in zip(made, pool.map(lambda b: b.repo.registry.attach(b.repo.name.digest(b.subject), b.referrers), made)):
+        out += [BundleSent(b.repo.ref, b.subject, Sent.PUSHED if r.digest in attached.pushed else Sent.THERE)
+                for r in b.referrers]
+    return out
+
+
+def missing_bundles(made: list[Bundled], pool: Executor) -> list[str]:
+    """What a registry does not list of the bundles, one line each."""
+    found = pool.map(lambda b: b.repo.registry.missing_referrers(b.repo.name.digest(b.subject), b.referrers), made)
+    return [f"{b.repo.ref}@{b.subject}: the Sigstore bundle {r.digest} ({r.annotations[PREDICATE]}) is not among its "
+            "referrers, or its manifest is missing" for b, lost in zip(made, found) for r in lost]
