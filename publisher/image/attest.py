@@ -10,7 +10,7 @@ so every repository gets the same index digest.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 
 from publisher.image import attestation, oci, purl, sbom, slsa
@@ -39,13 +39,15 @@ class Context:
     payload_version: str  # the files' version: the release's, or --version's on the dev channel ("" unknown)
     files: dict  # Platform → the payload's files → their digests (steps/prepare.payload_files)
     payloads: dict  # Platform → (Dependency, ...): the wheel, or the files given with --artifacts
+    components: dict = field(default_factory=dict)  # Platform → (Component, ...): what the files are made of, the wheel's SBOMs say
 
     @property
     def digest(self) -> str:
         """All but the per-platform payload, which the inputs digest has already (its files; a wheel on
-        PyPI never changes): one value for every stage of a release, whatever its platforms. Its field
-        names are hashed: renaming one changes every inputs digest."""
-        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads")}
+        PyPI never changes; the components its wheel's SBOMs list, the wheel their one source): one value
+        for every stage of a release, whatever its platforms. Its field names are hashed: renaming one
+        changes every inputs digest."""
+        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads", "components")}
         return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
 
 

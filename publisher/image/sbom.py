@@ -1,4 +1,4 @@
-"""SPDX 2.3 JSON SBOM of one platform image: payload binaries, base image, OS packages, Python.
+"""SPDX 2.3 JSON SBOM of one platform image: payload binaries and what they are made of, base image, OS packages, Python.
 
 Pure and deterministic: every input is a value (the creation time is the release's, IDs and the
 document namespace derive from digests and purls), the output is canonical JSON bytes. It carries
@@ -49,6 +49,20 @@ class Binary:
 
 
 @dataclass(frozen=True)
+class Component:
+    """A package inside payload files, from the SBOM their wheel carries (`embedded`): a crate, a library."""
+
+    name: str
+    version: str
+    purl: str  # as the wheel's SBOM says it: `pkg:cargo/anyhow@1.0.98`
+    supplier: str  # an SPDX actor: `Organization: crates.io`
+    originator: str | None = None  # its authors, `Person: …`
+    license: str | None = None
+    checksums: tuple[tuple[str, str], ...] = ()  # (SPDX algorithm, hex)
+    within: tuple[str, ...] = ()  # the payload files (Binary names) containing it; () every one
+
+
+@dataclass(frozen=True)
 class BaseImage:
     reference: str  # as the Dockerfile writes it: `python:3.12-alpine`
     digest: str  # of the platform manifest built on: `sha256:…`
@@ -68,6 +82,7 @@ class SbomInputs:
     base: BaseImage | None = None
     os_packages: OsPackages | None = None
     python_version: str | None = None  # PYTHON_VERSION of a python base's config
+    components: tuple[Component, ...] = ()  # what the payload files are made of, from their wheel's SBOMs
 
 
 def build_sbom(inputs: SbomInputs) -> bytes:
@@ -76,6 +91,7 @@ def build_sbom(inputs: SbomInputs) -> bytes:
     image = _image(inputs)
     name = f"{inputs.image} {inputs.platform}"
     contained = [_binary(b, inputs.supplier, refs) for b in inputs.binaries]
+    parts, part_of = _components(inputs, refs)
     if inputs.base:
         contained.append(_base(inputs.base, inputs.platform))
     if inputs.python_version:
@@ -90,9 +106,9 @@ def build_sbom(inputs: SbomInputs) -> bytes:
         "documentNamespace": document_namespace(name, inputs.subject_digest),
         "creationInfo": {"created": _timestamp(inputs.created), "creators": [
             f"Tool: {DISTRIBUTION}-{inputs.publisher_version}", f"Organization: {inputs.supplier}"]},
-        "packages": [image, *contained],
+        "packages": [image, *contained, *parts],
         "relationships": [_rel("SPDXRef-DOCUMENT", "DESCRIBES", image["SPDXID"])]
-        + [_rel(image["SPDXID"], "CONTAINS", p["SPDXID"]) for p in contained],
+        + [_rel(image["SPDXID"], "CONTAINS", p["SPDXID"]) for p in contained] + part_of,
     }
     if refs:
         doc["hasExtractedLicensingInfos"] = [
@@ -116,6 +132,29 @@ def _binary(binary: Binary, supplier: str, refs: dict[str, str]) -> dict:
                     f"Organization: {supplier}", binary.purl,
                     {"primaryPackagePurpose": "APPLICATION", "checksums": _sha256(binary.sha256),
                      "packageFileName": binary.path, "licenseDeclared": _license(binary.license, refs)})
+
+
+def _components(inputs: SbomInputs, refs: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """The payload files' components as packages (one per purl), each CONTAINed by the files it is part of."""
+    binaries = {b.name: _id("Binary", b.name, b.purl) for b in inputs.binaries}
+    packages, relationships = {}, []
+    for c in inputs.components:
+        if c.purl in packages:
+            continue
+        packages[c.purl] = _component(c, refs)
+        relationships += [_rel(binaries[name], "CONTAINS", packages[c.purl]["SPDXID"])
+                          for name in (c.within or binaries) if name in binaries]
+    return list(packages.values()), relationships
+
+
+def _component(c: Component, refs: dict[str, str]) -> dict:
+    extra = {"licenseDeclared": _license(c.license, refs)}
+    if c.originator:
+        extra["originator"] = c.originator
+    if c.checksums:
+        extra["checksums"] = [{"algorithm": kind, "checksumValue": value} for kind, value in c.checksums]
+    kind = c.purl.removeprefix("pkg:").split("/", 1)[0]
+    return _package(_id(kind, c.name, c.purl), c.name, c.version, c.supplier, c.purl, extra)
 
 
 def _base(base: BaseImage, platform: Platform) -> dict:

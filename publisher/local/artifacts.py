@@ -150,6 +150,16 @@ def extract_binaries(wheel: Path, files: tuple[str, ...], folder: Path) -> Path:
     return folder
 
 
+def wheel_sboms(wheel: Path) -> dict[str, bytes]:
+    """The SBOM documents the wheel carries (PEP 770: `<name>.dist-info/sboms/`), by file name, each
+    checked against the wheel's RECORD."""
+    with zipfile.ZipFile(wheel) as archive:
+        record_path, record = read_record(wheel, archive)
+        folder = record_path.removesuffix("RECORD") + "sboms/"
+        return {member.removeprefix(folder): verified_member(wheel, archive, record, member)
+                for member in sorted(archive.namelist()) if member.startswith(folder) and not member.endswith("/")}
+
+
 def read_record(wheel: Path, archive: zipfile.ZipFile) -> tuple[str, dict[str, tuple[str, str]]]:
     """The RECORD's path in the wheel, and path -> (hash, size) for each of its lines."""
     paths = [n for n in archive.namelist() if re.fullmatch(r"[^/]+\.dist-info/RECORD", n)]

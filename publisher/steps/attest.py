@@ -17,7 +17,8 @@ from publisher.image.attest import Context, Facts, attest, python_version
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.image.packages import merge
-from publisher.image.sbom import BaseImage, Binary, SbomInputs
+from publisher.image.embedded import read_embedded
+from publisher.image.sbom import BaseImage, Binary, Component, SbomInputs
 from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile
 from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
@@ -35,8 +36,9 @@ def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Pl
     env = ci_environment()
     revision = labels.get(REVISION, "")
     home = plan.home or plan.repositories[0]  # not --repository's: one name, one digest, wherever it is pushed
+    supplier = labels.get(OCI + "vendor") or home.split("/")[1]
     return Context(
-        image=home, supplier=labels.get(OCI + "vendor") or home.split("/")[1],
+        image=home, supplier=supplier,
         created=_created(labels.get(CREATED)),
         # Named, not hashed: the revision pins them, and a digest of a file every variant shares would
         # change every variant's provenance (and digest: an exact-tag conflict) when one variant's entry changes.
@@ -50,6 +52,7 @@ def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Pl
         payload_version=plan.payload_version,
         files=files,
         payloads={p: _payloads(run, plan, p, files[p]) for p in binaries},
+        components={p: _embedded_components(run, plan, p, supplier) for p in binaries},
     )
 
 
@@ -84,7 +87,7 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     base = BaseImage(written, base_digest, _base_supplier(written)) if base_digest else None
     sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
                       __version__, binaries, base, packages if packages and packages.packages else None,
-                      python_version(image.config) if base else None)
+                      python_version(image.config) if base else None, ctx.components.get(platform, ()))
     provenance = ProvenanceInputs(
         __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
         SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source, ctx.revision,
@@ -100,13 +103,31 @@ def _purl(package: str | None, name: str, version: str | None) -> str:
 
 def _payloads(run: Run, plan: Plan, platform: Platform, files: dict[str, str]) -> tuple[Dependency, ...]:
     """The payload as the provenance's dependencies: its wheel, or else its files (name → digest)."""
-    version, declared = plan.payload_version or plan.release.text, plan.payload
-    if declared.wheels and not run.options.artifacts:
-        tag = artifacts.wheel_platform(declared.wheels, platform)
-        wheel = artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
-        if wheel:
-            return (Dependency(_purl(declared.wheels.package, "", version), _hex(file_digest(wheel)), wheel.name),)
+    version, wheel = plan.payload_version or plan.release.text, _wheel(run, plan, platform)
+    if wheel:
+        return (Dependency(_purl(plan.payload.wheels.package, "", version), _hex(file_digest(wheel)), wheel.name),)
     return tuple(Dependency(_purl(None, name, version), _hex(digest), name) for name, digest in files.items())
+
+
+def _wheel(run: Run, plan: Plan, platform: Platform) -> Path | None:
+    """The payload's wheel for `platform`, downloaded already; None with --artifacts."""
+    version, declared = plan.payload_version or plan.release.text, plan.payload
+    if not declared.wheels or run.options.artifacts:
+        return None
+    tag = artifacts.wheel_platform(declared.wheels, platform)
+    return artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
+
+
+def _embedded_components(run: Run, plan: Plan, platform: Platform, supplier: str) -> tuple[Component, ...]:
+    """What the wheel's own SBOMs (PEP 770) say its files are made of. Not in the Context's digest: the
+    wheel, pinned by the payload's digest, is their one source. A document in another format is said and left out."""
+    wheel, found = _wheel(run, plan, platform), []
+    for name, data in (artifacts.wheel_sboms(wheel) if wheel else {}).items():
+        try:
+            found += read_embedded(data, plan.payload.files, supplier)
+        except ValueError as why:
+            run.progress.log(f"{wheel.name}: its SBOM {name} left out: {why}")
+    return tuple(found)
 
 
 def _base_supplier(base: str) -> str:
