@@ -32,24 +32,24 @@ def variant(config: dict) -> Variant:
 
 
 def test_a_smoke_test_whose_output_the_engine_lost_is_run_once_more():
-    from publisher.local.engine import Exited
+    from publisher.local.containers import Exited
     from publisher.steps.smoke import judged
 
     class Engine:  # the engine's runs, in order; what each run was asked
         def __init__(self, *runs):
             self.runs, self.asked = list(runs), []
 
-        def run(self, image, command):
-            self.asked.append((image, command))
+        def run(self, command):
+            self.asked.append(command)
             return self.runs.pop(0)
 
     test = SmokeTest(("uv", "--version"), "^uv {version}( |$)")
     lost_then_seen = Engine(Exited(0, "", ""), Exited(0, "uv 0.5.31\n", ""))
-    assert judged(lost_then_seen, "img", test, "0.5.31") is None and len(lost_then_seen.asked) == 2
+    assert judged(lost_then_seen, test, "0.5.31") is None and len(lost_then_seen.asked) == 2
     lost_twice = Engine(Exited(0, "", ""), Exited(0, "", ""))
-    assert judged(lost_twice, "img", test, "0.5.31") == "expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got ''"
+    assert judged(lost_twice, test, "0.5.31") == "expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got ''"
     wrong = Engine(Exited(0, "uv 9.9.9\n", ""))  # output that came is judged once
-    assert judged(wrong, "img", test, "0.5.31").endswith("got 'uv 9.9.9'") and wrong.asked == [("img", ["uv", "--version"])]
+    assert judged(wrong, test, "0.5.31").endswith("got 'uv 9.9.9'") and wrong.asked == [["uv", "--version"]]
 
 
 def test_config_check_compares_config_labels_and_platform():

@@ -19,6 +19,7 @@ from publisher.image.oci import Image
 from publisher.image.platform import Platform
 from publisher.image.reference import Digest
 from publisher.local import archives
+from publisher.local.containers import IDLE, Exited, PerTest, Shared, idle_archive, idle_program, not_started
 
 LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
 CLASSIC, CONTAINERD = "classic", "containerd"  # the engine's image stores
@@ -98,14 +99,6 @@ class Build:
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the release's time, for the config, history and layer times
 
 
-@dataclass(frozen=True)
-class Exited:
-    exit_code: int
-    stdout: str
-    stderr: str
-    not_started: str | None = None  # why the container's command never ran, e.g. an image without that file
-
-
 class Engine:
     def __init__(self, log=print, builder: str | None = None):
         import docker  # imported here: the dry-run path never pays for it
@@ -119,8 +112,9 @@ class Engine:
         self._builder_name = builder
         self._lock = threading.Lock()
         self._known: set = set()  # what this Engine loaded or was told is there (see _content)
-        self._docker_errors = docker.errors
+        self._docker_errors = self.errors = docker.errors
         info = self.client.info()
+        self.architecture = info.get("Architecture", "")
         self.store = CONTAINERD if any("containerd" in str(v) for _, v in info.get("DriverStatus") or []) else CLASSIC
         self.description = (f"Docker {info.get('ServerVersion', 'of unknown version')}, {self.store} image store "
                             f"({info.get('Driver', 'unknown driver')})")
@@ -176,7 +170,25 @@ class Engine:
             why = _not_started(e)
             return Exited(127 if "not found" in why or "no such file" in why else 126, "", "", why)  # as `docker run` exits
         finally:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
+
+    def containers(self, image_id: str, tests: int) -> Shared | PerTest:
+        """Where an image's `tests` run: one container for all of them (see local/containers), or one each
+        where one cannot be shared (a single test, nothing to keep it up on this engine, or it did not start)."""
+        if tests < 2:
+            return PerTest(self, image_id, "a single test")
+        program = idle_program(self.architecture)
+        if program is None:
+            return PerTest(self, image_id, f"no idle process for a {self.architecture or 'unknown'} engine")
+        entrypoint = (self.inspect(image_id).get("Config") or {}).get("Entrypoint")
+        container = self.client.containers.create(image_id, [], entrypoint=[IDLE], network_disabled=True)
+        try:
+            container.put_archive("/", idle_archive(program))
+            container.start()
+        except self._docker_errors.APIError as e:
+            container.remove(force=True, v=True)
+            return PerTest(self, image_id, f"its container did not start: {_not_started(e)}")
+        return Shared(self, image_id, container, entrypoint)
 
     def has(self, name: str) -> bool:
         try:
@@ -266,9 +278,7 @@ def _content(image: Image) -> set:
 
 
 def _not_started(error) -> str:
-    """The runtime's own reason, without the engine's wrapping: `exec: "sh": executable file not found in $PATH`."""
-    text = _first_line(error) if not getattr(error, "explanation", None) else str(error.explanation)
-    return text.rpartition("unable to start container process: ")[2].removesuffix(": unknown").strip()
+    return not_started(_first_line(error) if not getattr(error, "explanation", None) else str(error.explanation))
 
 
 def _first_line(error: Exception) -> str:

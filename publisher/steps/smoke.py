@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from publisher.image.platform import Platform
 from publisher.errors import PublishFailed
+from publisher.local.containers import PerTest, Shared
 from publisher.local.engine import Engine
 from publisher.matrix.schema import SmokeTest
 from publisher.release.events import SmokeTested
@@ -20,6 +22,7 @@ from publisher.steps.run import Run
 class Verdict:
     failures: list[str]
     tests: int  # how many smoke tests ran
+    alone: str | None = None  # why they ran in a container each, not in one they shared
 
 
 class Smoking:
@@ -56,6 +59,10 @@ class Smoking:
             tick(f"{key[0]} {key[1]}")
         if early:
             self.run.progress.log(f"smoke-test: {early} of {len(images)} images tested while the others were made")
+        alone = Counter(v.alone for v in found if v.alone)
+        if alone:
+            why = "; ".join(f"{why} ({n})" for why, n in sorted(alone.items()))
+            self.run.progress.log(f"smoke-test: {sum(alone.values())} of {len(images)} images ran a container per test: {why}")
         failures = [line for v in found for line in v.failures]
         if failures:
             raise PublishFailed("publisher: smoke tests failed; nothing was pushed:", *failures)
@@ -65,19 +72,23 @@ class Smoking:
 def _smoke_one(engine: Engine, v: VariantPlan, platform: Platform, image: str, version: str) -> Verdict:
     """One image's config check and smoke tests."""
     failures = verdicts.check_config(v.variant, platform, engine.inspect(image), v.labels)
-    for test in v.variant.smoke:
-        why = judged(engine, image, test, version)
-        if why:
-            failures.append(f"{v.variant.name} {platform}: {shlex.join(test.run)}: {why}")
-    return Verdict(failures, len(v.variant.smoke))
+    containers = engine.containers(image, len(v.variant.smoke))
+    try:
+        for test in v.variant.smoke:
+            why = judged(containers, test, version)
+            if why:
+                failures.append(f"{v.variant.name} {platform}: {shlex.join(test.run)}: {why}")
+    finally:
+        containers.close()
+    return Verdict(failures, len(v.variant.smoke), containers.why)
 
 
-def judged(engine: Engine, image: str, test: SmokeTest, version: str) -> str | None:
+def judged(containers: Shared | PerTest, test: SmokeTest, version: str) -> str | None:
     """One smoke test's verdict. A failed run that printed nothing at all is run once more: the engine
     now and then loses a container's output (dockerd logs "copy stream failed: reading from a closed
     fifo"; about 1 run in 80 on Docker 28 with containerd 1.6, on either image store)."""
     for _ in range(2):
-        result = engine.run(image, list(test.run))
+        result = containers.run(list(test.run))
         why = verdicts.judge(test, version, result.exit_code, result.stdout, result.stderr, result.not_started)
         if not why or result.stdout or result.stderr or result.not_started:
             return why
