@@ -1,8 +1,13 @@
 """OS packages installed in an image, read from its base layers' package databases.
 
-Pure: tar streams in, values out. `scan_layer` reads one layer once, in streaming mode, keeping
-only the few files that matter (dpkg and apk databases, os-release) and the whiteouts that touch
-them; its result is small and JSON-serialisable so a caller can cache it per layer digest.
+Pure: tar streams in, values out. `scan_layer` reads one layer once, start to end (`image.tarstream`:
+the data of every other file skipped inside the decompressor's blocks), keeping only the few files
+that matter (dpkg and apk databases, os-release) and the whiteouts that touch them; its result is
+small and JSON-serialisable so a caller can cache it per layer digest.
+
+A layer is read to its end-of-archive marker, never less: a tar's entries have no order, so any entry
+after the databases can still be a whiteout of them (`.wh.status`, an opaque `var/lib/dpkg`), a
+whiteout of a folder above them, or a new copy of one; only the marker says none is left.
 `merge` stacks the layers the way an overlay filesystem does, then parses the databases.
 """
 
@@ -10,13 +15,12 @@ from __future__ import annotations
 
 import json
 import posixpath
-import tarfile
-import zlib
 from dataclasses import dataclass
 from typing import IO
 
 from publisher.errors import PublisherError
 from publisher.image import purl
+from publisher.image.tarstream import Entry, TarError, TarReader
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"  # distroless: one stanza file per package
@@ -98,6 +102,12 @@ def _wanted(path: str) -> bool:
                 and "/" not in path[len(DPKG_STATUS_D):]))
 
 
+def _may_matter(name: str) -> bool:
+    """False for a name no normalisation can turn into a wanted file or a whiteout: most of a layer's
+    entries, passed over without normalising them (normalising only drops ".", ".." and empty parts)."""
+    return ".wh." in name or "dpkg/" in name or "apk/" in name or "os-release" in name
+
+
 def _touches(deleted: str) -> bool:
     """A whiteout matters if it deletes a wanted file or one of its ancestor directories."""
     return _wanted(deleted) or any(d == deleted or d.startswith(deleted + "/") for d in WANTED_DIRS)
@@ -110,34 +120,36 @@ def scan_layer(fileobj: IO[bytes]) -> LayerPackages:
     whiteouts: set[str] = set()
     opaque: set[str] = set()
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
-            for member in tar:
-                path = _norm(member.name)
-                parent, base = posixpath.split(path)
-                if base == ".wh..wh..opq":
-                    if _touches(parent):
-                        opaque.add(parent)
-                elif base.startswith(".wh."):
-                    if _touches(posixpath.join(parent, base[4:])):
-                        whiteouts.add(posixpath.join(parent, base[4:]))
-                elif not _wanted(path):
-                    continue
-                elif member.issym():
-                    links[path] = member.linkname
-                elif member.islnk() and _norm(member.linkname) in files:
-                    files[path] = files[_norm(member.linkname)]
-                elif member.isfile():
-                    files[path] = _member_text(tar, member)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        tar = TarReader(fileobj)
+        for member in tar:
+            if not _may_matter(member.name):
+                continue
+            path = _norm(member.name)
+            parent, base = posixpath.split(path)
+            if base == ".wh..wh..opq":
+                if _touches(parent):
+                    opaque.add(parent)
+            elif base.startswith(".wh."):
+                if _touches(posixpath.join(parent, base[4:])):
+                    whiteouts.add(posixpath.join(parent, base[4:]))
+            elif not _wanted(path):
+                continue
+            elif member.issym():
+                links[path] = member.linkname
+            elif member.islnk() and _norm(member.linkname) in files:
+                files[path] = files[_norm(member.linkname)]
+            elif member.isfile():
+                files[path] = _member_text(tar, member)
+    except (TarError, OSError) as exc:
         raise PublisherError(f"layer is not a readable tar (plain or gzip): {exc}") from None
     return LayerPackages(tuple(sorted(files.items())), tuple(sorted(links.items())),
                          tuple(sorted(whiteouts)), tuple(sorted(opaque)))
 
 
-def _member_text(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+def _member_text(tar: TarReader, member: Entry) -> str:
     if member.size > MAX_FILE:
         raise PublisherError(f"{member.name} in a layer is {member.size} bytes, over {MAX_FILE}")
-    return tar.extractfile(member).read().decode("utf-8", errors="replace")
+    return tar.data().decode("utf-8", errors="replace")
 
 
 def _stack(layers: list[LayerPackages]) -> tuple[dict[str, str], dict[str, str]]:
