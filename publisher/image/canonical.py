@@ -49,8 +49,16 @@ def only_payload(layer: BinaryIO, target: str, want: dict[str, str]) -> bool:
                 continue
             if not member.isfile() or name not in want or member.mode & 0o777 != 0o755:
                 return False
-            found[name] = hashlib.sha256(tar.extractfile(member).read()).hexdigest()
+            found[name] = _stream_sha256(tar.extractfile(member))
     return found == want
+
+
+def _stream_sha256(stream: BinaryIO) -> str:
+    """The stream's sha256 hex, read in blocks (a payload file may be large)."""
+    sha = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        sha.update(chunk)
+    return sha.hexdigest()
 
 
 def workdir_tar(name: str) -> bytes:

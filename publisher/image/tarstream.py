@@ -2,7 +2,10 @@
 
 Pure: bytes in, entries out. `tarfile`'s stream mode skips a member's data 10 KB at a time through
 Python and keeps every member it saw (memory grows with the member count); here the data of an entry
-nobody asks for is skipped inside blocks of up to `BLOCK` decompressed bytes, and nothing is kept.
+nobody asks for is skipped inside the inflated blocks, and nothing is kept. Small inputs (`READ`)
+keep the blocks small: asking zlib-ng (or isal) for at most N bytes of output at every call leaves
+memory growing with the layer's size (their output buffers fragment the heap), so the bound
+(`BLOCK`) is only there for what inflates a thousandfold.
 gzip is inflated by zlib-ng where it is installed (about twice the standard zlib), which like zlib
 lets other threads run meanwhile, so layers scanned on two threads use two cores.
 
@@ -22,7 +25,8 @@ try:  # zlib-ng: the same API as zlib, about twice as fast to inflate
 except ImportError:  # pragma: no cover - a platform with no zlib-ng wheel
     import zlib
 
-BLOCK = 4 << 20  # decompressed bytes held at once, at most (plus one entry asked for whole)
+READ = 64 << 10  # compressed bytes inflated at once: a few hundred KB out, for a layer's usual ratios
+BLOCK = 8 << 20  # inflated bytes held at once, at most (zeros inflate 1000 times), plus one entry asked for whole
 RECORD = 512
 HEADER_ONLY = ("1", "2", "3", "4", "5", "6")  # link, symlink, char, block, directory, FIFO: no data
 EXTENDED = ("x", "X", "g", "L", "K")  # pax (per entry, old Solaris, global), GNU long name and long link
@@ -56,7 +60,7 @@ def blocks(stream: IO[bytes]) -> Iterator[bytes]:
     if pending != b"\x1f\x8b":
         while pending:
             yield pending
-            pending = stream.read(BLOCK)
+            pending = stream.read(READ)
         return
     inflate = zlib.decompressobj(31)
     while True:
@@ -72,7 +76,7 @@ def blocks(stream: IO[bytes]) -> Iterator[bytes]:
                     return  # what follows the last member is not read
             inflate = zlib.decompressobj(31)
         elif not out and not pending:
-            pending = stream.read(BLOCK)
+            pending = stream.read(READ)
             if not pending:
                 raise TarError("the gzip stream ends before its end")
 

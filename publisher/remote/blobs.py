@@ -11,7 +11,7 @@ from publisher.image.oci import digest as sha256_digest
 from publisher.remote.client import Call, Client
 from publisher.remote.errors import RegistryError, Unreachable
 from publisher.remote.retry import TRANSIENT
-from publisher.remote.transport import FAILURES
+from publisher.remote.transport import FAILURES, Extent
 
 # Faults of an upload session after which the blob is looked up and sent again in a new session.
 SESSION_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
@@ -92,17 +92,16 @@ class Blobs(Client):
         return size
 
     def _upload_chunks(self, repo: str, location: str, path: Path, what: str) -> str:
-        offset = 0
-        with path.open("rb") as file:
-            while chunk := file.read(self.chunk_size):
-                headers = {"Content-Type": "application/octet-stream",
-                           "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
-                # 202 Accepted per the distribution spec; go-containerregistry's registry says 204 No
-                # Content (same Location and Range headers), so both mean "chunk taken".
-                response = self.call(repo, Call("PATCH", location, what, ok=(202, 204), push=True, headers=headers,
-                                                body=chunk, retry=False))
-                location = self.location(response, repo, what)
-                offset += len(chunk)
+        """PATCHes of `chunk_size` bytes, each streamed from the file (never held in memory)."""
+        size = path.stat().st_size
+        for offset in range(0, size, self.chunk_size):
+            length = min(self.chunk_size, size - offset)
+            headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + length - 1}"}
+            # 202 Accepted per the distribution spec; go-containerregistry's registry says 204 No
+            # Content (same Location and Range headers), so both mean "chunk taken".
+            response = self.call(repo, Call("PATCH", location, what, ok=(202, 204), push=True, headers=headers,
+                                            body=Extent(path, offset, length), retry=False))
+            location = self.location(response, repo, what)
         return location
 
     def _put_upload(self, repo: str, location: str, digest: str, body: bytes | Path, what: str) -> None:

@@ -13,7 +13,7 @@ from publisher.remote.credentials import Credentials
 from publisher.remote.errors import Refused, RegistryError, Unreachable, codes, errors
 from publisher.remote.policy import Policy
 from publisher.remote.retry import Retry, retry_after
-from publisher.remote.transport import Request, Transport
+from publisher.remote.transport import Extent, Request, Transport
 
 PUSH_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -29,7 +29,7 @@ class Call:
     push: bool = False  # needs a token with push
     mount_from: str | None = None  # also pull from this repository (a cross-repository mount)
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | Path | None = None
+    body: bytes | Path | Extent | None = None
     params: dict[str, str] | None = None
     retry: bool = True
     stream: bool = False

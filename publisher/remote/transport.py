@@ -1,8 +1,9 @@
 """The bottom layer: send one request, follow redirects by hand, and nothing else.
 
 Redirects are followed here rather than by httpx so the Authorization header never leaves the
-registry's origin (blob storage behind a redirect gets none). A body is bytes or a file, and a
-file is opened afresh at every send: any request can be sent again, by the retry or the auth
+registry's origin (blob storage behind a redirect gets none). A body is bytes, a file or a part
+of one (`Extent`), and a file is opened afresh at every send and read in blocks (memory stays flat
+whatever its size): any request can be sent again, by the retry or the auth
 layer above, without re-sending a consumed stream. Every failure to get an answer, whatever the
 HTTP stack raised, becomes `Unreachable`.
 """
@@ -27,12 +28,21 @@ FAILURES = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ssl.SSLError, 
 
 
 @dataclass(frozen=True)
+class Extent:
+    """`length` bytes of a file from `offset`: one chunk of a blob uploaded in parts."""
+
+    path: Path
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
 class Request:
     method: str
     url: httpx.URL
     scopes: tuple[str, ...] = ()  # what a bearer token must grant, e.g. repository:org/img:pull,push
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | Path | None = None  # a file is read at each send, so the request can be sent again
+    body: bytes | Path | Extent | None = None  # a file is read at each send, so the request can be sent again
     retry: bool = True  # False: the caller recovers (an upload session is never resumed)
     stream: bool = False  # a 200's body is left unread: the caller reads, then closes it
     follow: bool = True  # follow redirects
@@ -84,7 +94,9 @@ class Transport:
     def _once(self, method: str, url: httpx.URL, headers: dict, body, stream: bool) -> httpx.Response:
         self.count("requests")
         if isinstance(body, Path):
-            headers["Content-Length"] = str(body.stat().st_size)
+            body = Extent(body, 0, body.stat().st_size)
+        if isinstance(body, Extent):
+            headers["Content-Length"] = str(body.length)
             body = _blocks(body)
         built = self._client.build_request(method, url, headers=headers, content=body)
         response = self._client.send(built, stream=stream)
@@ -93,8 +105,11 @@ class Transport:
         return response
 
 
-def _blocks(path: Path):
+def _blocks(extent: Extent):
     """A file's bytes in blocks: the body of one send, without holding the file in memory."""
-    with path.open("rb") as file:
-        while chunk := file.read(BLOCK):
+    with extent.path.open("rb") as file:
+        file.seek(extent.offset)
+        left = extent.length
+        while left and (chunk := file.read(min(BLOCK, left))):
+            left -= len(chunk)
             yield chunk
