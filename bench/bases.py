@@ -1,6 +1,6 @@
 """Stand-ins for the shipped matrix's bases, realistic in size, layering and sharing, for amd64 and arm64.
 
-    PYTHONPATH=. /work/main/.venv/bin/python bench/bases.py [--push]   # builds (or reuses) and prints the totals
+    PYTHONPATH=. /work/main/.venv/bin/python bench/bases.py [--set standard|heavy|huge] [--push]   # builds (or reuses), prints the totals
 
 Made from real bookworm packages (bench/debs.py: downloaded and unpacked, never run), layered as Docker
 Hub's images are: debian:bookworm-slim one OS layer; buildpack-deps:bookworm the bookworm OS layer, then
@@ -8,6 +8,16 @@ curl, scm and build-dependency layers; python:3.X-bookworm those four and a Pyth
 python:3.X-slim-bookworm the slim layer and its own Python layer; alpine:3.20 busybox-static and musl;
 python:3.X-alpine that and a Python layer. A Python layer is Debian's Python 3.11 relocated to
 /usr/local/lib/python3.X with a `python` that prints `Python 3.X.Y` (the smoke test's check).
+
+Three sets, each served by a mirror of its own under the same names (`--set`):
+- `standard` (~0.55 GB per platform), as above.
+- `heavy` (~0.95 GB per platform): the same, but each python:3.X-bookworm's Python layer also carries
+  Debian's Python debug build and test suite (real content, ~80 MB compressed: the size of the layers
+  a python:3.X-bookworm image builds from source), so a layer per Python version weighs what it does on
+  Docker Hub's buildpack-deps-based images.
+- `huge` (amd64 only): debian:bookworm-slim with a second layer of 2 GiB of incompressible bytes
+  (2.15 GB compressed), the size of a CUDA base's largest layer: for memory flat in layer size
+  (`bench/publish.py --set huge` publishes only bookworm-slim on linux/amd64).
 Built into an OCI layout under .work/bench-bases (layers gzipped once; `manifest.json` records what was
 built, and is reused), then copied as-is into a loopback registry laid out like Docker Hub.
 """
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +46,8 @@ from bench.blobs import GZIP, Layer, Layout  # noqa: E402
 from tests.registry_server import RegistryServer  # noqa: E402
 
 WORK = ROOT / ".work" / "bench-bases"
+SETS = ("standard", "heavy", "huge")
+HUGE = (8, 256 << 20)  # files x bytes of random content in the huge layer: 2 GiB
 RECIPE = 1  # bump when a layer's recipe changes: the manifest and the layers are then made again
 ARCHES = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 PYTHONS = {"3.13": "3.13.1", "3.12": "3.12.8", "3.11": "3.11.11", "3.10": "3.10.16", "3.9": "3.9.21", "3.8": "3.8.20"}
@@ -51,6 +64,7 @@ class Base:
     ref: str  # as the matrix names it: alpine:3.20
     layers: tuple[str, ...]  # layer recipe names, bottom first
     config: dict
+    arches: tuple[str, ...] = tuple(ARCHES)
 
     @property
     def path(self) -> str:
@@ -63,15 +77,19 @@ class Base:
         return self.ref.split(":")[1]
 
 
-def catalog() -> list[Base]:
+def catalog(kind: str = "standard") -> list[Base]:
+    """The bases of one set (see SETS)."""
     shell = {"Env": [f"PATH={PATH}"], "Cmd": ["/bin/sh"]}
+    if kind == "huge":
+        return [Base("debian:bookworm-slim", ("slim", "huge"), {**shell, "Cmd": ["bash"]}, ("amd64",))]
+    flavor = "heavy" if kind == "heavy" else "full"
     bases = [Base("alpine:3.20", ("alpine",), shell), Base("debian:bookworm-slim", ("slim",), {**shell, "Cmd": ["bash"]}),
              Base("buildpack-deps:bookworm", tuple(BUILDPACK), {**shell, "Cmd": ["bash"]}),
              Base("distroless/static-debian12:nonroot", ("distroless",),
                   {"Env": [f"PATH={PATH}"], "User": "65532:65532", "WorkingDir": "/home/nonroot"})]
     for short, full in PYTHONS.items():
         config = {"Env": [f"PATH={PATH}", "LANG=C.UTF-8", f"PYTHON_VERSION={full}"], "Cmd": ["python3"]}
-        bases += [Base(f"python:{short}-bookworm", (*BUILDPACK, f"python{short}-full"), config),
+        bases += [Base(f"python:{short}-bookworm", (*BUILDPACK, f"python{short}-{flavor}"), config),
                   Base(f"python:{short}-slim-bookworm", ("slim", f"python{short}-slim"), config),
                   Base(f"python:{short}-alpine", ("alpine", f"python{short}-alpine"), config)]
     return bases
@@ -140,6 +158,17 @@ class Builder:
     def _dev(self, tree: Path) -> Path:
         return self._upper(tree, "dev", ["os", "curl", "scm"])
 
+    def _huge(self, tree: Path) -> Path:
+        """Incompressible bytes: gzip keeps them at their size, and every byte must be read and moved."""
+        shutil.rmtree(tree, ignore_errors=True)
+        (tree / "opt" / "huge").mkdir(parents=True)
+        count, size = HUGE
+        for i in range(count):
+            with (tree / "opt" / "huge" / f"part-{i}.bin").open("wb") as out:
+                for _ in range(size >> 24):
+                    out.write(os.urandom(1 << 24))
+        return tree
+
     def _alpine(self, tree: Path) -> Path:
         debs.unpack(self._packages("alpine"), tree)
         for path in DOCS:
@@ -176,18 +205,29 @@ class Builder:
             debs.unpack([d for stage in self.stages.values() for d in stage if d.package in wanted], source)
             return source
 
+    def heavy_source(self) -> Path:
+        """Debian's Python debug build and test suite, unpacked once: the heavy set's extra content."""
+        source = self.work / "trees" / "python-heavy-source"
+        with self._python:
+            if not (source / "usr").exists():
+                debs.unpack(self.stages["heavy"], source)
+            return source / "usr"
+
     def python(self, short: str, flavor: str) -> Path:
         """Debian's Python 3.11 as if built into /usr/local for 3.X; `full` with headers and static library."""
         source, tree = self.python_source(), self.work / "trees" / f"python{short}-{flavor}"
         shutil.rmtree(tree, ignore_errors=True)
         local = tree / "usr" / "local"
-        ignore = None if flavor == "full" else shutil.ignore_patterns("config-3.11-*", "test", "tests", "*.a")
+        full = flavor in ("full", "heavy")
+        ignore = None if full else shutil.ignore_patterns("config-3.11-*", "test", "tests", "*.a")
         shutil.copytree(source / "usr/lib/python3.11", local / f"lib/python{short}", symlinks=True, ignore=ignore)
         for lib in (source / "usr/lib" / ARCHES[self.arch]).glob("libpython3.11*"):
-            if flavor == "full" or not lib.name.endswith(".a"):
+            if full or not lib.name.endswith(".a"):
                 shutil.copy2(lib, local / "lib" / lib.name.replace("3.11", short), follow_symlinks=False)
-        if flavor == "full":
+        if full:
             shutil.copytree(source / "usr/include/python3.11", local / f"include/python{short}", symlinks=True)
+        if flavor == "heavy":
+            shutil.copytree(self.heavy_source(), local / f"lib/python{short}/debug-build", symlinks=True)
         shutil.copy2(source / "usr/bin/python3.11", _parent(local / "bin" / f"python{short}"))
         _write(local / "bin" / "python", f'#!/bin/sh\necho "Python {PYTHONS[short]}"\n', 0o755)
         (local / "bin" / "python3").symlink_to("python")
@@ -214,28 +254,29 @@ class Built:
 
     def totals(self, bases: list[Base]) -> dict[str, int]:
         """Per architecture, the compressed bytes of the distinct layers these bases use."""
-        names = {name for base in bases for name in base.layers}
-        return {arch: sum(layer.size for name, layer in found.items() if name in names) for arch, found in self.layers.items()}
+        used = {(arch, name) for base in bases for arch in base.arches for name in base.layers}
+        return {arch: sum(layer.size for name, layer in found.items() if (arch, name) in used)
+                for arch, found in self.layers.items() if any(a == arch for a, _ in used)}
 
 
-def build(layout: Layout) -> Built:
-    """Every base of the catalog, both architectures: packages fetched, layers made (or found), images written."""
+def build(layout: Layout, kind: str) -> Built:
+    """Every base of the set, on its architectures: packages fetched, layers made (or found), images written."""
     builders = [Builder(arch, layout) for arch in ARCHES]
     with ThreadPoolExecutor(len(builders)) as pool:
         list(pool.map(Builder.fetch, builders))
-    names = sorted({name for base in catalog() for name in base.layers})
-    jobs = [(b, name) for name in names for b in builders]
+    jobs = sorted({(b, name) for base in catalog(kind) for b in builders if b.arch in base.arches for name in base.layers},
+                  key=lambda job: (job[1], job[0].arch))
     with ThreadPoolExecutor(2) as pool:  # tar | gzip: one per core
         made = list(pool.map(lambda job: job[0].layer(job[1]), jobs))
     layers = {arch: {} for arch in ARCHES}
     for (builder, name), layer in zip(jobs, made):
         layers[builder.arch][name] = layer
-    indexes = {base.ref: _index(layout, base, layers) for base in catalog()}
+    indexes = {base.ref: _index(layout, base, layers) for base in catalog(kind)}
     return Built(indexes, layers)
 
 
 def _index(layout: Layout, base: Base, layers: dict[str, dict[str, Layer]]) -> dict:
-    images = [_image(layout, base, arch, [layers[arch][name] for name in base.layers]) for arch in ARCHES]
+    images = [_image(layout, base, arch, [layers[arch][name] for name in base.layers]) for arch in base.arches]
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": images}
     return layout.blob(json.dumps(index, indent=1).encode(), index["mediaType"])
 
@@ -251,30 +292,35 @@ def _image(layout: Layout, base: Base, arch: str, layers: list[Layer]) -> dict:
     return {**layout.blob(json.dumps(manifest, indent=1).encode(), manifest["mediaType"]), "platform": where}
 
 
-def load() -> Built:
-    """The bases as built before (manifest.json, every blob present), else built now and recorded."""
-    layout, record = Layout(WORK / "oci"), WORK / "manifest.json"
+def _named(kind: str, base: Base) -> str:
+    """Its name in the layout's index.json: the standard set's plain, the others' after their set's name."""
+    return f"{'' if kind == 'standard' else kind + '/'}{base.path}:{base.tag}"
+
+
+def load(kind: str = "standard") -> Built:
+    """The set's bases as built before (its manifest record, every blob present), else built now and recorded."""
+    layout, record = Layout(WORK / "oci"), WORK / ("manifest.json" if kind == "standard" else f"manifest-{kind}.json")
     if record.exists():
         saved = json.loads(record.read_text())
         built = Built(saved["indexes"], {a: {n: Layer(**l) for n, l in found.items()} for a, found in saved["layers"].items()})
         if saved.get("recipe") == RECIPE and all(layout.has(i["digest"]) for i in built.indexes.values()):
             return built
-    built = build(layout)
-    layout.write_index({f"{b.path}:{b.tag}": built.indexes[b.ref] for b in catalog()})
+    built = build(layout, kind)
+    layout.write_index({_named(kind, b): built.indexes[b.ref] for b in catalog(kind)})
     layers = {arch: {name: asdict(layer) for name, layer in found.items()} for arch, found in built.layers.items()}
     record.write_text(json.dumps({"recipe": RECIPE, "indexes": built.indexes, "layers": layers,
-                                  "totals": built.totals(catalog())}, indent=1, sort_keys=True))
+                                  "totals": built.totals(catalog(kind))}, indent=1, sort_keys=True))
     return built
 
 
-def push(host: str, bases: list[Base] | None = None) -> None:
+def push(host: str, kind: str = "standard") -> None:
     """Each base's index, manifests and blobs copied as they are (no recompression) to HOST/library/..."""
-    built, layout = load(), WORK / "oci"
-    for base in bases or catalog():
+    built, layout = load(kind), WORK / "oci"
+    for base in catalog(kind):
         if _holds(host, base, built.indexes[base.ref]["digest"]):
             continue
         subprocess.run(["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false",
-                        f"oci:{layout}:{base.path}:{base.tag}", f"docker://{host}/{base.path}:{base.tag}"],
+                        f"oci:{layout}:{_named(kind, base)}", f"docker://{host}/{base.path}:{base.tag}"],
                        check=True, capture_output=True)
 
 
@@ -288,30 +334,31 @@ def _holds(host: str, base: Base, digest: str) -> bool:
         return False
 
 
-def serve(storage: Path | None = None) -> RegistryServer:
-    """A loopback registry (Debian's docker-registry) holding every base; its storage is kept between runs."""
-    mirror = RegistryServer(storage or WORK / "registry")
+def serve(kind: str = "standard") -> RegistryServer:
+    """A loopback registry (Debian's docker-registry) holding the set's bases; its storage is kept between runs."""
+    mirror = RegistryServer(WORK / ("registry" if kind == "standard" else f"registry-{kind}"))
     mirror.root.mkdir(parents=True, exist_ok=True)
     mirror.start()
-    push(mirror.host)
+    push(mirror.host, kind)
     return mirror
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=SETS, default="standard", dest="kind", help="which bases (default: standard)")
     parser.add_argument("--push", action="store_true", help="also serve a loopback registry and push every base to it")
     args = parser.parse_args()
     start = time.perf_counter()
-    built = load()
+    built, bases = load(args.kind), catalog(args.kind)
     print(f"bases ready in {time.perf_counter() - start:.1f} s under {WORK}")
-    for arch, total in built.totals(catalog()).items():
-        print(f"  linux/{arch}: {total / 1e6:.0f} MB compressed, distinct layers of {len(catalog())} bases")
-    for base in catalog():
+    for arch, total in built.totals(bases).items():
+        print(f"  linux/{arch}: {total / 1e6:.0f} MB compressed, distinct layers of {len(bases)} bases")
+    for base in bases:
         sizes = [built.layers["amd64"][name].size / 1e6 for name in base.layers]
         print(f"  {base.ref:<36} {sum(sizes):7.1f} MB amd64 ({' + '.join(f'{s:.1f}' for s in sizes)})")
     if args.push:
         start = time.perf_counter()
-        mirror = serve()
+        mirror = serve(args.kind)
         print(f"pushed to {mirror.host} in {time.perf_counter() - start:.1f} s")
         mirror.stop()
     return 0

@@ -71,8 +71,12 @@ class Layout:
         return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
 
     def write_index(self, refs: dict[str, dict]) -> None:
-        """index.json naming each top index by its reference (what `skopeo copy oci:DIR:REF` reads)."""
-        manifests = [{**entry, "annotations": {"org.opencontainers.image.ref.name": ref}} for ref, entry in refs.items()]
+        """index.json naming each top index by its reference (what `skopeo copy oci:DIR:REF` reads); the
+        references already there and not in `refs` (another set's) are kept."""
+        index = self.path / "index.json"
+        kept = json.loads(index.read_text())["manifests"] if index.exists() else []
+        manifests = [m for m in kept if m.get("annotations", {}).get("org.opencontainers.image.ref.name") not in refs]
+        manifests += [{**entry, "annotations": {"org.opencontainers.image.ref.name": ref}} for ref, entry in refs.items()]
         (self.path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}, indent=1))
 
 

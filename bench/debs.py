@@ -43,9 +43,12 @@ DEV = ("autoconf", "automake", "bzip2", "default-libmysqlclient-dev", "dpkg-dev"
        "libyaml-dev", "make", "patch", "unzip", "xz-utils", "zlib1g-dev")
 PYTHON = ("python3.11", "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libpython3.11",
           "libpython3.11-dev", "python3.11-dev")
+# The heavy set's Python layers also carry Debian's debug build and test suite: real content, the size of a
+# python:3.X-bookworm image's own layers (CPython built from source, with its tests).
+HEAVY = ("python3.11-dbg", "libpython3.11-dbg", "libpython3.11-testsuite")
 ALPINE = ("busybox-static", "musl", "musl-dev")
 STAGES = (Stage("os", ()), Stage("curl", CURL), Stage("scm", SCM), Stage("dev", DEV), Stage("python", PYTHON),
-          Stage("alpine", ALPINE))
+          Stage("alpine", ALPINE), Stage("heavy", HEAVY))
 
 
 def mirror() -> str:

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import rss
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".work" / "bench-engines"
 DOCKERD = "dockerd"
@@ -47,6 +49,7 @@ class Engine:
         self.data, self.exec_root = self.folder / "data", Path(f"/run/publisher-bench-{spec.name}")
         self.socket, self.pidfile = Path(f"/run/publisher-bench-{spec.name}.sock"), self.folder / "dockerd.pid"
         self.log, self.client = self.folder / "dockerd.log", self.folder / "client"
+        self.client_peak_mb = 0.0  # the largest peak RSS of the docker CLI commands run through `docker`
 
     @property
     def host(self) -> str:
@@ -57,7 +60,8 @@ class Engine:
         return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": str(self.client)}
 
     def docker(self, *argv: str, check: bool = True) -> str:
-        result = subprocess.run([DOCKER, *argv], capture_output=True, text=True, env=self.env())
+        result = rss.run([DOCKER, *argv], env=self.env())
+        self.client_peak_mb = max(self.client_peak_mb, result.peak_mb)
         if check and result.returncode:
             raise RuntimeError(f"docker {' '.join(argv)} ({self.spec.name}): {result.stderr.strip()[-1500:]}")
         return result.stdout
@@ -105,6 +109,10 @@ class Engine:
         shutil.rmtree(self.data, ignore_errors=True)
         shutil.rmtree(self.client / "buildx", ignore_errors=True)
         return self.start()
+
+    def peaks(self) -> dict[str, float]:
+        """The resident high-water marks (MB) of this engine's dockerd and containerd since it started."""
+        return rss.engine_peaks(self._pid())
 
     def describe(self) -> dict:
         info = json.loads(self.docker("info", "--format", "{{json .}}"))

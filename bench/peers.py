@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import rss
 from bench.engines import DOCKER, Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,14 +75,15 @@ def run_bake(release: Release, engine: Engine, work: Path) -> dict:
     (work / "docker-bake.json").write_text(json.dumps(bake_file(release, work / "empty"), indent=1))
     env = {**engine.env(), "BUILDX_BAKE_ENTITLEMENTS_FS": "0"}  # the contexts are outside the working directory
     start = time.perf_counter()
+    argv, record = rss.measured([DOCKER, "buildx", "bake", "--progress=plain", "-f", "docker-bake.json"])
     with (work / "bake.log").open("wb") as log:
-        result = subprocess.run([DOCKER, "buildx", "bake", "--progress=plain", "-f", "docker-bake.json"], cwd=work,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.run(argv, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
-    if result.returncode:
+    peak = rss.peak(record)
+    if process.returncode:
         tail = (work / "bake.log").read_text(errors="replace")[-2500:]
-        raise RuntimeError(f"docker buildx bake failed (exit {result.returncode}):\n{tail}")
-    return {"wall_s": round(wall, 2)}
+        raise RuntimeError(f"docker buildx bake failed (exit {process.returncode}):\n{tail}")
+    return {"wall_s": round(wall, 2), "client_peak_mb": peak}
 
 
 class Loop:
@@ -101,7 +103,8 @@ class Loop:
         for v in self.release.variants:
             for tag in v["tags"]:
                 self.manifest(v, tag)
-        return {"wall_s": round(time.perf_counter() - start, 2), "phases": {k: round(s, 2) for k, s in self.seconds.items()}}
+        return {"wall_s": round(time.perf_counter() - start, 2), "phases": {k: round(s, 2) for k, s in self.seconds.items()},
+                "client_peak_mb": self.engine.client_peak_mb}
 
     def local(self, v: dict, platform: str) -> str:
         return f"bench-loop/{v['name']}:{platform.split('/')[1]}"
