@@ -11,7 +11,7 @@ python:3.X-alpine that and a Python layer. A Python layer is Debian's Python 3.1
 
 Three sets, each served by a mirror of its own under the same names (`--set`):
 - `standard` (~0.55 GB per platform), as above.
-- `heavy` (~0.95 GB per platform): the same, but each python:3.X-bookworm's Python layer also carries
+- `heavy` (983 MB amd64, 963 MB arm64): the same, but each python:3.X-bookworm's Python layer also carries
   Debian's Python debug build and test suite (real content, ~80 MB compressed: the size of the layers
   a python:3.X-bookworm image builds from source), so a layer per Python version weighs what it does on
   Docker Hub's buildpack-deps-based images.

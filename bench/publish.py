@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/publish.py [--sample] [--keep] [--sets standard heavy huge]   # as root
 
 Bases: bench/bases.py, one or more sets (real Debian content: `standard` ~0.55 GB compressed per
-platform, `heavy` ~0.95 GB; `huge`: one base with a 2 GB layer, amd64, only bookworm-slim published),
+platform, `heavy` ~0.97 GB; `huge`: one base with a 2 GB layer, amd64, only bookworm-slim published),
 each served from a loopback mirror of its own. Engines: bench/engines.py (the bench's own dockerd, classic and containerd stores; the main
 engine is never touched). Peers: bench/peers.py (`docker buildx bake` on the containerd store, the
 hand-written loop on the classic store). In one run, alternated, twice: publisher vs bake on the
