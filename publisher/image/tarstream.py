@@ -12,7 +12,8 @@ lets other threads run meanwhile, so layers scanned on two threads use two cores
 Headers are read as Go's archive/tar (what the engines use) and `tarfile` read them: ustar (with its
 prefix), GNU long names and links, pax extended headers (path, linkpath, size; global ones too). A
 link, symlink, directory, device or FIFO has no data whatever its size field says. The archive ends
-at its first zero block: what follows is padding, never read.
+at its first zero block: what follows is padding, never read (nor the gzip trailer's CRC: a layer's
+digest, checked when it was downloaded, covers every byte already).
 """
 
 from __future__ import annotations
