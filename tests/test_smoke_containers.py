@@ -72,7 +72,7 @@ def test_shared_container_runs_each_test_as_its_own_container_would(store, platf
                                ["nosuch"], ["/etc/passwd"], ["sh", "-c", "touch /w/x 2>&1; echo $HOME"]])
     entrypoint = _image("entrypoint", platform, ["ENV PATH=/bin", 'ENTRYPOINT ["/bin/sh", "-c", "echo ep:$0:$@; exit 3"]',
                                                  'CMD ["ignored"]'])
-    _both_ways(engine, entrypoint, [["a", "b"], ["--version"]])
+    _both_ways(engine, entrypoint, [["a", "b"], ["--version"], []])  # no arguments: the image's CMD
     bare = _image("bare", platform, ["ENV PATH=/bin", "USER nobody"], busybox=False)
     _both_ways(engine, bare, [["/bin/sh", "-c", "true"], ["sh"]])
     found = engine.run(bare, ["sh"])

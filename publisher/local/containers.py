@@ -61,8 +61,8 @@ def idle_archive(program: bytes) -> bytes:
 
 
 def exec_argv(config: dict, command: list[str]) -> list[str]:
-    """What `docker run IMAGE *command` starts: the image's ENTRYPOINT, then the command (CMD replaced)."""
-    return [*(config.get("Entrypoint") or []), *command]
+    """What `docker run IMAGE *command` starts: the image's ENTRYPOINT, then the command, or CMD without one."""
+    return [*(config.get("Entrypoint") or []), *(command or config.get("Cmd") or [])]
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,15 @@ class Shared:
 
     why = None
 
-    def __init__(self, engine, image: str, container, entrypoint: list[str] | None):
-        self.engine, self.image, self.container, self.entrypoint = engine, image, container, entrypoint
+    def __init__(self, engine, image: str, container, config: dict):
+        self.engine, self.image, self.container, self.config = engine, image, container, config
         self.api = container.client.api
 
     def run(self, command: list[str]) -> Exited:
         if self.container is None:
             return self.engine.run(self.image, command)
         try:
-            created = self.api.exec_create(self.container.id, exec_argv({"Entrypoint": self.entrypoint}, command))
+            created = self.api.exec_create(self.container.id, exec_argv(self.config, command))
             out, err = self.api.exec_start(created["Id"], demux=True)
             found = self.api.exec_inspect(created["Id"])
         except self.engine.errors.APIError:

@@ -180,7 +180,7 @@ class Engine:
         program = idle_program(self.architecture)
         if program is None:
             return PerTest(self, image_id, f"no idle process for a {self.architecture or 'unknown'} engine")
-        entrypoint = (self.inspect(image_id).get("Config") or {}).get("Entrypoint")
+        config = self.inspect(image_id).get("Config") or {}
         container = self.client.containers.create(image_id, [], entrypoint=[IDLE], network_disabled=True)
         try:
             container.put_archive("/", idle_archive(program))
@@ -188,7 +188,7 @@ class Engine:
         except self._docker_errors.APIError as e:
             container.remove(force=True, v=True)
             return PerTest(self, image_id, f"its container did not start: {_not_started(e)}")
-        return Shared(self, image_id, container, entrypoint)
+        return Shared(self, image_id, container, config)
 
     def has(self, name: str) -> bool:
         try:
