@@ -140,8 +140,39 @@ def test_the_shipped_primary_is_a_recipe_on_scratch():
     assert json.loads(recipe.scratch_config(parse_platform("linux/arm/v7")))["variant"] == "v7"
 
 
+@pytest.mark.parametrize("copy", [
+    "COPY uvx uv /",  # the files in another order: the layer keeps the payload's
+    "COPY --link uv uvx /",
+    "COPY ./uv ./uvx /",
+    'COPY ["uv", "uvx", "/"]',
+    "COPY uv /uv\nCOPY uvx /uvx",  # a file to its own path, one COPY each: two layers
+    "COPY --link uv /\nCOPY [\"uvx\", \"/uvx\"]",
+])
+def test_a_primary_copying_the_payload_in_any_form_is_a_recipe(copy):
+    r = recipe.read_primary(PRIMARY.replace("COPY uv uvx /", copy), ("uv", "uvx"), "/")
+    assert r is not None and r.base == recipe.SCRATCH
+    copies = [s for s in r.layers if s.kind == "COPY"]
+    assert [name for s in copies for name in s.files] == ["uv", "uvx"] and {s.value for s in copies} == {""}
+    assert len(copies) == copy.count("COPY") and r.layers[-1] == next(s for s in r.steps if s.kind == "WORKDIR")
+
+
+def test_a_primary_holding_its_files_in_a_folder_copies_them_there():
+    text = "FROM scratch\nCOPY tool /opt/bin/tool\nENTRYPOINT [\"/opt/bin/tool\"]\n"
+    r = recipe.read_primary(text, ("tool",), "/opt/bin/")
+    assert [(s.kind, s.value, s.files) for s in r.layers] == [("COPY", "opt/bin", ("tool",))]
+    assert recipe.read_primary(text.replace("/opt/bin/tool ", "/opt/bin/ "), ("tool",), "/opt/bin/") is not None
+    assert recipe.read_primary(text, ("tool",), "/") is None  # not where the payload says
+
+
 @pytest.mark.parametrize("change", [
     ("COPY uv uvx /", "COPY uv /"),  # not every payload file
+    ("COPY uv uvx /", "COPY uv uvx uv /"),  # one file twice
+    ("COPY uv uvx /", "COPY uv uvx /\nCOPY uv /uv"),
+    ("COPY uv uvx /", "COPY uv /uvx\nCOPY uvx /uv"),  # renamed
+    ("COPY uv uvx /", "COPY uv uvx /uv"),  # several files need a folder ending in /
+    ("COPY uv uvx /", "COPY uv uvx /tool/"),
+    ("COPY uv uvx /", "COPY uv uvx other /"),  # not a payload file
+    ("COPY uv uvx /", "COPY --from=alpine uv uvx /"),
     ("COPY uv uvx /", "COPY uv uvx /opt/"),  # not where the payload says the primary holds them
     ("COPY uv uvx /", "COPY --chmod=644 uv uvx /"),
     ("WORKDIR /io", "WORKDIR /io/deeper"),  # would make its parents too

@@ -2,8 +2,10 @@
 
 A derived Dockerfile that only copies the primary's payload files onto its base and sets config is its
 base's layers, one more layer holding the files, and the base's config with the Dockerfile's changes.
-A primary Dockerfile `FROM scratch` that only copies the payload files from its context (and may make
-one WORKDIR) is those layers on an empty config: no BuildKit, so the same bytes on every engine.
+A primary Dockerfile `FROM scratch` that only copies the payload files from its context to where the
+payload says the primary holds them (in any form: `COPY f /`, `COPY f /f`, several files or several
+COPYs, `--link`, the JSON form), and may make one WORKDIR, is those layers on an empty config: no
+BuildKit, so the same bytes on every engine.
 Such an image is assembled from what the base's registry holds (as crane append, ko and jib do),
 and every derived image of a platform then shares one byte-identical payload layer. `read` answers None
 for anything else (RUN, WORKDIR, variables it cannot resolve, parser directives...): that variant
@@ -35,6 +37,7 @@ class Step:
     kind: str  # COPY, WORKDIR or one of CONFIG
     value: object  # COPY: the target folder; WORKDIR: the folder it makes; ENTRYPOINT/CMD: a list; ENV/LABEL: a dict
     line: str  # the instruction as written, for the image's history
+    files: tuple[str, ...] = ()  # a primary's COPY: the payload files it copies, in the payload's order; () for all
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,9 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
 
 
 def read_primary(text: str, files: tuple[str, ...], folder: str) -> Recipe | None:
-    """A primary Dockerfile: `FROM scratch`, one `COPY <files> <folder>` from the context, at most one
-    `WORKDIR /<name>`, and config. `files`, `folder`: the payload's names and where the primary holds them."""
+    """A primary Dockerfile: `FROM scratch`, COPYs from the context that put each of `files` once in
+    `folder`, at most one `WORKDIR /<name>`, and config. `files`, `folder`: the payload's names and where
+    the primary holds them."""
     every = [line.strip() for line in text.splitlines()]
     lines = [line for line in every if line and not line.startswith("#")]
     if any(line.endswith("\\") for line in lines) or _directives(every) or not lines:
@@ -96,8 +100,11 @@ def read_primary(text: str, files: tuple[str, ...], folder: str) -> Recipe | Non
     if lines[0].split() != ["FROM", SCRATCH]:
         return None
     steps = [_primary_step(line, files, folder) for line in lines[1:]]
-    kinds = [s.kind for s in steps if s is not None]
-    if None in steps or kinds.count("COPY") != 1 or kinds.count("WORKDIR") > 1:
+    if None in steps:
+        return None
+    copied = [name for s in steps if s.kind == "COPY" for name in s.files]
+    workdirs = [s.value for s in steps if s.kind == "WORKDIR"]
+    if sorted(copied) != sorted(files) or len(workdirs) > 1 or (folder == "/" and set(workdirs) & set(files)):
         return None
     return Recipe(None, tuple(steps))
 
@@ -108,15 +115,36 @@ def _primary_step(line: str, files: tuple[str, ...], folder: str) -> Step | None
     if "$" in rest:
         return None
     if keyword == "COPY":
-        words = rest.split()
-        paths = [w for w in words if w != "--link"]
-        if any(w.startswith("--") for w in paths) or sorted(paths[:-1]) != sorted(files) or paths[-1:] != [folder]:
-            return None
-        return Step("COPY", folder.strip("/"), line)
+        return _primary_copy(rest, line, files, folder)
     if keyword == "WORKDIR":
         name = rest.strip("/")
         return Step("WORKDIR", name, line) if rest.startswith("/") and name and _one_folder(name) else None
     return _step(keyword, rest, line, (None, ())) if keyword in CONFIG else None
+
+
+def _primary_copy(rest: str, line: str, files: tuple[str, ...], folder: str) -> Step | None:
+    """`COPY [--link] <files> <folder>`, or `COPY [--link] <file> <folder><file>`, either form."""
+    paths = _copy_paths(rest)
+    if paths is None or len(paths) < 2:
+        return None
+    sources, target = [p.removeprefix("./") for p in paths[:-1]], paths[-1]
+    one_file = len(sources) == 1 and target == folder + sources[0]
+    if not set(sources) <= set(files) or len(set(sources)) != len(sources) or not (target == folder or one_file):
+        return None
+    return Step("COPY", folder.strip("/"), line, tuple(name for name in files if name in sources))
+
+
+def _copy_paths(rest: str) -> list[str] | None:
+    """A COPY's paths after its flags (only --link, which changes how BuildKit caches, not what it copies)."""
+    words = rest.split()
+    while words and words[0] == "--link":
+        words.pop(0)
+    if words and words[0].startswith("--"):
+        return None
+    if words and words[0].startswith("["):
+        found = _json_list(" ".join(words))
+        return found if found and not any(p.startswith("--") for p in found) else None
+    return words
 
 
 def _one_folder(name: str) -> bool:

@@ -78,7 +78,7 @@ def _payload_layers(run: Run, binaries: dict[Platform, Path], files: tuple[str, 
         platform, step = key
         if step.kind == "WORKDIR":
             return folder_layer(step.value, cache)
-        return payload_layer(PayloadFiles(binaries[platform], files, step.value), cache)
+        return payload_layer(PayloadFiles(binaries[platform], step.files or files, step.value), cache)
 
     return dict(zip(keys, run.network.map(layer, keys)))
 
