@@ -29,7 +29,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                                            ".github/workflows/release.yml. Asks nothing; refuses to overwrite without --force.")
     init.add_argument("--image", required=True, metavar="REPOSITORY", help="where the images go, e.g. ghcr.io/org/tool")
     payloads = _payloads_known() if command in ("init", None) else "one publisher knows (publisher init --help)"
-    init.add_argument("--payload", metavar="NAME", help=f"what the images carry: {payloads}")
+    init.add_argument("--payload", metavar="PACKAGE", help=f"what the images carry: the executables the wheels of this package "
+                                                          f"on the package index install, or {payloads}")
+    init.add_argument("--version", dest="release", metavar="V", help="with --payload PACKAGE: this release of it "
+                                                                      "(default: its newest)")
+    init.add_argument("--cache", metavar="DIR", help="where its wheels are kept (default: $XDG_CACHE_HOME/publisher)")
     init.add_argument("--action", default=None, metavar="OWNER/REPO@REF", help="publisher's GitHub action for the workflow's 'uses:'")
     init.add_argument("--dir", default=".", metavar="DIR", help="the project's folder (default: the current one)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -43,7 +47,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                                   description="Publish release --version of every variant; --dry-run shows the plan only.")
     publish.add_argument("--matrix", default="matrix.yaml", help="the matrix file (default: matrix.yaml)")
     publish.add_argument("--version", dest="release", metavar="V", help="the release, e.g. 0.5.31 (a leading v is dropped)")
-    publish.add_argument("--dry-run", action="store_true", help="print the plan; touch no engine and no registry")
+    publish.add_argument("--dry-run", action="store_true", help="print the plan and what each tag would do: make, build and push nothing; "
+                         "reads the target repositories, the bases and the package index (the payload's release and "
+                         "wheel tags), unless --offline")
     publish.add_argument("--output", choices=["table", "json", "github-matrix", "github-matrix-variants"], default="table",
                          help="plan format (default: table); github-matrix: a strategy.matrix, one job per platform; "
                               "github-matrix-variants: one job per variant group (family)")
@@ -56,7 +62,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     publish.add_argument("--jobs", type=int, metavar="N", help="builds, smoke tests and exports at once (default: the CPU count)")
     publish.add_argument("--no-build-cache", action="store_true", help="build every image again, trusting no build cache")
     publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
-    publish.add_argument("--offline", action="store_true", help="with --dry-run: do not compare the plan with the repositories")
+    publish.add_argument("--offline", action="store_true", help="with --dry-run: read nothing: no repository, base or package index")
     publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
     publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
@@ -141,15 +147,21 @@ def _payloads_known() -> str:
     from publisher.starter import known_payloads
 
     first, *others = known_payloads()
-    return f"{first}'s files (the default)" + "".join(f", {name}'s" for name in others)
+    return f"{first}'s files (the default)" + "".join(f", {name}'s" for name in others) + " as init knows them"
 
 
 def _init(args) -> int:
     from publisher.starter import DEFAULT_ACTION, Starter, init
 
-    started = init(Starter(args.image, Path(args.dir), args.payload, args.action or DEFAULT_ACTION, args.force))
+    from publisher.options import default_cache
+
+    cache = Path(args.cache) if args.cache else default_cache()
+    started = init(Starter(args.image, Path(args.dir), args.payload, args.action or DEFAULT_ACTION, args.force,
+                           args.release, cache))
     for path in started.written:
         print(f"wrote {path}")
+    for note in started.notes:
+        print(f"note: {note}")
     if not args.action:
         print(f"next: in .github/workflows/release.yml, replace {DEFAULT_ACTION} with where publisher's action lives, "
               "pinned by commit SHA (or pass --action)")
@@ -229,6 +241,7 @@ def _dry_run(job, offline: bool, output: str) -> int:
     else:
         from publisher.holdings.preview import compare, preview  # the registry client, only when it is used
 
+        _check_wheels(job)
         states, note = compare(job.plan, job.options.rules, job.options.attestations)
         _retired_notices(states)
         found = preview(job.plan, job.options.base_mirror, job.options.cache)
@@ -246,6 +259,15 @@ def _dry_run(job, offline: bool, output: str) -> int:
         table = plan_table(job.plan, resolved) + (f"\n{base_note}" if base_note else "")
         print(table + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
     return 0
+
+
+def _check_wheels(job) -> None:
+    """The payload's wheels of this release are on the package index with the matrix's platform tags, as the
+    publish will download them (refused as the publish would be: one line naming the matrix's line, exit 2)."""
+    from publisher.local.artifacts import check_release
+
+    if not job.options.artifacts and job.plan.payload_version:
+        check_release(job.plan.payload, job.plan.payload_version, job.plan.platforms)
 
 
 def _retired_notices(states: dict | None) -> None:

@@ -27,6 +27,13 @@ class Problems:
         if line not in self.lines:
             self.lines.append(line)
 
+    @classmethod
+    def of(cls, lines) -> "Problems":
+        problems = cls()
+        for line in lines:
+            problems.add(line)
+        return problems
+
     def raise_if_any(self) -> None:
         if self.lines:
             raise PublisherError(*self.lines)

@@ -24,28 +24,48 @@ FILES = {"matrix.yaml": "matrix.yaml", "variants/Dockerfile.j2": "Dockerfile.j2"
 class Starter:
     image: str  # the repository the images go to, e.g. ghcr.io/org/tool
     root: Path = Path(".")
-    payload: str | None = None  # a name in templates/payloads.yaml; None: its first
+    payload: str | None = None  # a name in templates/payloads.yaml, or a package on the index; None: the first known
     action: str = DEFAULT_ACTION
     force: bool = False
+    version: str | None = None  # of a package on the index: this release, not its newest
+    cache: Path | None = None  # where its wheels are kept (the publish's cache)
 
 
 @dataclass(frozen=True)
 class Started:
     written: list[str]  # the paths written, relative to the project's folder
     release: str  # a release of the payload, for a first dry-run
+    notes: tuple[str, ...] = ()  # what init chose for the user and why
+
+
+@dataclass(frozen=True)
+class Base:
+    """A base a starter's derived images are made on."""
+
+    image: str
+    family: str  # alpine (musl) or debian (glibc)
+    tags: tuple[str, ...]
+    python: str | None = None  # the Python it carries, checked by a smoke test
+
+
+ALPINE, DEBIAN = Base("alpine:3.23", "alpine", ("alpine3.23", "alpine")), Base("debian:trixie-slim", "debian", ("trixie-slim", "debian-slim"))
+PYTHON = {"alpine": Base("python:3.14-alpine3.23", "alpine", ("python3.14-alpine3.23",), "3.14"),
+          "debian": Base("python:3.14-slim-trixie", "debian", ("python3.14-trixie-slim",), "3.14")}
+BASES = {"none": (ALPINE, DEBIAN, PYTHON["debian"]), "musl": (ALPINE, PYTHON["alpine"]), "glibc": (DEBIAN, PYTHON["debian"])}
 
 
 def init(starter: Starter) -> Started:
     """Write the starter files (refusing to overwrite unless forced) and render them."""
-    payload = _payload(starter.payload)
     parsed = _repository(starter.image)
     existing = [name for name in FILES if (starter.root / name).exists()]
     if existing and not starter.force:
         verb = "exists" if len(existing) == 1 else "exist"
         raise PublisherError(f"publisher init: {', '.join(existing)} already {verb} in {starter.root}; "
                              "pass --force to overwrite")
-    values = {"@IMAGE@": starter.image, "@TITLE@": parsed.path.rsplit("/", 1)[-1], "@ACTION@": starter.action,
-              "@LOGIN@": _login(parsed.host), "@PACKAGES@": _packages(parsed.host), **payload.values()}
+    payload = _payload(starter)
+    title = parsed.path.rsplit("/", 1)[-1]
+    values = {"@IMAGE@": starter.image, "@TITLE@": title, "@ACTION@": starter.action,
+              "@LOGIN@": _login(parsed.host), "@PACKAGES@": _packages(parsed.host), **payload.values(title)}
     for name, template in FILES.items():
         text = resources.files("publisher").joinpath("templates", template).read_text(encoding="utf-8")
         for key, value in values.items():
@@ -57,31 +77,76 @@ def init(starter: Starter) -> Started:
     from publisher.matrix.schema import load_matrix
 
     matrix = load_matrix(starter.root / "matrix.yaml", "matrix.yaml")
-    return Started(list(FILES) + render.write(matrix, render.render_all(matrix)), payload.release)
+    return Started(list(FILES) + render.write(matrix, render.render_all(matrix)), payload.release, payload.notes())
 
 
 @dataclass(frozen=True)
 class StarterPayload:
-    """One entry of templates/payloads.yaml: what a new project's images carry."""
+    """What a new project's images carry: an entry of templates/payloads.yaml, or what a package's wheels hold."""
 
     name: str
     release: str  # a release of it, for pull requests and the first dry-run
-    licenses: str
+    licenses: str | None
     payload: dict  # the matrix's payload block
+    libc: str = "none"  # what its executables need: none (static), musl or glibc
+    description: str | None = None
 
-    def values(self) -> dict[str, str]:
+    def values(self, title: str) -> dict[str, str]:
         """The starter files' placeholders this payload fills."""
         files, main = self.payload["files"], next(iter(self.payload["files"]))
-        return {"@PAYLOAD_NAME@": self.name, "@FILES@": ", ".join(files), "@LICENSES@": self.licenses,
-                "@PR_VERSION@": self.release, "@PAYLOAD@": "\n".join(_block(self.payload, 1)),
-                "@PRIMARY_MAIN@": self.payload["primary"] + main, "@DERIVED_MAIN@": self.payload["derived"] + main,
-                "@PRIMARY_SMOKE@": _smoke({main: files[main]}, entrypoint=True), "@DERIVED_SMOKE@": _smoke(files)}
+        primary = "scratch" if self.libc == "none" else "files"
+        bases = BASES[self.libc]
+        return {"@PAYLOAD_NAME@": self.name, "@FILES@": ", ".join(files), "@PR_VERSION@": self.release,
+                "@LICENSES@": f"  licenses: {_scalar(self.licenses)}" if self.licenses else "  # licenses: an SPDX expression",
+                "@DESCRIPTION@": _scalar(self.description or f"{title}, with the {self.name} binaries."),
+                "@PLATFORMS@": ", ".join(self.payload["wheels"]["platforms"]) if "wheels" in self.payload else
+                               "linux/amd64, linux/arm64", "@SHAPE@": _shape(primary, bases),
+                "@PAYLOAD@": "\n".join(_block(self.payload, 1)), "@PRIMARY_FAMILY@": primary,
+                "@FAMILIES@": _families_block(primary, self.payload, main, {b.family for b in bases}),
+                "@VARIANTS@": "\n".join(_variant_block(b) for b in bases)}
+
+    def notes(self) -> tuple[str, ...]:
+        """Why the family has the images it has, when it is not every kind."""
+        if self.libc == "none":
+            return ()
+        needs = "glibc: no alpine image (musl)" if self.libc == "glibc" else "musl: no Debian image (glibc)"
+        return (f"{self.name}'s executables are linked against {needs}, and no primary that runs them FROM scratch; "
+                "the primary only carries the files for the others (no entrypoint, no smoke test)",)
 
 
 def known_payloads() -> dict[str, StarterPayload]:
     text = resources.files("publisher").joinpath("templates", "payloads.yaml").read_text(encoding="utf-8")
     return {name: StarterPayload(name, entry["release"], entry["licenses"], entry["payload"])
             for name, entry in yaml.safe_load(text).items()}
+
+
+def _shape(primary: str, bases: tuple[Base, ...]) -> str:
+    kinds = ", ".join(dict.fromkeys(b.family for b in bases))
+    first = "one primary image FROM scratch" if primary == "scratch" else "a FROM scratch image carrying the files"
+    return f"{first} and one derived image per base ({kinds})."
+
+
+def _families_block(primary: str, payload: dict, main: str, kinds: set[str]) -> str:
+    """The families block: the primary's, then alpine and debian as the bases need them (one shares its settings)."""
+    files, where = payload["files"], payload["primary"]
+    lines = (["  scratch:", f"    config: {{entrypoint: [{where}{main}], cmd: null, workdir: /io}}", "    smoke:",
+              _smoke({main: files[main]}, entrypoint=True)] if primary == "scratch" else
+             ["  files:", "    # linked against a C library: nothing to run FROM scratch, only files to copy",
+              "    config: {entrypoint: null, cmd: null}", "    smoke: []"])
+    derived = [kind for kind in ("alpine", "debian") if kind in kinds]
+    lines += [f"  {derived[0]}:", f"    config: &derived {{entrypoint: null, cmd: [{payload['derived']}{main}]}}",
+              "    smoke: &posix", _smoke(files)]
+    for kind in derived[1:]:
+        lines += [f"  {kind}:", "    config: *derived", "    smoke: *posix"]
+    return "\n".join(lines)
+
+
+def _variant_block(base: Base) -> str:
+    lines = [f"  - base: {base.image}", f"    family: {base.family}", f"    tags: [{', '.join(base.tags)}]"]
+    if base.python:
+        pattern = "^Python " + base.python.replace(".", "\\.") + "\\."
+        lines += ["    smoke:", "      - run: [python, --version]", f"        stdout: {_scalar(pattern)}"]
+    return "\n".join(lines)
 
 
 def _smoke(checks: dict[str, str | None], entrypoint: bool = False) -> str:
@@ -109,11 +174,19 @@ def _scalar(value: str | None) -> str:
     return value if plain else json.dumps(value)
 
 
-def _payload(name: str | None) -> StarterPayload:
+def _payload(starter: Starter) -> StarterPayload:
+    """A payload init knows (no --version), else the package of that name on the index."""
     known = known_payloads()
-    if name is not None and name not in known:
-        raise PublisherError(f"publisher init: --payload '{name}' is not a payload init knows; pass one of: {', '.join(known)}")
-    return known[name or next(iter(known))]
+    if starter.payload is None or (starter.payload in known and starter.version is None):
+        return known[starter.payload or next(iter(known))]
+    from publisher.local.carried import carried  # pip and the wheels: only for a package init does not know
+
+    found = carried(starter.payload, starter.version, ["linux/amd64", "linux/arm64"], starter.cache)
+    wheels = {"package": found.package, **({"python": found.wheels.python} if found.wheels.python else {}),
+              "platforms": found.wheels.platforms}
+    payload = {"wheels": wheels, "files": found.checks, "primary": "/", "derived": "/usr/local/bin/"}
+    libc = max((f.libc for f in found.files.values()), key=("none", "musl", "glibc").index)
+    return StarterPayload(found.package, found.version, found.licenses, payload, libc, found.summary)
 
 
 def _repository(image: str) -> reference.Name:

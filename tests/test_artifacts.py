@@ -6,6 +6,7 @@ import base64
 import hashlib
 import stat
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_cached_wheel_is_verified_and_extracted_without_pip(tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == ["uv", "uvx"]
         for name in ("uv", "uvx"):
             assert stat.S_IMODE((folder / name).stat().st_mode) == 0o755
-    check_runs(binaries, "9.9.9", PAYLOAD.checks)
+    check_runs(binaries, "9.9.9", PAYLOAD)
 
 
 def test_tampered_binary_is_refused(tmp_path):
@@ -148,35 +149,38 @@ def test_from_directory_missing_binary(tmp_path):
     assert caught.value.lines == [f"--artifacts: no uvx for linux/arm64: expected {tmp_path}/linux-arm64/uvx"]
 
 
-def test_check_runs_wrong_version(tmp_path):
+def test_check_runs_wrong_version_names_the_matrix_line_the_pattern_as_written_and_what_was_printed(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64")
     with pytest.raises(PublisherError) as caught:
-        check_runs({AMD64: folder}, "9.9", PAYLOAD.checks)
+        check_runs({AMD64: folder}, "9.9", PAYLOAD)
+    lines = dict(PAYLOAD.lines.files)
     assert caught.value.lines == [
-        f"linux/amd64: {folder}/uv --version: expected stdout matching '^uv 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
-        f"linux/amd64: {folder}/uvx --version: expected stdout matching '^uv(-tool-uvx)? 9\\\\.9( |$)', got 'uv 9.9.9 (fake)'",
+        f"{PAYLOAD.lines.matrix}:{lines[name]}: payload.files.{name}: linux/amd64: `{name} --version` printed "
+        f"'uv 9.9.9 (fake)', which does not match \"{PAYLOAD.checks[name]}\" ({{version}}: 9.9)" for name in ("uv", "uvx")
     ]
+    assert "\\\\" not in "".join(caught.value.lines)
 
 
 def test_check_runs_not_executable(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64", mode=0o644)
     with pytest.raises(PublisherError) as caught:
-        check_runs({AMD64: folder}, "9.9.9", PAYLOAD.checks)
-    assert caught.value.lines == [f"linux/amd64: cannot run {folder}/{name}: Permission denied" for name in ("uv", "uvx")]
+        check_runs({AMD64: folder}, "9.9.9", PAYLOAD)
+    assert [line.split(": payload.files.")[1] for line in caught.value.lines] == [
+        f"{name}: linux/amd64: cannot run {folder}/{name}: Permission denied" for name in ("uv", "uvx")]
 
 
 def test_check_runs_without_emulation(tmp_path):
     folder = fake_binaries(tmp_path / "linux-arm64", output=b"\x7fELF not really")
     with pytest.raises(PublisherError) as caught:
-        check_runs({ARM64: folder}, "9.9.9", PAYLOAD.checks)
-    assert [line.split(": cannot execute ")[0] for line in caught.value.lines] == ["linux/arm64"] * 2
+        check_runs({ARM64: folder}, "9.9.9", PAYLOAD)
+    assert [line.split(": ")[2] for line in caught.value.lines] == ["linux/arm64"] * 2
     assert all("install qemu-user-static and binfmt-support" in line for line in caught.value.lines)
 
 
 def test_real_uv_wheels(tmp_path):
     platforms = [AMD64, ARM64]
     binaries = fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path)
-    check_runs(binaries, "0.5.31", PAYLOAD.checks)
+    check_runs(binaries, "0.5.31", PAYLOAD)
     assert fetch_wheels(PAYLOAD, "0.5.31", platforms, tmp_path, python="/nonexistent") == binaries
 
 
@@ -188,12 +192,12 @@ def test_the_declared_package_platform_tag_and_python_go_to_pip(tmp_path):
     cached(tmp_path / "cache", "musllinux_1_2_aarch64")  # a uv wheel: not ruff's, not reused
     argv = tmp_path / "argv"
     fake_python = tmp_path / "python"
-    fake_python.write_text(f"#!/bin/sh\necho \"$@\" > {argv}\necho 'ERROR: offline' >&2\nexit 1\n")
+    fake_python.write_text(f"#!/bin/sh\necho \"$@\" >> {argv}\necho 'ERROR: offline' >&2\nexit 1\n")
     fake_python.chmod(0o755)
     with pytest.raises(PublisherError) as caught:
         fetch_wheels(RUFF, "0.14.0", [ARM64], tmp_path / "cache", python=str(fake_python))
     assert caught.value.lines == ["cannot download ruff 0.14.0 for linux/arm64 (musllinux_1_2_aarch64): ERROR: offline"]
-    words = argv.read_text().split()
+    words = argv.read_text().splitlines()[0].split()  # then pip is asked what the index has, and says nothing
     assert words[words.index("--platform") + 1] == "musllinux_1_2_aarch64"
     assert words[words.index("--python-version") + 1] == "3.12"
     assert "ruff==0.14.0" in words and not any(w.startswith("uv") for w in words)
@@ -207,9 +211,10 @@ def test_a_payload_without_wheels_needs_artifacts(tmp_path):
 
 def test_files_without_a_pattern_are_not_run(tmp_path):
     folder = fake_binaries(tmp_path / "linux-amd64", output=b"#!/bin/sh\nexit 3\n")
-    check_runs({AMD64: folder}, "9.9.9", {})
-    with pytest.raises(PublisherError):
-        check_runs({AMD64: folder}, "9.9.9", {"uvx": "."})
+    check_runs({AMD64: folder}, "9.9.9", replace(PAYLOAD, checks={}))
+    with pytest.raises(PublisherError) as refused:
+        check_runs({AMD64: folder}, "9.9.9", replace(PAYLOAD, checks={"uvx": "."}))
+    assert refused.value.lines[0].endswith("payload.files.uvx: linux/amd64: `uvx --version` exited with 3: 'nothing'")
 
 
 def test_a_file_digest_is_read_again_once_the_file_changed(tmp_path):
@@ -236,6 +241,6 @@ def test_every_version_check_runs_and_each_problem_is_said(tmp_path):
             (folder / name).write_text(f"#!/bin/sh\necho '{text}'\n")
             (folder / name).chmod(0o755)
     with pytest.raises(PublisherError) as refused:
-        check_runs(folders, "0.5.31", {"uv": "^uv {version}$", "uvx": "^uv {version}$"})
+        check_runs(folders, "0.5.31", replace(PAYLOAD, checks={"uv": "^uv {version}$", "uvx": "^uv {version}$"}))
     said = "\n".join(refused.value.lines)
     assert "linux/arm64" in said and said.count("--version") == 2 and "linux/amd64" not in said

@@ -35,7 +35,7 @@ _FLOORS = {
     "options": {"render", "local", "remote", "release", "matrix", "image"},
     "steps": {"steps", "options", "progress", "report", "holdings", "remote", "local", "release", "matrix", "image"},
     "verify": {"options", "holdings", "remote", "release", "image"},
-    "starter": {"render", "matrix", "image"},
+    "starter": {"render", "local", "matrix", "image"},
     "cli": {"verify", "starter", "steps", "options", "progress", "report", "github", "render", "holdings", "remote",
             "local", "release", "matrix", "image"},
     "__main__": {"cli"},

@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 import sys
 import zipfile
+from email.message import Message
+from email.parser import Parser
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicaliz
 
 from publisher.errors import Problems, PublisherError
 from publisher.image.platform import Platform
+from publisher.local import index
 from publisher.release.verdicts import judge
 from publisher.matrix.schema import SmokeTest
 from publisher.matrix.payload import Payload, Wheels
@@ -41,10 +44,29 @@ def fetch_wheels(
     tags = {platform: wheel_platform(wheels, platform) for platform in platforms}
     binaries = {}
     for platform, tag in tags.items():
-        wheel = cached_wheel(wheels.package, version, tag, cache) or download_wheel(wheels, version, tag, cache, python)
+        wheel = cached_wheel(wheels.package, version, tag, cache) or _downloaded(payload, version, tag, platforms, cache, python)
         folder = cache / "binaries" / canonicalize_name(wheels.package) / version / folder_name(platform)
-        binaries[platform] = extract_binaries(wheel, payload.files, folder)
+        binaries[platform] = extract_binaries(wheel, payload, folder)
     return binaries
+
+
+def check_release(payload: Payload, version: str, platforms: list[Platform], python: str = sys.executable) -> None:
+    """The package index has `version`'s wheels with the matrix's platform tags (nothing is downloaded)."""
+    if payload.wheels is not None:
+        listing = index.list_wheels(payload.wheels.package, payload.wheels.python, python)
+        Problems.of(index.release_problems(listing, payload, version, platforms)).raise_if_any()
+
+
+def _downloaded(payload: Payload, version: str, tag: str, platforms: list[Platform], cache: Path, python: str) -> Path:
+    """The wheel from the index; when pip cannot have it, why, said at the matrix's line when the index tells."""
+    try:
+        return download_wheel(payload.wheels, version, tag, cache, python)
+    except PublisherError as failed:
+        try:
+            listing = index.list_wheels(payload.wheels.package, payload.wheels.python, python)
+        except PublisherError:
+            raise failed from None
+        raise PublisherError(*(index.release_problems(listing, payload, version, platforms) or failed.lines)) from None
 
 
 def from_directory(root: Path, platforms: list[Platform], files: tuple[str, ...]) -> dict[Platform, Path]:
@@ -67,15 +89,15 @@ def from_directory(root: Path, platforms: list[Platform], files: tuple[str, ...]
     return binaries
 
 
-def check_runs(binaries: dict[Platform, Path], version: str, checks: dict[str, str]) -> None:
-    """Run `<file> --version` of each checked file on each platform; its output must match the matrix's pattern."""
-    runs = [(platform, folder / name, pattern) for platform, folder in binaries.items() for name, pattern in checks.items()]
+def check_runs(binaries: dict[Platform, Path], version: str, payload: Payload) -> None:
+    """Run `<file> --version` of each checked file on each platform; its output must match the matrix's pattern.
+    A mismatch names the file's line in the matrix, the pattern as written there, and what the file printed."""
+    runs = [(platform, folder / name, pattern) for platform, folder in binaries.items() for name, pattern in payload.checks.items()]
     with ThreadPoolExecutor(max(1, len(runs))) as pool:  # an arm64 binary under qemu takes a while to start
         found = list(pool.map(lambda run: version_problem(run[0], run[1], version, run[2]), runs))
-    problems = Problems()
-    for problem in filter(None, found):
-        problems.add(problem)
-    problems.raise_if_any()
+    where = {name: f"{payload.lines.of_file(name)}: payload.files.{name}" for name in payload.checks}
+    Problems.of(f"{where[binary.name]}: {platform}: {problem}" for (platform, binary, _), problem in zip(runs, found)
+                if problem).raise_if_any()
 
 
 def wheel_platform(wheels: Wheels, platform: Platform) -> str:
@@ -139,12 +161,16 @@ def last_error_line(output: str) -> str:
     return (errors or lines or ["pip failed without output"])[-1]
 
 
-def extract_binaries(wheel: Path, files: tuple[str, ...], folder: Path) -> Path:
+def extract_binaries(wheel: Path, payload: Payload, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         record_path, record = read_record(wheel, archive)
         data = record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
-        for name in files:
+        held = scripts(archive.namelist(), data)
+        Problems.of([f"{payload.lines.of_file(name)}: payload.files.{name}: no file {name} in {wheel.name}, which holds "
+                     f"{', '.join(held) or 'no executable'}; name one of them" for name in payload.files
+                     if name not in held]).raise_if_any()
+        for name in payload.files:
             content = verified_member(wheel, archive, record, data + name)
             write_executable(folder / name, content)
     return folder
@@ -158,6 +184,25 @@ def wheel_sboms(wheel: Path) -> dict[str, bytes]:
         folder = record_path.removesuffix("RECORD") + "sboms/"
         return {member.removeprefix(folder): verified_member(wheel, archive, record, member)
                 for member in sorted(archive.namelist()) if member.startswith(folder) and not member.endswith("/")}
+
+
+def wheel_scripts(wheel: Path) -> list[str]:
+    """The files `wheel` installs as scripts, by name."""
+    with zipfile.ZipFile(wheel) as archive:
+        record_path, _ = read_record(wheel, archive)
+        return scripts(archive.namelist(), record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/")
+
+
+def wheel_metadata(wheel: Path) -> Message:
+    """The wheel's METADATA (name, summary, licence...), as email headers."""
+    with zipfile.ZipFile(wheel) as archive:
+        record_path, _ = read_record(wheel, archive)
+        return Parser().parsestr(archive.read(record_path.removesuffix("RECORD") + "METADATA").decode("utf-8", "replace"))
+
+
+def scripts(members: list[str], data: str) -> list[str]:
+    """The files a wheel installs as scripts (into the environment's bin/), by name."""
+    return sorted(m.removeprefix(data) for m in members if m.startswith(data) and "/" not in m.removeprefix(data) and m != data)
 
 
 def read_record(wheel: Path, archive: zipfile.ZipFile) -> tuple[str, dict[str, tuple[str, str]]]:
@@ -197,22 +242,34 @@ def write_executable(path: Path, content: bytes) -> None:
 
 
 def version_problem(platform: Platform, binary: Path, version: str, pattern: str) -> str | None:
+    """What is wrong with `<binary> --version` against `pattern` as the matrix writes it; None when it matches."""
     try:
         result = subprocess.run(
             [str(binary), "--version"], capture_output=True, text=True, timeout=RUN_TIMEOUT
         )
     except subprocess.TimeoutExpired:
-        return f"{platform}: {binary} --version did not finish within {RUN_TIMEOUT} s"
+        return f"`{binary.name} --version` did not finish within {RUN_TIMEOUT} s"
     except OSError as error:
         return run_failure(platform, binary, error)
-    why = judge(SmokeTest(("--version",), pattern), version, result.returncode, result.stdout, result.stderr)
-    return f"{platform}: {binary} --version: {why}" if why else None
+    if result.returncode != 0:
+        return f"`{binary.name} --version` exited with {result.returncode}: {printed(result.stderr or result.stdout)}"
+    if judge(SmokeTest(("--version",), pattern), version, result.returncode, result.stdout, result.stderr):
+        stands = version or "any version"
+        return f"`{binary.name} --version` printed {printed(result.stdout)}, which does not match \"{pattern}\" ({{version}}: {stands})"
+    return None
+
+
+def printed(output: str) -> str:
+    """What a file printed, on one line: its first line, and how many more there were."""
+    lines = output.strip().splitlines() or ["nothing"]
+    more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
+    return f"'{lines[0][:200]}'{more}"
 
 
 def run_failure(platform: Platform, binary: Path, error: OSError) -> str:
     if error.errno == errno.ENOEXEC:
         return (
-            f"{platform}: cannot execute {binary} (exec format error): to run {platform} binaries "
+            f"cannot execute {binary} (exec format error): to run {platform} binaries "
             "on this machine, install qemu-user-static and binfmt-support"
         )
-    return f"{platform}: cannot run {binary}: {error.strerror}"
+    return f"cannot run {binary}: {error.strerror}"

@@ -26,12 +26,32 @@ class Wheels:
 
 
 @dataclass(frozen=True)
+class PayloadLines:
+    """Where the payload is written in the matrix, for errors found once its wheels and files are read."""
+
+    matrix: str = "matrix.yaml"  # the file as the user named it
+    package: int = 1  # payload.wheels.package
+    platforms: tuple[tuple[Platform, int], ...] = ()  # platform → the line of its wheel platform tag
+    files: tuple[tuple[str, int], ...] = ()  # file → its line under payload.files
+
+    def of_platform(self, platform: Platform) -> str:
+        return f"{self.matrix}:{dict(self.platforms).get(platform, self.package)}"
+
+    def of_file(self, name: str) -> str:
+        return f"{self.matrix}:{dict(self.files).get(name, 1)}"
+
+    def of_package(self) -> str:
+        return f"{self.matrix}:{self.package}"
+
+
+@dataclass(frozen=True)
 class Payload:
     files: tuple[str, ...]  # file names, in the order the images list them
     checks: dict[str, str]  # file → what `<file> --version` prints (a regex; {version}: the release)
     primary: str  # the folder holding the files in the primary image, e.g. /
     derived: str  # the folder derived images copy them to, e.g. /usr/local/bin/
     wheels: Wheels | None = None
+    lines: PayloadLines = PayloadLines()
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -57,7 +77,15 @@ def read_payload(src: Source, value: object) -> Payload:
     if derived == "/":
         src.error(where + ("derived",), "payload.derived must not be '/': derived images keep their base's root; e.g. /usr/local/bin/")
     wheels = _wheels(src, doc["wheels"]) if "wheels" in doc else None
-    return Payload(tuple(files), checks, primary or "/", derived or "/", wheels)
+    return Payload(tuple(files), checks, primary or "/", derived or "/", wheels, _lines(src, files))
+
+
+def _lines(src: Source, files: list[str]) -> PayloadLines:
+    where = ("payload", "wheels")
+    platforms = tuple((parse_platform(str(key[3])), line) for key, line in src.lines.items()
+                      if len(key) == 4 and key[:3] == where + ("platforms",) and TEXT.fullmatch(str(key[3])))
+    return PayloadLines(src.name, src.line(where + ("package",)), platforms,
+                        tuple((name, src.line(("payload", "files", name))) for name in files))
 
 
 def _files(src: Source, value: object) -> tuple[list[str], dict[str, str]]:

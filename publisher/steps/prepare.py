@@ -38,7 +38,7 @@ def fetch_payload(run: Run, plan: Plan, platforms: list[Platform]) -> dict[Platf
         binaries = artifacts.from_directory(run.options.artifacts, platforms, declared.files)
     else:
         binaries = artifacts.fetch_wheels(declared, version, platforms, run.options.cache)
-    artifacts.check_runs(binaries, version, declared.checks)
+    artifacts.check_runs(binaries, version, declared)
     return binaries
 
 

@@ -1,0 +1,104 @@
+"""What a package's release carries, as `publisher init` writes it into a starter: the executables its
+wheels install, for which platforms and wheel tags, how they are linked, and what `--version` prints."""
+
+from __future__ import annotations
+
+import platform as host
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from publisher.errors import PublisherError
+from publisher.local import artifacts, executables, index
+from publisher.local.executables import Linkage
+from publisher.matrix.payload import Payload, Wheels
+
+MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
+LICENSES = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "ISC License (ISCL)": "ISC",
+            "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0"}  # trove classifier → SPDX, for wheels without License-Expression
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One release of a package, as its wheels carry it."""
+
+    package: str
+    version: str
+    wheels: Wheels  # the wheel platform tag of each platform it has (musllinux first), pip's --python-version
+    files: dict[str, Linkage]  # each executable its wheels install on every platform, linked as on the least static one
+    checks: dict[str, str | None]  # file → the matrix's check of its --version (None: prints no version)
+    licenses: str | None
+    summary: str | None
+
+
+def carried(package: str, version: str | None, platforms: list[str], cache: Path, python: str = sys.executable) -> Carried:
+    """Ask the index for `package` (its newest release unless `version`), fetch its wheels, read them."""
+    listing = index.list_wheels(package, None, python)
+    version = _chosen_release(listing, version)
+    tags = {p: found[0] for p in platforms if (found := listing.tags(version, p))}
+    if not tags:
+        raise PublisherError(_nothing_to_carry(package, version, f"its wheels are tagged {', '.join(listing.platforms(version))}"))
+    wheels = Wheels(package, tags, listing.python(version, next(iter(tags.values()))))
+    folders = {p: _extracted(wheels, version, p, cache, python) for p in tags}
+    kinds = {p: {name: executables.linkage(folder / name) for name in artifacts.wheel_scripts(_wheel(wheels, version, p, cache))}
+             for p, folder in folders.items()}
+    names = [n for n in _ordered(package, kinds) if all(k.get(n) is not None for k in kinds.values())]
+    if not names:
+        raise PublisherError(_nothing_to_carry(package, version, "they install no executable"))
+    mine = MACHINES.get(host.machine())
+    checks = {n: executables.version_check(folders[mine] / n, version) if mine in folders else None for n in names}
+    files = {n: max((k[n] for k in kinds.values()), key=lambda linked: ("none", "musl", "glibc").index(linked.libc)) for n in names}
+    return Carried(package, version, wheels, files, checks, *_about(_wheel(wheels, version, next(iter(tags)), cache)))
+
+
+def _chosen_release(listing: index.Listing, version: str | None) -> str:
+    if not listing.answered and not listing.wheels:
+        raise PublisherError(f"publisher init: cannot read the package index for {listing.package}; check pip's "
+                             "configuration and network (pip download works for it), or pass --artifacts later")
+    newest = listing.newest()
+    if newest is None:
+        raise PublisherError(_nothing_to_carry(listing.package, None, "the package index has no wheel of it"))
+    if version is not None and not listing.has(version):
+        raise PublisherError(f"publisher init: the package index has no release {version} of {listing.package} "
+                             f"(its newest is {newest}); pass --version {newest}, or leave --version out")
+    return version or newest
+
+
+def _nothing_to_carry(package: str, version: str | None, why: str) -> str:
+    release = f"{package} {version}" if version else package
+    return (f"publisher init: no Linux wheel of {release} carries an executable ({why}); images of files you build "
+            "yourself take a payload without wheels and `publisher publish --artifacts DIR`: see docs/matrix.md, "
+            "'A payload from your own builds'")
+
+
+def _wheel(wheels: Wheels, version: str, platform: str, cache: Path) -> Path:
+    found = artifacts.cached_wheel(wheels.package, version, wheels.platforms[platform], cache)
+    assert found is not None  # _extracted downloaded it
+    return found
+
+
+def _extracted(wheels: Wheels, version: str, platform: str, cache: Path, python: str) -> Path:
+    """The folder holding every script of the platform's wheel."""
+    tag = wheels.platforms[platform]
+    wheel = artifacts.cached_wheel(wheels.package, version, tag, cache) or artifacts.download_wheel(wheels, version, tag, cache, python)
+    names = tuple(artifacts.wheel_scripts(wheel))
+    folder = cache / "binaries" / canonicalize_name(wheels.package) / version / artifacts.folder_name(platform)
+    return artifacts.extract_binaries(wheel, Payload(names, {}, "/", "/usr/local/bin/"), folder)
+
+
+def _ordered(package: str, kinds: dict[str, dict[str, Linkage | None]]) -> list[str]:
+    """The executables' names, the one named like the package first: it is the images' entrypoint."""
+    names = sorted({n for k in kinds.values() for n in k})
+    return sorted(names, key=lambda n: canonicalize_name(n) != canonicalize_name(package))
+
+
+def _about(wheel: Path) -> tuple[str | None, str | None]:
+    """The release's licence (an SPDX expression, when its metadata says one) and summary."""
+    meta = artifacts.wheel_metadata(wheel)
+    classifiers = [c.rsplit(" :: ", 1)[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License :: ")]
+    named = meta.get("License", "")
+    licenses = meta.get("License-Expression") or (named if named and "\n" not in named and len(named) < 60 else None)
+    licenses = licenses or " OR ".join(LICENSES[c] for c in classifiers if c in LICENSES) or None
+    return licenses, (meta.get("Summary") or "").strip() or None
