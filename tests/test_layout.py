@@ -220,7 +220,8 @@ def test_the_checks_see_a_violation(tmp_path):
     assert {getattr(c.func, "id", getattr(c.func, "attr", None)) for c in calls} >= {"open", "read_text"}
 
 
-PAYLOAD_NAMES = re.compile(r"\buvx?\b|UV_|/usr/local/bin/uv", re.IGNORECASE)
+# uv's names, and those of the other projects the tests publish (examples/ruff, tests/test_any_project.py).
+PAYLOAD_NAMES = re.compile(r"\buvx?\b|UV_|/usr/local/bin/uv|\bruff\b|\bty\b|astral", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.relative_to(PACKAGE).as_posix())

@@ -35,7 +35,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 def payload(repository: str, digest: str) -> bytes:
     """The simple-signing payload, byte for byte as cosign marshals it (Go field order, compact).
-    `repository` has no tag or digest: `ghcr.io/astral-sh/ruff`, `docker.io/acme/tool`."""
+    `repository` has no tag or digest: `ghcr.io/acme/tool`, `docker.io/acme/tool`."""
     if "@" in repository or ":" in repository.rsplit("/", 1)[-1]:
         raise ValueError(f"docker-reference must be a repository without tag or digest: {repository!r}")
     if not _DIGEST.fullmatch(digest):

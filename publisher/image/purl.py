@@ -53,7 +53,7 @@ def docker(reference: str, digest: str, platform: str | None = None) -> str:
 
 
 def oci(reference: str, digest: str, arch: str | None = None) -> str:
-    """`pkg:oci/ruff@sha256:…?arch=amd64&repository_url=ghcr.io/astral-sh/ruff&tag=0.14.0`."""
+    """`pkg:oci/tool@sha256:…?arch=amd64&repository_url=ghcr.io/acme/tool&tag=1.4.0`."""
     domain, path, tag = split_reference(reference)
     return build("oci", None, path.rsplit("/", 1)[-1].lower(), digest,
                  {"arch": arch, "repository_url": f"{domain}/{path}", "tag": tag})

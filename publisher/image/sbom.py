@@ -38,7 +38,7 @@ NOASSERTION = "NOASSERTION"
 
 @dataclass(frozen=True)
 class Binary:
-    """A payload file the image ships, e.g. `pkg:pypi/ruff@0.14.0` at `/usr/local/bin/ruff`."""
+    """A payload file the image ships, e.g. `pkg:pypi/tool@1.4.0` at `/usr/local/bin/tool`."""
 
     name: str
     version: str
@@ -75,7 +75,7 @@ class SbomInputs:
     version: str  # the release: `0.5.31`
     platform: Platform
     subject_digest: str  # the platform manifest: `sha256:…`
-    supplier: str  # who publishes the image and its payload: "Astral Software Inc."
+    supplier: str  # who publishes the image and its payload: "Acme Inc."
     created: datetime  # the release's creation time (timezone-aware), never "now"
     publisher_version: str
     binaries: tuple[Binary, ...] = ()

@@ -30,7 +30,7 @@ def tool_uri(version: str) -> str:
 
 @dataclass(frozen=True)
 class Dependency:
-    """A resolved input: `pkg:docker/python@sha256:…`, a wheel's URL or `pkg:pypi/ruff@…`."""
+    """A resolved input: `pkg:docker/python@sha256:…`, a wheel's URL or `pkg:pypi/tool@…`."""
 
     uri: str
     sha256: str  # hex, or `sha256:hex`
@@ -57,7 +57,7 @@ class ProvenanceInputs:
     matrix: SourceFile
     template: SourceFile | None = None
     dockerfile: SourceFile | None = None  # this variant's rendered Dockerfile: what was built from
-    repository: str | None = None  # of the source: `https://github.com/astral-sh/ruff`
+    repository: str | None = None  # of the source: `https://github.com/acme/tool`
     revision: str | None = None  # its git commit
     base: Dependency | None = None
     payloads: tuple[Dependency, ...] = ()

@@ -112,7 +112,7 @@ def _files(src: Source, value: object) -> tuple[list[str], dict[str, str]]:
 def _wheels(src: Source, value: object) -> Wheels:
     where = ("payload", "wheels")
     doc = mapping(src, where, value, required={"package", "platforms"}, optional={"python"})
-    package = string(src, where + ("package",), doc.get("package", MISSING), PACKAGE, "a PyPI project name, e.g. ruff")
+    package = string(src, where + ("package",), doc.get("package", MISSING), PACKAGE, "a PyPI project name, e.g. black")
     platforms = doc.get("platforms", MISSING)
     tags = {}
     if platforms is not MISSING and (not isinstance(platforms, dict) or not platforms):
