@@ -102,3 +102,29 @@ def test_init_with_ruff_payload_publishes_ruff(cli, tmp_path, monkeypatch):
         "python3.14-trixie-slim": ["0.8.0-python3.14-trixie-slim", "0.8-python3.14-trixie-slim", "python3.14-trixie-slim"]}
     assert [v["made"] for v in plan["variants"]] == ["assembled"] * 4
     assert plan["variants"][0]["labels"]["org.opencontainers.image.licenses"] == "MIT"
+
+
+def test_executables_linked_against_glibc_get_debian_images_and_a_primary_that_only_carries_them(cli, tmp_path, monkeypatch):
+    """What init writes once it has found (local/carried) that the executables need glibc: no FROM scratch image
+    to run, no alpine image; init says why."""
+    from dataclasses import replace
+
+    from publisher import starter
+
+    ruff = starter.known_payloads()["ruff"]
+    monkeypatch.setattr(starter, "_payload", lambda _: replace(ruff, libc="glibc"))
+    monkeypatch.chdir(tmp_path)
+    run = cli("init", "--image", "ghcr.io/acme/tool", "--payload", "tool", "--version", "0.8.0")
+    assert run.code == 0, run.err
+    assert [line for line in run.out.splitlines() if line.startswith("note: ")] == [
+        "note: ruff's executables are linked against glibc: no alpine image (musl), and no primary that runs them "
+        "FROM scratch; the primary only carries the files for the others (no entrypoint, no smoke test)"]
+    matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
+    assert [v["base"] for v in matrix["variants"]] == ["debian:trixie-slim", "python:3.14-slim-trixie"]
+    assert matrix["primary"]["family"] == "files" and set(matrix["families"]) == {"files", "debian"}
+    assert matrix["families"]["files"] == {"config": {"entrypoint": None, "cmd": None}, "smoke": []}
+    assert (tmp_path / "variants/distroless/Dockerfile").read_text().splitlines()[-2:] == ["FROM scratch", "COPY ruff /"]
+    assert cli("render", "--check").code == 0
+    plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", "0.8.0", "--output", "json").out)
+    assert [(v["name"], v["made"]) for v in plan["variants"]] == [
+        ("distroless", "assembled"), ("trixie-slim", "assembled"), ("python3.14-trixie-slim", "assembled")]

@@ -51,7 +51,7 @@ def test_the_wheel_installs_and_starts_a_project_outside_the_checkout(tmp_path):
     sh(publisher, "render", "--check", cwd=project)
     plan = sh(publisher, "publish", "--dry-run", "--offline", "--version", "0.5.31", cwd=project)
     assert plan.startswith("Release 0.5.31 (final release) to ghcr.io/acme/tool\n")
-    assert "3 variants, 6 images, 15 tags per repository" in plan
+    assert "4 variants, 8 images, 18 tags per repository" in plan
     uvx(wheel, tmp_path)
 
 
