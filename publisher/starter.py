@@ -185,8 +185,7 @@ def _payload(starter: Starter) -> StarterPayload:
     wheels = {"package": found.package, **({"python": found.wheels.python} if found.wheels.python else {}),
               "platforms": found.wheels.platforms}
     payload = {"wheels": wheels, "files": found.checks, "primary": "/", "derived": "/usr/local/bin/"}
-    libc = max((f.libc for f in found.files.values()), key=("none", "musl", "glibc").index)
-    return StarterPayload(found.package, found.version, found.licenses, payload, libc, found.summary)
+    return StarterPayload(found.package, found.version, found.licenses, payload, found.libc, found.summary)
 
 
 def _repository(image: str) -> reference.Name:

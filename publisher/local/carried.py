@@ -16,6 +16,7 @@ from publisher.local.executables import Linkage
 from publisher.matrix.payload import Payload, Wheels
 
 MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
+LIBCS = ("none", "musl", "glibc")  # what an executable needs, least first
 LICENSES = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "ISC License (ISCL)": "ISC",
             "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0"}  # trove classifier → SPDX, for wheels without License-Expression
 
@@ -32,6 +33,20 @@ class Carried:
     licenses: str | None
     summary: str | None
 
+    @property
+    def libc(self) -> str:
+        """What the executables need, together: none (all static), musl or glibc."""
+        return max((f.libc for f in self.files.values()), key=LIBCS.index)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One platform's wheel, its scripts extracted and read."""
+
+    wheel: Path
+    folder: Path  # its scripts, extracted
+    linked: dict[str, Linkage | None]  # script → how it is linked; None: no ELF executable (a script)
+
 
 def carried(package: str, version: str | None, platforms: list[str], cache: Path, python: str = sys.executable) -> Carried:
     """Ask the index for `package` (its newest release unless `version`), fetch its wheels, read them."""
@@ -41,16 +56,14 @@ def carried(package: str, version: str | None, platforms: list[str], cache: Path
     if not tags:
         raise PublisherError(_nothing_to_carry(package, version, f"its wheels are tagged {', '.join(listing.platforms(version))}"))
     wheels = Wheels(package, tags, listing.python(version, next(iter(tags.values()))))
-    folders = {p: _extracted(wheels, version, p, cache, python) for p in tags}
-    kinds = {p: {name: executables.linkage(folder / name) for name in artifacts.wheel_scripts(_wheel(wheels, version, p, cache))}
-             for p, folder in folders.items()}
-    names = [n for n in _ordered(package, kinds) if all(k.get(n) is not None for k in kinds.values())]
+    opened = {p: _opened(wheels, version, p, cache, python) for p in tags}
+    names = [n for n in _ordered(package, opened) if all(w.linked.get(n) for w in opened.values())]
     if not names:
         raise PublisherError(_nothing_to_carry(package, version, "they install no executable"))
-    mine = MACHINES.get(host.machine())
-    checks = {n: executables.version_check(folders[mine] / n, version) if mine in folders else None for n in names}
-    files = {n: max((k[n] for k in kinds.values()), key=lambda linked: ("none", "musl", "glibc").index(linked.libc)) for n in names}
-    return Carried(package, version, wheels, files, checks, *_about(_wheel(wheels, version, next(iter(tags)), cache)))
+    mine = opened.get(MACHINES.get(host.machine(), ""))
+    checks = {n: executables.version_check(mine.folder / n, version) if mine else None for n in names}
+    files = {n: max((w.linked[n] for w in opened.values()), key=lambda linked: LIBCS.index(linked.libc)) for n in names}
+    return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).wheel))
 
 
 def _chosen_release(listing: index.Listing, version: str | None) -> str:
@@ -73,24 +86,19 @@ def _nothing_to_carry(package: str, version: str | None, why: str) -> str:
             "'A payload from your own builds'")
 
 
-def _wheel(wheels: Wheels, version: str, platform: str, cache: Path) -> Path:
-    found = artifacts.cached_wheel(wheels.package, version, wheels.platforms[platform], cache)
-    assert found is not None  # _extracted downloaded it
-    return found
-
-
-def _extracted(wheels: Wheels, version: str, platform: str, cache: Path, python: str) -> Path:
-    """The folder holding every script of the platform's wheel."""
+def _opened(wheels: Wheels, version: str, platform: str, cache: Path, python: str) -> Opened:
+    """The platform's wheel, from the cache or the index, every script extracted and its linkage read."""
     tag = wheels.platforms[platform]
     wheel = artifacts.cached_wheel(wheels.package, version, tag, cache) or artifacts.download_wheel(wheels, version, tag, cache, python)
     names = tuple(artifacts.wheel_scripts(wheel))
     folder = cache / "binaries" / canonicalize_name(wheels.package) / version / artifacts.folder_name(platform)
-    return artifacts.extract_binaries(wheel, Payload(names, {}, "/", "/usr/local/bin/"), folder)
+    artifacts.extract_binaries(wheel, Payload(names, {}, "/", "/usr/local/bin/"), folder)
+    return Opened(wheel, folder, {name: executables.linkage(folder / name) for name in names})
 
 
-def _ordered(package: str, kinds: dict[str, dict[str, Linkage | None]]) -> list[str]:
-    """The executables' names, the one named like the package first: it is the images' entrypoint."""
-    names = sorted({n for k in kinds.values() for n in k})
+def _ordered(package: str, opened: dict[str, Opened]) -> list[str]:
+    """The scripts' names, the one named like the package first: it is the images' entrypoint."""
+    names = sorted({n for w in opened.values() for n in w.linked})
     return sorted(names, key=lambda n: canonicalize_name(n) != canonicalize_name(package))
 
 
