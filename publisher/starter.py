@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -175,10 +175,11 @@ def _scalar(value: str | None) -> str:
 
 
 def _payload(starter: Starter) -> StarterPayload:
-    """A payload init knows (no --version), else the package of that name on the index."""
+    """A payload init knows (at --version, if given), else the package of that name on the index."""
     known = known_payloads()
-    if starter.payload is None or (starter.payload in known and starter.version is None):
-        return known[starter.payload or next(iter(known))]
+    if starter.payload is None or starter.payload in known:
+        entry = known[starter.payload or next(iter(known))]
+        return replace(entry, release=starter.version or entry.release)
     from publisher.local.carried import carried  # pip and the wheels: only for a package init does not know
 
     found = carried(starter.payload, starter.version, ["linux/amd64", "linux/arm64"], starter.cache)

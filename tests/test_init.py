@@ -128,3 +128,13 @@ def test_executables_linked_against_glibc_get_debian_images_and_a_primary_that_o
     plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", "0.8.0", "--output", "json").out)
     assert [(v["name"], v["made"]) for v in plan["variants"]] == [
         ("distroless", "assembled"), ("trixie-slim", "assembled"), ("python3.14-trixie-slim", "assembled")]
+
+
+def test_a_payload_init_knows_takes_the_release_given(cli, tmp_path):
+    """--payload ruff stays as the examples have it (nothing asked of the index); --version is the release it names."""
+    run = cli("init", "--image", "ghcr.io/acme/ruff", "--payload", "ruff", "--version", "0.14.0", "--dir", str(tmp_path))
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[-1].endswith("--version 0.14.0")
+    assert "|| '0.14.0'" in (tmp_path / ".github/workflows/release.yml").read_text()
+    assert yaml.safe_load((tmp_path / "matrix.yaml").read_text())["payload"] == yaml.safe_load(
+        (ROOT / "examples/ruff/matrix.yaml").read_text())["payload"]
