@@ -103,6 +103,8 @@ def test_ruff_example_tags(cli):
         "trixie-slim": ["0.14.0-trixie-slim", "0.14-trixie-slim", "trixie-slim", "0.14.0-debian-slim", "0.14-debian-slim", "debian-slim"],
         "trixie": ["0.14.0-trixie", "0.14-trixie", "trixie", "0.14.0-debian", "0.14-debian", "debian"],
     }
+    # Every image assembled, the primary too (`COPY ruff /ruff`): the same digests on every engine.
+    assert {v["name"]: v["made"] for v in found["variants"]} == dict.fromkeys(["scratch", "alpine3.23", "trixie-slim", "trixie"], "assembled")
 
 
 @pytest.mark.docker
