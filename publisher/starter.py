@@ -90,6 +90,7 @@ class StarterPayload:
     payload: dict  # the matrix's payload block
     libc: str = "none"  # what its executables need: none (static), musl or glibc
     description: str | None = None
+    found: str | None = None  # what init found on the index, said to the user
 
     def values(self, title: str) -> dict[str, str]:
         """The starter files' placeholders this payload fills."""
@@ -107,10 +108,11 @@ class StarterPayload:
 
     def notes(self) -> tuple[str, ...]:
         """Why the family has the images it has, when it is not every kind."""
+        found = (self.found,) if self.found else ()
         if self.libc == "none":
-            return ()
+            return found
         needs = "glibc: no alpine image (musl)" if self.libc == "glibc" else "musl: no Debian image (glibc)"
-        return (f"{self.name}'s executables are linked against {needs}, and no primary that runs them FROM scratch; "
+        return found + (f"{self.name}'s executables are linked against {needs}, and no primary that runs them FROM scratch; "
                 "the primary only carries the files for the others (no entrypoint, no smoke test)",)
 
 
@@ -186,7 +188,10 @@ def _payload(starter: Starter) -> StarterPayload:
     wheels = {"package": found.package, **({"python": found.wheels.python} if found.wheels.python else {}),
               "platforms": found.wheels.platforms}
     payload = {"wheels": wheels, "files": found.checks, "primary": "/", "derived": "/usr/local/bin/"}
-    return StarterPayload(found.package, found.version, found.licenses, payload, found.libc, found.summary)
+    linked = "static" if found.libc == "none" else f"linked against {found.libc}"
+    wheels = ", ".join(f"{p}: {tag}" for p, tag in found.wheels.platforms.items())
+    said = f"{found.package} {found.version}'s wheels ({wheels}) install {', '.join(found.files)} ({linked})"
+    return StarterPayload(found.package, found.version, found.licenses, payload, found.libc, found.summary, said)
 
 
 def _repository(image: str) -> reference.Name:

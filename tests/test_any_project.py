@@ -45,6 +45,8 @@ def test_init_writes_a_starter_for_a_package_it_has_never_heard_of(cli, project,
     matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
     tags = {p: listing.tags(RELEASE, p) for p in PLATFORMS}
     assert all(found[0].startswith("musllinux_") for found in tags.values())  # static builds, preferred
+    assert f"note: {PACKAGE} {RELEASE}'s wheels (linux/amd64: {tags['linux/amd64'][0]}, linux/arm64: {tags['linux/arm64'][0]}) " \
+           "install ty (static)" in project.out.splitlines()
     assert matrix["payload"] == {"wheels": {"package": PACKAGE, "platforms": {p: found[0] for p, found in tags.items()}},
                                  "files": {"ty": "^ty {version}( |$)"}, "primary": "/", "derived": "/usr/local/bin/"}
     assert matrix["families"]["scratch"] == {"config": {"entrypoint": ["/ty"], "cmd": None, "workdir": "/io"},
