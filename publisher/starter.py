@@ -100,7 +100,7 @@ class StarterPayload:
         return {"@PAYLOAD_NAME@": self.name, "@FILES@": ", ".join(files), "@PR_VERSION@": self.release,
                 "@LICENSES@": f"  licenses: {_scalar(self.licenses)}" if self.licenses else "  # licenses: an SPDX expression",
                 "@DESCRIPTION@": _scalar(self.description or f"{title}, with the {self.name} binaries."),
-                "@PLATFORMS@": ", ".join(self.payload["wheels"]["platforms"]) if "wheels" in self.payload else
+                "@PLATFORMS@": ", ".join(map(str, self.payload["wheels"]["platforms"])) if "wheels" in self.payload else
                                "linux/amd64, linux/arm64", "@SHAPE@": _shape(primary, bases),
                 "@PAYLOAD@": "\n".join(_block(self.payload, 1)), "@PRIMARY_FAMILY@": primary,
                 "@FAMILIES@": _families_block(primary, self.payload, main, {b.family for b in bases}),
@@ -182,9 +182,9 @@ def _payload(starter: Starter) -> StarterPayload:
     if starter.payload is None or starter.payload in known:
         entry = known[starter.payload or next(iter(known))]
         return replace(entry, release=starter.version or entry.release)
-    from publisher.local.carried import carried  # pip and the wheels: only for a package init does not know
+    from publisher.local.carried import AMD64, ARM64, carried  # pip and the wheels: only for a package init does not know
 
-    found = carried(starter.payload, starter.version, ["linux/amd64", "linux/arm64"], starter.cache)
+    found = carried(starter.payload, starter.version, [AMD64, ARM64], starter.cache)
     wheels = {"package": found.package, **({"python": found.wheels.python} if found.wheels.python else {}),
               "platforms": found.wheels.platforms}
     payload = {"wheels": wheels, "files": found.checks, "primary": "/", "derived": "/usr/local/bin/"}

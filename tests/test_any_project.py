@@ -14,10 +14,12 @@ import subprocess
 import pytest
 import yaml
 
+from publisher.image.platform import parse_platform
 from publisher.local.index import list_wheels
 
 PACKAGE, RELEASE = "ty", "0.0.104"
 PLATFORMS = ["linux/amd64", "linux/arm64"]
+AMD64 = parse_platform("linux/amd64")
 OTHER_PROJECTS = re.compile(r"\buvx?\b|\bruff\b|astral", re.IGNORECASE)
 
 
@@ -43,7 +45,7 @@ def matrix_line(text: str, needle: str) -> int:
 def test_init_writes_a_starter_for_a_package_it_has_never_heard_of(cli, project, tmp_path, listing):
     assert project.out.splitlines()[-1] == f"then: publisher render --check && publisher publish --dry-run --offline --version {RELEASE}"
     matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
-    tags = {p: listing.tags(RELEASE, p) for p in PLATFORMS}
+    tags = {p: listing.tags(RELEASE, parse_platform(p)) for p in PLATFORMS}
     assert all(found[0].startswith("musllinux_") for found in tags.values())  # static builds, preferred
     assert f"note: {PACKAGE} {RELEASE}'s wheels (linux/amd64: {tags['linux/amd64'][0]}, linux/arm64: {tags['linux/arm64'][0]}) " \
            "install ty (static)" in project.out.splitlines()
@@ -95,12 +97,12 @@ def test_init_refuses_a_release_the_index_does_not_have(cli, cache, tmp_path, li
 
 def test_a_wheel_tag_the_release_lacks_is_one_line_at_its_matrix_line(cli, project, tmp_path, listing):
     text = (tmp_path / "matrix.yaml").read_text()
-    wrong = listing.tags(RELEASE, "linux/amd64")[0].replace("_1_2_", "_1_1_")  # uv's, copied
-    assert wrong not in listing.tags(RELEASE, "linux/amd64")
-    (tmp_path / "matrix.yaml").write_text(text.replace(listing.tags(RELEASE, "linux/amd64")[0], wrong))
+    wrong = listing.tags(RELEASE, AMD64)[0].replace("_1_2_", "_1_1_")  # uv's, copied
+    assert wrong not in listing.tags(RELEASE, AMD64)
+    (tmp_path / "matrix.yaml").write_text(text.replace(listing.tags(RELEASE, AMD64)[0], wrong))
     line = matrix_line(text, "linux/amd64: musllinux")
     expected = (f"matrix.yaml:{line}: {PACKAGE} {RELEASE} has no wheel tagged {wrong}; its wheels for linux/amd64 are "
-                f"tagged {', '.join(listing.tags(RELEASE, 'linux/amd64'))}: write one of them\n")
+                f"tagged {', '.join(listing.tags(RELEASE, AMD64))}: write one of them\n")
     dry = cli("publish", "--dry-run", "--version", RELEASE)  # online: the index is read too
     assert (dry.code, dry.err) == (2, expected)
     run = cli("publish", "--no-push", "--version", RELEASE, "--cache", str(tmp_path / "cache"))
@@ -137,7 +139,7 @@ def test_a_file_no_wheel_holds_names_the_files_they_hold(cli, cache, project, tm
     (tmp_path / "matrix.yaml").write_text(text)
     assert cli("render").code == 0
     run = cli("publish", "--no-push", "--version", RELEASE, "--cache", str(cache))
-    wheel = f"{PACKAGE}-{RELEASE}-py3-none-{listing.tags(RELEASE, 'linux/amd64')[0]}.whl"
+    wheel = f"{PACKAGE}-{RELEASE}-py3-none-{listing.tags(RELEASE, AMD64)[0]}.whl"
     assert (run.code, run.err) == (2, f"matrix.yaml:{matrix_line(text, 'tyserver')}: payload.files.tyserver: no file tyserver in "
                                       f"{wheel}, which holds ty; name one of them\n")
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from publisher.errors import PublisherError
+from publisher.image.platform import Platform
 from publisher.local import artifacts, executables, index
 from publisher.local.executables import Linkage
 from publisher.matrix.payload import Payload, Wheels
 
-MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
+AMD64, ARM64 = Platform("linux", "amd64"), Platform("linux", "arm64")
+MACHINES = {"x86_64": AMD64, "amd64": AMD64, "aarch64": ARM64, "arm64": ARM64}  # this machine's, by uname -m
 LIBCS = ("none", "musl", "glibc")  # what an executable needs, least first
 LICENSES = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "ISC License (ISCL)": "ISC",
             "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0"}  # trove classifier → SPDX, for wheels without License-Expression
@@ -48,7 +50,7 @@ class Opened:
     linked: dict[str, Linkage | None]  # script → how it is linked; None: no ELF executable (a script)
 
 
-def carried(package: str, version: str | None, platforms: list[str], cache: Path, python: str = sys.executable) -> Carried:
+def carried(package: str, version: str | None, platforms: list[Platform], cache: Path, python: str = sys.executable) -> Carried:
     """Ask the index for `package` (its newest release unless `version`), fetch its wheels, read them."""
     listing = index.list_wheels(package, None, python)
     version = _chosen_release(listing, version)
@@ -60,7 +62,7 @@ def carried(package: str, version: str | None, platforms: list[str], cache: Path
     names = [n for n in _ordered(package, opened) if all(w.linked.get(n) for w in opened.values())]
     if not names:
         raise PublisherError(_nothing_to_carry(package, version, "they install no executable"))
-    mine = opened.get(MACHINES.get(host.machine(), ""))
+    mine = opened.get(MACHINES.get(host.machine()))
     checks = {n: executables.version_check(mine.folder / n, version) if mine else None for n in names}
     files = {n: max((w.linked[n] for w in opened.values()), key=lambda linked: LIBCS.index(linked.libc)) for n in names}
     return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).wheel))
@@ -86,7 +88,7 @@ def _nothing_to_carry(package: str, version: str | None, why: str) -> str:
             "'A payload from your own builds'")
 
 
-def _opened(wheels: Wheels, version: str, platform: str, cache: Path, python: str) -> Opened:
+def _opened(wheels: Wheels, version: str, platform: Platform, cache: Path, python: str) -> Opened:
     """The platform's wheel, from the cache or the index, every script extracted and its linkage read."""
     tag = wheels.platforms[platform]
     wheel = artifacts.cached_wheel(wheels.package, version, tag, cache) or artifacts.download_wheel(wheels, version, tag, cache, python)
@@ -96,7 +98,7 @@ def _opened(wheels: Wheels, version: str, platform: str, cache: Path, python: st
     return Opened(wheel, folder, {name: executables.linkage(folder / name) for name in names})
 
 
-def _ordered(package: str, opened: dict[str, Opened]) -> list[str]:
+def _ordered(package: str, opened: dict[Platform, Opened]) -> list[str]:
     """The scripts' names, the one named like the package first: it is the images' entrypoint."""
     names = sorted({n for w in opened.values() for n in w.linked})
     return sorted(names, key=lambda n: canonicalize_name(n) != canonicalize_name(package))
