@@ -93,27 +93,28 @@ class StarterPayload:
     found: str | None = None  # what init found on the index, said to the user
 
     def values(self, title: str) -> dict[str, str]:
-        """The starter files' placeholders this payload fills."""
-        files, main = self.payload["files"], next(iter(self.payload["files"]))
-        primary = "scratch" if self.libc == "none" else "files"
-        bases = BASES[self.libc]
+        """The starter files' placeholders this payload fills. Static executables get a primary FROM scratch;
+        others a primary on the first base their C library has, holding the files where derived images do."""
+        static, bases = self.libc == "none", BASES[self.libc]
+        payload = self.payload if static else {**self.payload, "primary": self.payload["derived"]}
+        files, main = payload["files"], next(iter(payload["files"]))
         return {"@PAYLOAD_NAME@": self.name, "@FILES@": ", ".join(files), "@PR_VERSION@": self.release,
                 "@LICENSES@": f"  licenses: {_scalar(self.licenses)}" if self.licenses else "  # licenses: an SPDX expression",
                 "@DESCRIPTION@": _scalar(self.description or f"{title}, with the {self.name} binaries."),
-                "@PLATFORMS@": ", ".join(map(str, self.payload["wheels"]["platforms"])) if "wheels" in self.payload else
-                               "linux/amd64, linux/arm64", "@SHAPE@": _shape(primary, bases),
-                "@PAYLOAD@": "\n".join(_block(self.payload, 1)), "@PRIMARY_FAMILY@": primary,
-                "@FAMILIES@": _families_block(primary, self.payload, main, {b.family for b in bases}),
-                "@VARIANTS@": "\n".join(_variant_block(b) for b in bases)}
+                "@PLATFORMS@": ", ".join(map(str, payload["wheels"]["platforms"])) if "wheels" in payload else
+                               "linux/amd64, linux/arm64", "@SHAPE@": _shape(static, bases),
+                "@PAYLOAD@": "\n".join(_block(payload, 1)), "@PRIMARY@": _primary_block(None if static else bases[0]),
+                "@FAMILIES@": _families_block(static, payload, main, {b.family for b in bases}),
+                "@VARIANTS@": "\n".join(_variant_block(b) for b in (bases if static else bases[1:]))}
 
     def notes(self) -> tuple[str, ...]:
         """Why the family has the images it has, when it is not every kind."""
         found = (self.found,) if self.found else ()
         if self.libc == "none":
             return found
-        needs = "glibc: no alpine image (musl)" if self.libc == "glibc" else "musl: no Debian image (glibc)"
-        return found + (f"{self.name}'s executables are linked against {needs}, and no primary that runs them FROM scratch; "
-                "the primary only carries the files for the others (no entrypoint, no smoke test)",)
+        lacks = "no alpine image (musl)" if self.libc == "glibc" else "no Debian image (glibc)"
+        return found + (f"{self.name}'s executables are linked against {self.libc}: no FROM scratch image and {lacks}; "
+                        f"the primary image (latest, X.Y.Z, X.Y) is on {BASES[self.libc][0].image}",)
 
 
 def known_payloads() -> dict[str, StarterPayload]:
@@ -122,19 +123,30 @@ def known_payloads() -> dict[str, StarterPayload]:
             for name, entry in yaml.safe_load(text).items()}
 
 
-def _shape(primary: str, bases: tuple[Base, ...]) -> str:
-    kinds = ", ".join(dict.fromkeys(b.family for b in bases))
-    first = "one primary image FROM scratch" if primary == "scratch" else "a FROM scratch image carrying the files"
-    return f"{first} and one derived image per base ({kinds})."
+def _shape(static: bool, bases: tuple[Base, ...]) -> str:
+    if static:
+        return f"one primary image FROM scratch and one derived image per base ({_kinds(bases)})."
+    return f"one primary image on {bases[0].image} and one derived image per other base ({_kinds(bases[1:])})."
 
 
-def _families_block(primary: str, payload: dict, main: str, kinds: set[str]) -> str:
-    """The families block: the primary's, then alpine and debian as the bases need them (one shares its settings)."""
+def _kinds(bases: tuple[Base, ...]) -> str:
+    return ", ".join(dict.fromkeys(b.family for b in bases))
+
+
+def _primary_block(base: Base | None) -> str:
+    """The primary: FROM scratch, or on `base` with its base tags (its first names it)."""
+    if base is None:
+        return "# The primary image: tags latest, X.Y.Z, X.Y.\nprimary:\n  name: distroless\n  family: scratch"
+    return (f"# The primary image, on {base.image}: tags latest, X.Y.Z, X.Y and, for each base tag T, X.Y.Z-T, X.Y-T, T.\n"
+            "# The derived images copy the files from it.\nprimary:\n" + "\n".join(f"  {line}" for line in _on_base(base)))
+
+
+def _families_block(static: bool, payload: dict, main: str, kinds: set[str]) -> str:
+    """The families block: scratch for a static primary, then alpine and debian as the bases need them (one
+    shares its settings)."""
     files, where = payload["files"], payload["primary"]
     lines = (["  scratch:", f"    config: {{entrypoint: [{where}{main}], cmd: null, workdir: /io}}", "    smoke:",
-              _smoke({main: files[main]}, entrypoint=True)] if primary == "scratch" else
-             ["  files:", "    # linked against a C library: nothing to run FROM scratch, only files to copy",
-              "    config: {entrypoint: null, cmd: null}", "    smoke: []"])
+              _smoke({main: files[main]}, entrypoint=True)] if static else [])
     derived = [kind for kind in ("alpine", "debian") if kind in kinds]
     lines += [f"  {derived[0]}:", f"    config: &derived {{entrypoint: null, cmd: [{payload['derived']}{main}]}}",
               "    smoke: &posix", _smoke(files)]
@@ -144,11 +156,17 @@ def _families_block(primary: str, payload: dict, main: str, kinds: set[str]) -> 
 
 
 def _variant_block(base: Base) -> str:
-    lines = [f"  - base: {base.image}", f"    family: {base.family}", f"    tags: [{', '.join(base.tags)}]"]
+    first, *rest = _on_base(base)
+    return "\n".join([f"  - {first}", *(f"    {line}" for line in rest)])
+
+
+def _on_base(base: Base) -> list[str]:
+    """An image's entry on `base`: base, family, tags and, for a Python base, a smoke test of its Python."""
+    lines = [f"base: {base.image}", f"family: {base.family}", f"tags: [{', '.join(base.tags)}]"]
     if base.python:
         pattern = "^Python " + base.python.replace(".", "\\.") + "\\."
-        lines += ["    smoke:", "      - run: [python, --version]", f"        stdout: {_scalar(pattern)}"]
-    return "\n".join(lines)
+        lines += ["smoke:", "  - run: [python, --version]", f"    stdout: {_scalar(pattern)}"]
+    return lines
 
 
 def _smoke(checks: dict[str, str | None], entrypoint: bool = False) -> str:

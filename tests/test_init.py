@@ -104,9 +104,9 @@ def test_init_with_ruff_payload_publishes_ruff(cli, tmp_path, monkeypatch):
     assert plan["variants"][0]["labels"]["org.opencontainers.image.licenses"] == "MIT"
 
 
-def test_executables_linked_against_glibc_get_debian_images_and_a_primary_that_only_carries_them(cli, tmp_path, monkeypatch):
+def test_executables_linked_against_glibc_get_a_primary_on_debian_and_no_scratch_image(cli, tmp_path, monkeypatch):
     """What init writes once it has found (local/carried) that the executables need glibc: no FROM scratch image
-    to run, no alpine image; init says why."""
+    (it could not run them), no alpine image; the primary, tagged latest, is the Debian image, and init says why."""
     from dataclasses import replace
 
     from publisher import starter
@@ -117,17 +117,27 @@ def test_executables_linked_against_glibc_get_debian_images_and_a_primary_that_o
     run = cli("init", "--image", "ghcr.io/acme/tool", "--payload", "tool", "--version", "0.8.0")
     assert run.code == 0, run.err
     assert [line for line in run.out.splitlines() if line.startswith("note: ")] == [
-        "note: ruff's executables are linked against glibc: no alpine image (musl), and no primary that runs them "
-        "FROM scratch; the primary only carries the files for the others (no entrypoint, no smoke test)"]
+        "note: ruff's executables are linked against glibc: no FROM scratch image and no alpine image (musl); "
+        "the primary image (latest, X.Y.Z, X.Y) is on debian:trixie-slim"]
     matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
-    assert [v["base"] for v in matrix["variants"]] == ["debian:trixie-slim", "python:3.14-slim-trixie"]
-    assert matrix["primary"]["family"] == "files" and set(matrix["families"]) == {"files", "debian"}
-    assert matrix["families"]["files"] == {"config": {"entrypoint": None, "cmd": None}, "smoke": []}
-    assert (tmp_path / "variants/distroless/Dockerfile").read_text().splitlines()[-2:] == ["FROM scratch", "COPY ruff /"]
+    assert matrix["primary"] == {"base": "debian:trixie-slim", "family": "debian", "tags": ["trixie-slim", "debian-slim"]}
+    assert [v["base"] for v in matrix["variants"]] == ["python:3.14-slim-trixie"]
+    assert set(matrix["families"]) == {"debian"} and matrix["payload"]["primary"] == matrix["payload"]["derived"]
+    where = matrix["payload"]["primary"]
+    assert matrix["families"]["debian"]["config"] == {"entrypoint": None, "cmd": [f"{where}ruff"]}
+    assert (tmp_path / "variants/trixie-slim/Dockerfile").read_text().splitlines()[-5:] == [
+        "ARG BASE_IMAGE=debian:trixie-slim", "FROM ${BASE_IMAGE}", f"COPY ruff {where}", "ENTRYPOINT []", f'CMD ["{where}ruff"]']
+    assert f"COPY --from=ruff {where}ruff /usr/local/bin/" in (tmp_path / "variants/python3.14-trixie-slim/Dockerfile").read_text()
+    assert not any("FROM scratch" in p.read_text() for p in tmp_path.glob("variants/*/Dockerfile"))
     assert cli("render", "--check").code == 0
     plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", "0.8.0", "--output", "json").out)
-    assert [(v["name"], v["made"]) for v in plan["variants"]] == [
-        ("distroless", "assembled"), ("trixie-slim", "assembled"), ("python3.14-trixie-slim", "assembled")]
+    assert [(v["name"], v["base"], v["primary"], v["made"]) for v in plan["variants"]] == [
+        ("trixie-slim", "debian:trixie-slim", True, "assembled"),
+        ("python3.14-trixie-slim", "python:3.14-slim-trixie", False, "assembled")]
+    assert plan["variants"][0]["tags"] == ["latest", "0.8.0", "0.8", "0.8.0-trixie-slim", "0.8-trixie-slim", "trixie-slim",
+                                           "0.8.0-debian-slim", "0.8-debian-slim", "debian-slim"]
+    table = cli("publish", "--dry-run", "--offline", "--version", "0.8.0").out
+    assert "scratch" not in table and "trixie-slim             debian:trixie-slim" in table
 
 
 def test_a_payload_init_knows_takes_the_release_given(cli, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from publisher.image import recipe
 from publisher.image.platform import parse_platform
+from publisher.image.reference import parse
 from publisher.matrix.schema import load_matrix
 from tests.conftest import ROOT
 
@@ -183,3 +184,37 @@ def test_a_primary_holding_its_files_in_a_folder_copies_them_there():
 def test_a_primary_doing_anything_else_is_left_to_buildkit(change):
     assert recipe.read_primary(PRIMARY, ("uv", "uvx"), "/") is not None
     assert recipe.read_primary(PRIMARY.replace(*change), ("uv", "uvx"), "/") is None
+
+
+ON_A_BASE = """\
+# The primary on its base
+ARG BASE_IMAGE=debian:trixie-slim
+FROM ${BASE_IMAGE}
+COPY tool other /usr/local/bin/
+ENTRYPOINT []
+CMD ["/usr/local/bin/tool"]
+"""
+
+
+def test_a_primary_on_a_base_is_a_recipe_on_that_base():
+    r = recipe.read_primary(ON_A_BASE, ("tool", "other"), "/usr/local/bin/")
+    assert r is not None and r.base == parse("debian:trixie-slim")
+    assert [(s.kind, s.value, s.files) for s in r.layers] == [("COPY", "usr/local/bin", ("tool", "other"))]
+    assert recipe.read_primary(ON_A_BASE.replace("${BASE_IMAGE}", "debian:trixie-slim"), ("tool", "other"), "/usr/local/bin/").base \
+        == r.base
+    base = {**BASE, "config": {"Env": ["PATH=/usr/bin"], "Cmd": ["bash"]}}
+    config = json.loads(recipe.config(json.dumps(base).encode(), r, ["sha256:" + "c" * 64], {}, None, "debian:trixie-slim"))
+    assert config["config"] == {"Env": ["PATH=/usr/bin"], "Entrypoint": None, "Cmd": ["/usr/local/bin/tool"]}
+    assert config["rootfs"]["diff_ids"][-1] == "sha256:" + "c" * 64
+
+
+@pytest.mark.parametrize("change", [
+    ("ARG BASE_IMAGE=debian:trixie-slim", "ARG BASE_IMAGE"),  # a base the Dockerfile does not name
+    ("${BASE_IMAGE}", "${OTHER}"),
+    ("ENTRYPOINT []", "WORKDIR /io"),  # a WORKDIR on a base may be there already: BuildKit's to make
+    ("ENTRYPOINT []", "RUN [\"true\"]"),
+    ("FROM ${BASE_IMAGE}", "FROM ${BASE_IMAGE} AS base\nFROM base"),
+    ("COPY tool other /usr/local/bin/", "COPY tool other /opt/"),
+])
+def test_a_primary_on_a_base_doing_anything_else_is_left_to_buildkit(change):
+    assert recipe.read_primary(ON_A_BASE.replace(*change), ("tool", "other"), "/usr/local/bin/") is None

@@ -304,6 +304,25 @@ CASES = {
         ["matrix.yaml:11: the primary image is FROM scratch: it has no base to take its platforms from; "
          "list them, e.g. platforms: [linux/amd64, linux/arm64]"],
     ),
+    "primary base tags without a base": (
+        SMALL.replace("  family: scratch\n", "  family: scratch\n  tags: [static]\n"),
+        ["matrix.yaml:11: primary.tags needs a primary.base: a primary FROM scratch is tagged latest, X.Y.Z and X.Y only; "
+         "add its base, e.g. base: debian:trixie-slim, or remove tags"],
+    ),
+    "primary on a base, platforms from it, a tag clashing with the version's": (
+        SMALL.replace("  name: distroless\n  family: scratch\n",
+                      "  base: alpine:3.20\n  family: alpine\n  tags: [v1, alpine3.20]\n  platforms: from-base\n")
+        .replace("    tags: [alpine3.20, alpine]\n", "    tags: [alpine]\n"),
+        ["matrix.yaml:11: base tag 'v1' would clash with the version tags; start it with a letter, e.g. alpine3.20",
+         "matrix.yaml:12: the primary image is made for every platform a derived image copies it on, whatever its base has; "
+         "list them, e.g. platforms: [linux/amd64, linux/arm64]"],
+    ),
+    "primary on a base that is no reference, without a name or tags": (
+        SMALL.replace("  name: distroless\n  family: scratch\n", "  base: Alpine:3.20\n  family: alpine\n"),
+        ["matrix.yaml:9: primary is missing required key 'name'",
+         "matrix.yaml:9: base 'Alpine:3.20': repository path 'library/Alpine' must be lowercase; write an image reference, "
+         "e.g. alpine:3.20"],
+    ),
     "payload wheel tag for a bad platform": (
         SMALL + PAYLOAD + "  wheels:\n    package: tool\n    platforms: {linux-amd64: Musllinux}\n",
         ["matrix.yaml:21: payload.wheels.platforms.linux-amd64 'linux-amd64' is not valid: write os/arch, e.g. linux/arm64",

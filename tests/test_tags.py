@@ -106,3 +106,13 @@ def test_bad_versions_are_refused(given, why):
 def test_release_order_compares_semver_and_pep440_spellings():
     assert parse_release("0.6.0-rc.1").key < parse_release("0.6.0").key
     assert parse_release("0.5.30").key < parse_release("0.5.31").key < parse_release("0.5.31.post1").key
+
+
+def test_a_primary_on_a_base_gets_the_primary_tags_then_its_base_tags():
+    base_tags = ("trixie-slim", "debian-slim")
+    assert tags_for(parse_release("0.8.0"), base_tags, primary=True) == [
+        "latest", "0.8.0", "0.8", "0.8.0-trixie-slim", "0.8-trixie-slim", "trixie-slim",
+        "0.8.0-debian-slim", "0.8-debian-slim", "debian-slim"]
+    assert tags_for(parse_release("0.8.0rc1"), base_tags, primary=True) == ["0.8.0rc1", "0.8.0rc1-trixie-slim",
+                                                                            "0.8.0rc1-debian-slim"]
+    assert tags_for(parse_release("0.8.0"), (), primary=True) == tags_for(parse_release("0.8.0"), ())

@@ -159,8 +159,8 @@ def _entry_platform(entry: dict) -> Platform:
 
 
 def check_platforms(bases: Bases, plan: Plan, pool: Executor) -> None:
-    """Every planned (variant, platform) has its base image, proven before anything is built."""
-    wanted = [(v.variant, p) for v in plan.variants if v.variant.base and not v.variant.platforms_from_base
+    """Every planned (variant, platform) has its base image, proven before anything is built; the primary's too."""
+    wanted = [(v.variant, p) for v in plan.made if v.variant.base and not v.variant.platforms_from_base
               for p in v.variant.platforms]
     missing = list(pool.map(lambda item: bases.lacks(item[0].base, item[1]), wanted))
     problems = [f"{plan.source}:{variant.line}: variant '{variant.name}': base {variant.base} {why} "

@@ -2,10 +2,11 @@
 
 A derived Dockerfile that only copies the primary's payload files onto its base and sets config is its
 base's layers, one more layer holding the files, and the base's config with the Dockerfile's changes.
-A primary Dockerfile `FROM scratch` that only copies the payload files from its context to where the
-payload says the primary holds them (in any form: `COPY f /`, `COPY f /f`, several files or several
-COPYs, `--link`, the JSON form), and may make one WORKDIR, is those layers on an empty config: no
-BuildKit, so the same bytes on every engine.
+A primary Dockerfile that only copies the payload files from its context to where the payload says the
+primary holds them (in any form: `COPY f /`, `COPY f /f`, several files or several COPYs, `--link`, the
+JSON form) is those layers on its base: `FROM scratch` (an empty config; it may make one WORKDIR too),
+or FROM the base the matrix gives the primary, like a derived image. No BuildKit, so the same bytes on
+every engine.
 Such an image is assembled from what the base's registry holds (as crane append, ko and jib do),
 and every derived image of a platform then shares one byte-identical payload layer. `read` answers None
 for anything else (RUN, WORKDIR, variables it cannot resolve, parser directives...): that variant
@@ -70,8 +71,8 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
         keyword, _, rest = line.partition(" ")
         keyword, rest = keyword.upper(), rest.strip()
         if keyword == "ARG" and not stages:
-            name, has_default, default = rest.partition("=")
-            args[name.strip()] = default.strip() if has_default else None
+            name, default = _arg(rest)
+            args[name] = default
         elif keyword == "FROM":
             stage = _from_instruction(rest)
             if stage is None or steps:
@@ -90,23 +91,33 @@ def read(text: str, sources: tuple[str, ...]) -> Recipe | None:
 
 
 def read_primary(text: str, files: tuple[str, ...], folder: str) -> Recipe | None:
-    """A primary Dockerfile: `FROM scratch`, COPYs from the context that put each of `files` once in
-    `folder`, at most one `WORKDIR /<name>`, and config. `files`, `folder`: the payload's names and where
-    the primary holds them."""
+    """A primary Dockerfile: `FROM scratch` or FROM an image (ARGs before it give its variables' defaults),
+    COPYs from the context that put each of `files` once in `folder`, and config; FROM scratch, at most one
+    `WORKDIR /<name>` too. `files`, `folder`: the payload's names and where the primary holds them."""
     every = [line.strip() for line in text.splitlines()]
     lines = [line for line in every if line and not line.startswith("#")]
-    if any(line.endswith("\\") for line in lines) or _directives(every) or not lines:
+    if any(line.endswith("\\") for line in lines) or _directives(every):
         return None
-    if lines[0].split() != ["FROM", SCRATCH]:
+    at = next((i for i, line in enumerate(lines) if line.split()[0].upper() != "ARG"), len(lines))
+    words = lines[at].split() if at < len(lines) else []
+    if len(words) != 2 or words[0].upper() != "FROM":
         return None
-    steps = [_primary_step(line, files, folder) for line in lines[1:]]
-    if None in steps:
+    image = _substitute(words[1], dict(_arg(line.split(None, 1)[1] if " " in line else "") for line in lines[:at]))
+    base = None if image == SCRATCH else _from_image(image)
+    steps = [_primary_step(line, files, folder) for line in lines[at + 1:]]
+    if (base is None and image != SCRATCH) or None in steps:
         return None
     copied = [name for s in steps if s.kind == "COPY" for name in s.files]
     workdirs = [s.value for s in steps if s.kind == "WORKDIR"]
-    if sorted(copied) != sorted(files) or len(workdirs) > 1 or (folder == "/" and set(workdirs) & set(files)):
+    if sorted(copied) != sorted(files) or len(workdirs) > (1 if base is None else 0) or (folder == "/" and set(workdirs) & set(files)):
         return None
-    return Recipe(None, tuple(steps))
+    return Recipe(base, tuple(steps))
+
+
+def _arg(rest: str) -> tuple[str, str | None]:
+    """`ARG NAME=default` → (NAME, default); `ARG NAME` → (NAME, None)."""
+    name, has_default, default = rest.partition("=")
+    return name.strip(), default.strip() if has_default else None
 
 
 def _primary_step(line: str, files: tuple[str, ...], folder: str) -> Step | None:

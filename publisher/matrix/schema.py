@@ -34,9 +34,9 @@ class SmokeTest:
 @dataclass(frozen=True)
 class Variant:
     name: str  # its folder under variants/ and its id on the command line
-    base: Reference | None  # the image it is FROM, as matrix.yaml writes it; None for the primary image (FROM scratch)
+    base: Reference | None  # the image it is FROM, as matrix.yaml writes it; None: FROM scratch (a primary only)
     family: str  # what the template branches on: scratch, alpine, debian, ...
-    base_tags: tuple[str, ...]  # most specific first; empty for the primary image
+    base_tags: tuple[str, ...]  # most specific first; may be empty for the primary image
     platforms: tuple[Platform, ...]
     smoke: tuple[SmokeTest, ...]
     config: dict  # what its image config must say: entrypoint, cmd, workdir, env
@@ -45,10 +45,7 @@ class Variant:
     needs_credentials: bool = False  # its base's registry needs a login to pull: left out without one
     repositories: tuple[str, ...] = ()  # published only to these of the matrix's repositories; () for all
     platforms_from_base: bool = False  # `platforms: from-base`: of `platforms`, those its base's index has, at publish time
-
-    @property
-    def primary(self) -> bool:
-        return self.base is None
+    primary: bool = False  # the primary image: tagged latest, X.Y.Z, X.Y; the derived images copy the payload from it
 
 
 @dataclass(frozen=True)
@@ -190,9 +187,17 @@ def _check_regex(src: Source, where: Where, pattern: str) -> None:
 
 
 def _primary(src: Source, value: object, families: dict, platforms: tuple[Platform, ...]) -> Variant:
+    """FROM scratch, or on a `base` (then optionally with base tags, as a derived image has)."""
     where = ("primary",)
-    entry = mapping(src, where, value, required={"name", "family"}, optional={"platforms", "smoke"})
-    return _make_variant(src, where, entry, families, platforms, base=None, base_tags=[])
+    named = {"family"} | (set() if isinstance(value, dict) and "tags" in value else {"name"})  # else its first tag names it
+    entry = mapping(src, where, value, required=named, optional={"name", "platforms", "smoke", "base", "tags"} - named)
+    base = _read_base(src, where + ("base",), string(src, where + ("base",), entry["base"])) if "base" in entry else None
+    if "tags" in entry and "base" not in entry:
+        src.error(where + ("tags",), "primary.tags needs a primary.base: a primary FROM scratch is tagged latest, X.Y.Z "
+                                     "and X.Y only; add its base, e.g. base: debian:trixie-slim, or remove tags")
+    base_tags = _base_tags(src, where, entry) if "tags" in entry else []
+    variant = _make_variant(src, where, entry, families, platforms, base=base, base_tags=base_tags)
+    return replace(variant, primary=True)
 
 
 FROM_BASE = "from-base"  # `platforms: from-base`: the matrix's platforms its base's index has, found at publish time
@@ -203,16 +208,21 @@ NEEDS = ("credentials",)
 def _read_variant(src: Source, where: Where, entry: dict, families: dict, platforms: tuple[Platform, ...]) -> Variant:
     entry = mapping(src, where, entry, required={"base", "family", "tags"}, optional=VARIANT_KEYS - {"base", "family", "tags"})
     base = _read_base(src, where + ("base",), string(src, where + ("base",), entry.get("base", MISSING)))
-    hint = "a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"
-    base_tags = string_list(src, where + ("tags",), entry.get("tags", MISSING), TAG, hint)
-    for i, tag in enumerate(base_tags):
-        if tag and RESERVED.fullmatch(tag):
-            src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
+    base_tags = _base_tags(src, where, entry)
     variant = _make_variant(src, where, entry, families, platforms, base=base, base_tags=base_tags)
     needs = string(src, where + ("needs",), entry["needs"]) if "needs" in entry else None
     if needs is not None and needs not in NEEDS:
         src.error(where + ("needs",), f"needs '{needs}' is not known; write 'needs: credentials' for a base that needs a login to pull")
     return replace(variant, needs_credentials=needs == "credentials")
+
+
+def _base_tags(src: Source, where: Where, entry: dict) -> list[str]:
+    hint = "a tag: letters, digits, '.', '_' or '-', at most 128, not starting with '.' or '-'"
+    base_tags = string_list(src, where + ("tags",), entry.get("tags", MISSING), TAG, hint)
+    for i, tag in enumerate(base_tags):
+        if tag and RESERVED.fullmatch(tag):
+            src.error(where + ("tags", i), f"base tag '{tag}' would clash with the version tags; start it with a letter, e.g. alpine3.20")
+    return base_tags
 
 
 def _read_base(src: Source, where: Where, text: str) -> Reference | None:
@@ -246,8 +256,9 @@ def _make_variant(src, where, entry, families, platforms, base, base_tags) -> Va
     own_platforms = entry.get("platforms")
     from_base = own_platforms == FROM_BASE
     if from_base and where == ("primary",):
-        src.error(where + ("platforms",), "the primary image is FROM scratch: it has no base to take its platforms from; "
-                                          "list them, e.g. platforms: [linux/amd64, linux/arm64]")
+        why = ("is FROM scratch: it has no base to take its platforms from" if base is None else
+               "is made for every platform a derived image copies it on, whatever its base has")
+        src.error(where + ("platforms",), f"the primary image {why}; list them, e.g. platforms: [linux/amd64, linux/arm64]")
     if isinstance(own_platforms, str) and not from_base:
         src.error(where + ("platforms",), f"platforms '{own_platforms}' is neither a list nor 'from-base'; write e.g. "
                                           "[linux/amd64, linux/arm64], or from-base for those of the matrix's platforms its base has")

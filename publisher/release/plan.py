@@ -81,6 +81,12 @@ class Plan:
         """Every platform some variant is published for; each needs the primary image."""
         return sorted({p for v in self.variants for p in v.variant.platforms})
 
+    @property
+    def made(self) -> tuple[VariantPlan, ...]:
+        """What may be made: the variants published, and the primary, which derived images copy from even
+        when --only leaves it out."""
+        return tuple({v.variant.name: v for v in (self.primary, *self.variants)}.values())
+
     def variants_in(self, ref: str) -> list[VariantPlan]:
         return [v for v in self.variants if ref in self.repositories_of(v)]
 
@@ -136,7 +142,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
     owners: dict[str, str] = {}
     variants = []
     for variant in matrix.variants:
-        tags = tags_for(release, variant.base_tags)
+        tags = tags_for(release, variant.base_tags, variant.primary)
         for tag in tags:
             line = _line_of(variant, tag)
             if not TAG.fullmatch(tag):
@@ -155,9 +161,11 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
 
 
 def _recipe(variant: Variant, text: str, payload: Payload) -> recipes.Recipe | None:
+    """How the variant is assembled, when its Dockerfile is FROM the base the matrix declares (or scratch)."""
     if variant.primary:
-        return recipes.read_primary(text, payload.files, payload.primary)
-    found = recipes.read(text, payload.sources)
+        found = recipes.read_primary(text, payload.files, payload.primary)
+    else:
+        found = recipes.read(text, payload.sources)
     return found if found is not None and found.base == variant.base else None
 
 

@@ -1,9 +1,9 @@
 """A base refresh: which variants of a published release to make again, and which of their tags move.
 
 A variant is stale when one of its floating tags still points at this release (not a newer one) in
-an index whose recorded base digest is not the digest its base resolves to now. The primary (FROM
-scratch) never is. A refresh moves only the floating tags of the stale variants: their exact tags
-keep the content first published (see docs/publishing.md).
+an index whose recorded base digest is not the digest its base resolves to now. A primary FROM
+scratch never is; a primary on a base is like any other variant. A refresh moves only the floating
+tags of the stale variants: their exact tags keep the content first published (see docs/publishing.md).
 """
 
 from __future__ import annotations

@@ -31,6 +31,6 @@ def tag_table(matrix: Matrix) -> str:
         base = f"`{v.base}`" if v.base else "`scratch`"
         if v.needs_credentials:
             base += " (only where the release job can log in to pull it)"
-        tags = ", ".join(f"`{t}`" for t in tags_for(ANY, v.base_tags))
+        tags = ", ".join(f"`{t}`" for t in tags_for(ANY, v.base_tags, v.primary))
         lines.append(f"| {v.name} | {base} | {', '.join(map(str, v.platforms))} | {tags} |")
     return "\n".join(lines) + "\n"

@@ -18,18 +18,18 @@ HEX = re.compile(r"[0-9a-f]{7,64}")
 FOREIGN = re.compile(r"sha256-.*|sha-[0-9a-f]{7,}(-.*)?|.*\.(sig|att|sbom)")
 
 
-def tags_for(release: Release, base_tags: list[str] | tuple[str, ...]) -> list[str]:
+def tags_for(release: Release, base_tags: list[str] | tuple[str, ...], primary: bool = False) -> list[str]:
     """The tags of one variant, in publishing order: exact before floating for each base tag.
 
-    The primary image (no base tags) gets `latest`, `x.y.z`, `x.y`; a derived image gets
-    `x.y.z-T`, `x.y-T`, `T` for each of its base tags T. A prerelease gets exact tags only.
+    The primary image gets `latest`, `x.y.z`, `x.y` (then, on a base with base tags, those of a derived
+    image); a derived image gets `x.y.z-T`, `x.y-T`, `T` for each of its base tags T. A prerelease gets
+    exact tags only.
     """
     exact, series = release.text, release.series
-    if not base_tags:
-        return [exact] if release.prerelease else ["latest", exact, series]
+    own = ([exact] if release.prerelease else ["latest", exact, series]) if primary or not base_tags else []
     if release.prerelease:
-        return [f"{exact}-{t}" for t in base_tags]
-    return [tag for t in base_tags for tag in (f"{exact}-{t}", f"{series}-{t}", t)]
+        return own + [f"{exact}-{t}" for t in base_tags]
+    return own + [tag for t in base_tags for tag in (f"{exact}-{t}", f"{series}-{t}", t)]
 
 
 def dev_release(revision: str) -> Release:

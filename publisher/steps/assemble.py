@@ -1,6 +1,6 @@
 """Images made from their base and layers publisher writes itself (see recipe), then loaded into the engine:
-derived images (their base and the shared payload layer) and a `FROM scratch` primary (the payload layer
-and its WORKDIR's).
+derived images (their base and the shared payload layer) and the primary (the payload layer on its base, or
+FROM scratch with its WORKDIR's).
 
 What the engine runs for the smoke tests and what is pushed are the same config and the same layers:
 the image is loaded from exactly the bytes publisher will upload.

@@ -61,14 +61,14 @@ def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[st
     """(variant, platform) → the attestation manifest of that image, on its base as resolved."""
     bases = resolved.bases()
     scans = Scans(run.options.cache)
-    derived = {key: image for key, image in images.items() if key[0] != resolved.plan.primary.variant.name}
-    distinct = {b.digest: b for image in derived.values() for b in image.layers}
-    scanned = dict(zip(distinct, run.network.map(scans.layer, distinct.values())))  # each layer once, in parallel
     plans = {v.variant.name: v for v in resolved.plan.variants}
+    on_base = {key: image for key, image in images.items() if plans[key[0]].variant.base}  # not FROM scratch
+    distinct = {b.digest: b for image in on_base.values() for b in image.layers}
+    scanned = dict(zip(distinct, run.network.map(scans.layer, distinct.values())))  # each layer once, in parallel
 
     def one(key):
         v, image = plans[key[0]], images[key]
-        packages = merge([scanned[b.digest] for b in image.layers]) if key in derived else None
+        packages = merge([scanned[b.digest] for b in image.layers]) if key in on_base else None
         made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.name)))
         tick(f"{key[0]} {key[1]}")
         return key, made

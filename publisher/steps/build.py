@@ -21,7 +21,7 @@ def build_all(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict
     `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
     options = run.options
     with build_contexts(binaries, plan.payload.files, primary) as contexts, ThreadPoolExecutor(options.jobs) as pool:
-        builds = [_build_request(run, plan.primary, contexts.payload[p], p, {}) for p in primary]
+        builds = [_build_request(run, plan.primary, contexts.payload[p], p, _base_arg(plan.primary, bases)) for p in primary]
         built = {(plan.primary.variant.name, p): image for p, image in zip(primary, pool.map(_ticking(engine, tick), builds))}
         names = {**names, **{p: engine.local_name(image) for (_, p), image in built.items()}}
         builds = [_build_request(run, v, contexts.empty, p, _args(names[p], v, bases)) for v, p in derived]
@@ -40,11 +40,13 @@ def _ticking(engine: Engine, tick):
 
 def _args(primary: str, v: VariantPlan, bases: Bases) -> dict:
     """The primary in the engine, and where the base is read when that is not what the Dockerfile names."""
-    args = {PRIMARY_ARG: primary}
-    read = bases.looked_up(v.variant.base)
-    if read != v.variant.base:
-        args["BASE_IMAGE"] = str(read)
-    return args
+    return {PRIMARY_ARG: primary, **_base_arg(v, bases)}
+
+
+def _base_arg(v: VariantPlan, bases: Bases) -> dict:
+    """BASE_IMAGE, where the base is read when that is not what the Dockerfile names (none FROM scratch)."""
+    read = bases.looked_up(v.variant.base) if v.variant.base else None
+    return {"BASE_IMAGE": str(read)} if read and read != v.variant.base else {}
 
 
 def _build_request(run: Run, v: VariantPlan, context: Path, platform: Platform, args: dict) -> Build:

@@ -11,6 +11,7 @@ from publisher.local import layers as local_layers
 from publisher.local.cache import ImageRecords
 from publisher.local.layers import PayloadFiles
 from publisher.local.engine import Engine
+from publisher.matrix.payload import Payload
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.steps.run import Run
@@ -27,7 +28,7 @@ def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[s
         image_id = built[v.variant.name, platform]
         image = records.get(image_id, platform)
         if image is None:
-            payload = None if v.variant.primary else PayloadFiles(binaries[platform], declared.files, declared.target)
+            payload = _payload_files(v, binaries[platform], declared)
             image = _export(engine, v, platform, image_id, payload, run)
             records.put(image_id, image)
         tick(f"{v.variant.name} {platform}")
@@ -36,6 +37,14 @@ def export_all(run: Run, resolved: Resolved, engine: Engine, built: dict[tuple[s
     with ThreadPoolExecutor(run.options.jobs) as pool:
         exported = list(pool.map(one, wanted))
     return dict(zip(((v.variant.name, p) for v, p in wanted), exported))
+
+
+def _payload_files(v: VariantPlan, folder: Path, declared: Payload) -> PayloadFiles | None:
+    """The files an image's last layer holds where it copies the payload: a derived image's, or a primary's on a
+    base (a primary FROM scratch ends with its WORKDIR)."""
+    if v.variant.primary:
+        return PayloadFiles(folder, declared.files, declared.primary.strip("/")) if v.variant.base else None
+    return PayloadFiles(folder, declared.files, declared.target)
 
 
 def _export(engine: Engine, v: VariantPlan, platform: Platform, image_id: str, payload: PayloadFiles | None, run: Run) -> Image:

@@ -49,8 +49,9 @@ def payload_files(plan: Plan, binaries: dict[Platform, Path]) -> dict[Platform, 
 
 
 def resolve_bases(run: Run, plan: Plan) -> Bases:
-    """Every base at one digest, with every planned platform: proven before anything is built."""
-    declared = {v.variant.base for v in plan.variants if v.variant.base and v.variant.platforms}  # a stage may make none of one
+    """Every base at one digest, with every planned platform: proven before anything is built (the primary's
+    too, when it has one: it is made whenever a derived image is built)."""
+    declared = {v.variant.base for v in plan.made if v.variant.base and v.variant.platforms}  # a stage may make none of one
     bases = Bases(declared, run.options.base_mirror, run.options.cache, run.hosts)
     bases.resolve(run.network)
     check_platforms(bases, plan, run.network)
