@@ -144,15 +144,16 @@ def test_a_file_no_wheel_holds_names_the_files_they_hold(cli, cache, project, tm
                                       f"{wheel}, which holds ty; name one of them\n")
 
 
-@pytest.mark.docker
-def test_the_starter_publishes_as_written_on_both_platforms_and_both_stores(cli, project, tmp_path, cache, registry, monkeypatch):
-    """init, then publish: every image assembled, run on both platforms, the same digests on both image stores."""
+def published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags: list[str], check) -> dict[str, dict[str, str]]:
+    """The starter in tmp_path published as written on each image store (its bases stand-ins pushed first), every
+    image assembled and smoke-tested; `check(repo)` after each publish. Store → tag → its manifest as pushed."""
     from tests.engines import CONTAINERD_HOST
     from tests.images import push_base
     from tests.test_publish import skopeo
 
     matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
-    for v in matrix["variants"]:
+    images = [matrix["primary"], *matrix["variants"]]
+    for v in (v for v in images if "base" in v):
         push_base(tmp_path, registry.host, v["base"], PLATFORMS, "3.14" if v["base"].startswith("python:") else None)
     digests = {}
     for store in ("classic", "containerd"):
@@ -163,17 +164,77 @@ def test_the_starter_publishes_as_written_on_both_platforms_and_both_stores(cli,
                   str(tmp_path / f"cache-{store}"), "--created", "1732100000", "--revision", "0123abc")
         assert run.code == 0, f"{store}: {run.err}"
         assert "builder: none, every image is assembled" in run.out and "build: " not in run.out
+        assert f"smoke-test: {len(images) * len(PLATFORMS)} in" in run.out
         assert run.out.rstrip().splitlines()[-1].startswith(f"{RELEASE}: published;")
-        digests[store] = {tag: skopeo("inspect", "--raw", f"docker://{repo}:{tag}") for tag in
-                          (RELEASE, f"{RELEASE}-alpine3.23", f"{RELEASE}-trixie-slim", f"{RELEASE}-python3.14-trixie-slim")}
-        for platform in PLATFORMS:
-            for argv in (["--version"],):
-                out = subprocess.run(["docker", "run", "--rm", "--platform", platform, f"{repo}:latest", *argv],
-                                     capture_output=True, text=True)
-                assert out.stdout.strip() == f"ty {RELEASE}", out.stderr
-            out = subprocess.run(["docker", "run", "--rm", "--platform", platform, f"{repo}:alpine", "ty", "--version"],
-                                 capture_output=True, text=True)
-            assert out.stdout.strip() == f"ty {RELEASE}", out.stderr
+        digests[store] = {tag: skopeo("inspect", "--raw", f"docker://{repo}:{tag}") for tag in tags}
+        check(repo)
         verified = cli("verify", "--version", RELEASE, "--repository", repo, "--base-mirror", registry.host)
         assert verified.code == 0, verified.out + verified.err
+    return digests
+
+
+def ran(platform: str, image: str, *argv: str) -> str:
+    out = subprocess.run(["docker", "run", "--rm", "--platform", platform, image, *argv], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.docker
+def test_the_starter_publishes_as_written_on_both_platforms_and_both_stores(cli, project, tmp_path, cache, registry, monkeypatch):
+    """init, then publish: every image assembled, run on both platforms, the same digests on both image stores."""
+    def check(repo: str) -> None:
+        for platform in PLATFORMS:
+            assert ran(platform, f"{repo}:latest", "--version") == f"ty {RELEASE}"
+            assert ran(platform, f"{repo}:alpine", "ty", "--version") == f"ty {RELEASE}"
+
+    tags = [RELEASE, f"{RELEASE}-alpine3.23", f"{RELEASE}-trixie-slim", f"{RELEASE}-python3.14-trixie-slim"]
+    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags, check)
     assert digests["classic"] == digests["containerd"]
+
+
+@pytest.fixture
+def as_if_linked_against_glibc(monkeypatch):
+    """What init finds of the package's executables, said to be linked against glibc: they are static, and so run on
+    the tests' stand-in bases (busybox), but init writes what it writes for glibc."""
+    from dataclasses import replace
+
+    from publisher.local import carried
+    from publisher.local.executables import Linkage
+
+    real = carried.carried
+
+    def linked(*args, **kwargs):
+        found = real(*args, **kwargs)
+        return replace(found, files={name: Linkage("/lib/ld-linux-x86-64.so.2") for name in found.files})
+
+    monkeypatch.setattr(carried, "carried", linked)
+
+
+@pytest.mark.docker
+def test_a_primary_on_a_base_publishes_on_both_platforms_and_both_stores(cli, cache, tmp_path, registry, monkeypatch,
+                                                                         as_if_linked_against_glibc):
+    """The starter for executables linked against glibc: no FROM scratch image; `latest` is the primary on Debian,
+    assembled from its base and the payload, smoke-tested on both platforms, the same digests on both stores."""
+    monkeypatch.chdir(tmp_path)
+    init = cli("init", "--image", "registry.example/acme/tool", "--payload", PACKAGE, "--version", RELEASE,
+               "--cache", str(cache), "--action", "acme/publisher@v1")
+    assert init.code == 0, init.err
+    assert f"note: {PACKAGE}'s executables are linked against glibc: no FROM scratch image and no alpine image (musl); " \
+           "the primary image (latest, X.Y.Z, X.Y) is on debian:trixie-slim" in init.out.splitlines()
+    matrix = yaml.safe_load((tmp_path / "matrix.yaml").read_text())
+    assert matrix["primary"]["base"] == "debian:trixie-slim" and "scratch" not in matrix["families"]
+    where = matrix["payload"]["primary"]
+    from tests.test_publish import skopeo
+
+    def check(repo: str) -> None:
+        for platform in PLATFORMS:
+            assert ran(platform, f"{repo}:latest", "ty", "--version") == f"ty {RELEASE}"
+            assert ran(platform, f"{repo}:latest", "ls", f"{where}ty", "/bin/busybox") == f"/bin/busybox\n{where}ty"
+            assert ran(platform, f"{repo}:python3.14-trixie-slim", "ty", "--version") == f"ty {RELEASE}"
+        index = json.loads(skopeo("inspect", "--raw", f"docker://{repo}:latest"))
+        assert index["annotations"]["org.opencontainers.image.base.digest"].startswith("sha256:")
+
+    tags = ["latest", RELEASE, "trixie-slim", f"{RELEASE}-debian-slim", f"{RELEASE}-python3.14-trixie-slim"]
+    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags, check)
+    assert digests["classic"] == digests["containerd"]
+    assert len({digests["classic"][t] for t in tags[:4]}) == 1  # one primary, tagged latest and as the Debian image
