@@ -144,9 +144,11 @@ def test_a_file_no_wheel_holds_names_the_files_they_hold(cli, cache, project, tm
                                       f"{wheel}, which holds ty; name one of them\n")
 
 
-def published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags: list[str], check) -> dict[str, dict[str, str]]:
+def published_on_both_stores(cli, tmp_path, registry, monkeypatch, name: str, tags: list[str],
+                             check) -> dict[str, dict[str, str]]:
     """The starter in tmp_path published as written on each image store (its bases stand-ins pushed first), every
-    image assembled and smoke-tested; `check(repo)` after each publish. Store → tag → its manifest as pushed."""
+    image assembled and smoke-tested; `check(repo)` after each publish. Store → tag → its manifest as pushed
+    (to `<name>-<store>/tool`)."""
     from tests.engines import CONTAINERD_HOST
     from tests.images import push_base
     from tests.test_publish import skopeo
@@ -159,7 +161,7 @@ def published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags: list[st
     for store in ("classic", "containerd"):
         if store == "containerd":
             monkeypatch.setenv("DOCKER_HOST", CONTAINERD_HOST)
-        repo = f"{registry.host}/any-{store}/tool"
+        repo = f"{registry.host}/{name}-{store}/tool"
         run = cli("publish", "--version", RELEASE, "--repository", repo, "--base-mirror", registry.host, "--cache",
                   str(tmp_path / f"cache-{store}"), "--created", "1732100000", "--revision", "0123abc")
         assert run.code == 0, f"{store}: {run.err}"
@@ -188,7 +190,7 @@ def test_the_starter_publishes_as_written_on_both_platforms_and_both_stores(cli,
             assert ran(platform, f"{repo}:alpine", "ty", "--version") == f"ty {RELEASE}"
 
     tags = [RELEASE, f"{RELEASE}-alpine3.23", f"{RELEASE}-trixie-slim", f"{RELEASE}-python3.14-trixie-slim"]
-    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags, check)
+    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, "any", tags, check)
     assert digests["classic"] == digests["containerd"]
 
 
@@ -235,6 +237,30 @@ def test_a_primary_on_a_base_publishes_on_both_platforms_and_both_stores(cli, ca
         assert index["annotations"]["org.opencontainers.image.base.digest"].startswith("sha256:")
 
     tags = ["latest", RELEASE, "trixie-slim", f"{RELEASE}-debian-slim", f"{RELEASE}-python3.14-trixie-slim"]
-    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, tags, check)
+    digests = published_on_both_stores(cli, tmp_path, registry, monkeypatch, "on-a-base", tags, check)
     assert digests["classic"] == digests["containerd"]
     assert len({digests["classic"][t] for t in tags[:4]}) == 1  # one primary, tagged latest and as the Debian image
+
+
+@pytest.mark.docker
+def test_a_primary_on_a_base_that_runs_a_command_is_built_by_buildkit_on_its_base(cli, cache, tmp_path, registry,
+                                                                                  monkeypatch, as_if_linked_against_glibc):
+    """A primary on a base whose Dockerfile does more than copy the payload: BuildKit builds it FROM its base (read
+    through --base-mirror), for both platforms; the derived image is still assembled; both are smoke-tested."""
+    from tests.images import push_base
+
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "--image", "registry.example/acme/tool", "--payload", PACKAGE, "--version", RELEASE,
+               "--cache", str(cache)).code == 0
+    template = tmp_path / "variants/Dockerfile.j2"
+    primary_cmd = 'CMD ["{{ payload.primary }}{{ main }}"]'
+    template.write_text(template.read_text().replace(primary_cmd, 'RUN ["/bin/sh", "-c", "echo buildkit > /made-by"]\n' + primary_cmd))
+    assert cli("render").code == 0
+    plan = json.loads(cli("publish", "--dry-run", "--offline", "--version", RELEASE, "--output", "json").out)
+    assert [v["made"] for v in plan["variants"]] == ["built", "assembled"]
+    for base in ("debian:trixie-slim", "python:3.14-slim-trixie"):
+        push_base(tmp_path, registry.host, base, PLATFORMS, "3.14" if base.startswith("python:") else None)
+    run = cli("publish", "--no-push", "--version", RELEASE, "--base-mirror", registry.host, "--cache", str(tmp_path / "c"))
+    assert run.code == 0, run.err
+    assert f"build: {len(PLATFORMS)} in" in run.out and f"assemble: {len(PLATFORMS)} in" in run.out
+    assert f"smoke-test: {2 * len(PLATFORMS)} in" in run.out
