@@ -68,7 +68,7 @@ def carried(package: str, version: str | None, platforms: list[Platform], cache:
     return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).wheel))
 
 
-def _chosen_release(listing: index.Listing, version: str | None) -> str:
+def _chosen_release(listing: index.WheelListing, version: str | None) -> str:
     if not listing.answered and not listing.wheels:
         raise PublisherError(f"publisher init: cannot read the package index for {listing.package}; check pip's "
                              "configuration and network (pip download works for it), or pass --artifacts later")

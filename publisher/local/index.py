@@ -37,7 +37,7 @@ class IndexWheel:
 
 
 @dataclass(frozen=True)
-class Listing:
+class WheelListing:
     """The wheels the index has of one package."""
 
     package: str
@@ -87,7 +87,7 @@ def preference(tag: str) -> tuple:
     return kind, numbers, tag
 
 
-def list_wheels(package: str, python_version: str | None = None, python: str = sys.executable) -> Listing:
+def list_wheels(package: str, python_version: str | None = None, python: str = sys.executable) -> WheelListing:
     """Every wheel of `package` the index has, asked through pip (`python -m pip`)."""
     with tempfile.TemporaryDirectory(prefix="publisher-index-") as folder:
         command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
@@ -98,7 +98,7 @@ def list_wheels(package: str, python_version: str | None = None, python: str = s
         except OSError as error:
             raise PublisherError(f"cannot ask the package index for {package}: cannot run {python}: {error.strerror}") from None
     log = result.stdout + result.stderr
-    return Listing(package, tuple(_wheel_files(package, log)), _answered(log))
+    return WheelListing(package, tuple(_wheel_files(package, log)), _answered(log))
 
 
 def _answered(log: str) -> bool:
@@ -130,7 +130,7 @@ def _version_of(version: str) -> Version | None:
         return None
 
 
-def release_problems(listing: Listing, payload: Payload, version: str, platforms: list[Platform]) -> list[str]:
+def release_problems(listing: WheelListing, payload: Payload, version: str, platforms: list[Platform]) -> list[str]:
     """Why the matrix's wheels of `version` cannot be had, one line each naming the matrix's line; [] if they can."""
     wheels, lines = payload.wheels, payload.lines
     if not listing.answered:
@@ -144,7 +144,7 @@ def release_problems(listing: Listing, payload: Payload, version: str, platforms
     return [line for platform in platforms if (line := _tag_problem(listing, payload, version, platform))]
 
 
-def _tag_problem(listing: Listing, payload: Payload, version: str, platform: Platform) -> str | None:
+def _tag_problem(listing: WheelListing, payload: Payload, version: str, platform: Platform) -> str | None:
     tag, package = payload.wheels.platforms.get(platform), payload.wheels.package
     has = listing.tags(version, platform)
     if tag is None or tag in has:
