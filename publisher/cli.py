@@ -63,8 +63,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     publish.add_argument("--no-build-cache", action="store_true", help="build every image again, trusting no build cache")
     publish.add_argument("--no-push", action="store_true", help="build and smoke-test every image; push nothing")
     publish.add_argument("--offline", action="store_true", help="with --dry-run: read nothing: no repository, base or package index")
-    publish.add_argument("--created", help="image creation time, RFC 3339 or epoch seconds (default: SOURCE_DATE_EPOCH, then the git commit time)")
-    publish.add_argument("--revision", help="source revision (default: GITHUB_SHA, then git HEAD)")
+    publish.add_argument("--created", help="image creation time of every variant, RFC 3339 or epoch seconds (default: "
+                         "SOURCE_DATE_EPOCH, then the time of the commit each variant names)")
+    publish.add_argument("--revision", help="source revision of every variant (default: the last commit that changed each "
+                         "variant; with --dev, GITHUB_SHA, then git HEAD)")
     publish.add_argument("--repository", action="append", default=[], metavar="REF", help="publish here instead of the matrix's repositories (repeatable)")
     publish.add_argument("--platform", action="append", default=[], help="only this platform, e.g. linux/arm64 (repeatable; spaces or commas separate several)")
     publish.add_argument("--only", action="append", default=[], metavar="PATTERN",

@@ -15,7 +15,7 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.image import reference
 from publisher.image.platform import Platform, parse_platform
-from publisher.local.git import provenance
+from publisher.local.git import provenance, variant_provenances
 from publisher.release import gate
 from publisher.release.decisions import Rules
 from publisher.release.plan import Plan, make_plan, select
@@ -130,10 +130,10 @@ def compute_plan(args: Arguments) -> Plan:
     names = [v.name for v in matrix.variants]
     selection = Selection(words(args.only), words(args.skip))
     platforms = _check_given(args, matrix, selection)
-    made = provenance(matrix.root, args.created, args.revision)
     if args.dev:
-        plan = _dev_plan(matrix, release, made)
+        plan = _dev_plan(matrix, release, provenance(matrix.root, args.created, args.revision))
     else:
+        made = variant_provenances(matrix, Path(args.matrix).name, args.created, args.revision)
         plan = make_plan(matrix, release, made, render.render_all(matrix))
     if args.repositories:  # every variant goes to the repositories given, whatever its own repositories: say
         plan = _every_variant_to(plan, tuple(dict.fromkeys(args.repositories)))
@@ -199,7 +199,8 @@ def _dev_plan(matrix, release, made) -> Plan:
     if not made.revision:
         raise PublisherError("publisher publish --dev: the revision is unknown; pass --revision or run in a git checkout")
     version = release.text if release else None
-    plan = make_plan(matrix, dev_release(made.revision), made, render.render_all(matrix), version or made.revision)
+    plan = make_plan(matrix, dev_release(made.revision), {v.name: made for v in matrix.variants}, render.render_all(matrix),
+                     version or made.revision)
     return replace(_every_variant_to(plan, matrix.dev_repositories), checked=version or "")
 
 

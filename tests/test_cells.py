@@ -6,7 +6,7 @@ import shutil
 from dataclasses import replace
 
 from publisher.release.gate import without_credentials
-from publisher.release.plan import Provenance, make_plan
+from publisher.release.plan import make_plan
 from publisher.release.version import parse_release
 from publisher import render
 from publisher.matrix.schema import load_matrix
@@ -51,7 +51,7 @@ def test_exclude_by_a_field_of_a_mapping_axis_and_override_by_a_plain_axis(tmp_p
 
 def test_left_out_only_without_credentials(tmp_path):
     matrix = matrix_with(tmp_path, "  - base: dhi.io/python:3.14\n    family: debian\n    tags: [python3.14-dhi]\n    needs: credentials\n")
-    plan = make_plan(matrix, parse_release("0.9.5"), Provenance(), render.render_all(matrix))
+    plan = make_plan(matrix, parse_release("0.9.5"), {}, render.render_all(matrix))
     asked = []
 
     def has(host: str) -> bool:

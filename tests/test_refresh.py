@@ -26,7 +26,8 @@ OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 @pytest.fixture(scope="module")
 def shipped():
     matrix = load_matrix(ROOT / "matrix.yaml")
-    return make_plan(matrix, parse_release("0.5.31"), Provenance("2024-11-20T10:53:20Z", "0123abc"), render.render_all(matrix))
+    return make_plan(matrix, parse_release("0.5.31"), {v.name: Provenance("2024-11-20T10:53:20Z", "0123abc") for v in matrix.variants},
+                     render.render_all(matrix))
 
 
 def states_of(plan, held):

@@ -71,7 +71,15 @@ TABLE = re.compile(r"(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+\.md")
 
 def load_matrix(path: Path, name: str | None = None) -> Matrix:
     """Read and check a matrix file; every problem found is reported at once (exit code 2)."""
-    src = source.load(path, name)
+    return _matrix(source.load(path, name), path.parent)
+
+
+def matrix_from_text(text: str, name: str, root: Path) -> Matrix:
+    """A matrix file's text (as a commit holds it), checked as load_matrix checks the file."""
+    return _matrix(source.from_text(text, name), root)
+
+
+def _matrix(src: Source, root: Path) -> Matrix:
     if not src.data:
         raise PublisherError(f"{src.name}:1: the matrix is empty; see docs/matrix.md for its keys")
     if not isinstance(src.data, dict):
@@ -102,7 +110,7 @@ def load_matrix(path: Path, name: str | None = None) -> Matrix:
     dev = _repositories(src, doc["dev_repositories"], "dev_repositories") if "dev_repositories" in doc else []
     _unique(src, variants)
     src.problems.raise_if_any()
-    return Matrix(src.name, path.parent, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload,
+    return Matrix(src.name, root, tuple(repositories), tuple(platforms), labels, template, tuple(variants), payload,
                   tuple(dev), table or None)
 
 

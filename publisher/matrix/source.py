@@ -54,6 +54,11 @@ def load(path: Path, name: str | None = None) -> Source:
         raise PublisherError(f"{name}: cannot read: {e.strerror}; pass the matrix with --matrix PATH") from None
     except UnicodeDecodeError:
         raise PublisherError(f"{name}: not UTF-8 text; save it as UTF-8") from None
+    return from_text(text, name)
+
+
+def from_text(text: str, name: str) -> Source:
+    """YAML text (a file's, or a commit's copy of it) as a Source; malformed YAML is one line, exit 2."""
     try:
         source = _parsed(name, text, LOADER)
     except yaml.MarkedYAMLError:  # told by PyYAML's own parser, whose messages say what it found instead

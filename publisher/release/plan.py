@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -135,9 +136,10 @@ class Plan:
         return document
 
 
-def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfiles: dict[str, str],
+def make_plan(matrix: Matrix, release: Release, provenance: Mapping[str, Provenance], dockerfiles: dict[str, str],
               version: str | None = None) -> Plan:
-    """Tags and labels for every variant; refuses a tag set that is invalid or ambiguous."""
+    """Tags and labels for every variant; refuses a tag set that is invalid or ambiguous. `provenance`:
+    variant name → the commit it names (local/git); none for a variant it leaves out."""
     problems = Problems()
     owners: dict[str, str] = {}
     variants = []
@@ -152,7 +154,7 @@ def make_plan(matrix: Matrix, release: Release, provenance: Provenance, dockerfi
             owners.setdefault(tag, variant.name)
         path = matrix.dockerfile(variant)
         text = dockerfiles[path]
-        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance, version), path, text,
+        variants.append(VariantPlan(variant, tuple(tags), labels(matrix, variant, release, provenance.get(variant.name, Provenance()), version), path, text,
                                     _recipe(variant, text, matrix.payload)))
     problems.raise_if_any()
     return Plan(release, matrix.repositories, tuple(variants), variants[0], matrix.payload, matrix.name,
