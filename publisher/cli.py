@@ -90,6 +90,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     publish.add_argument("--sign-key", metavar="PEM", help="sign every index and image with this EC P-256 key, as cosign does "
                          "(.sig tags and Sigstore bundles), and each image's SBOM and provenance "
                          "(an encrypted key's password: $PUBLISHER_SIGN_PASSWORD)")
+    publish.add_argument("--keep-images", action="store_true", help="keep publisher's own images (publisher-build:*) "
+                         "in the engine after the publish, e.g. to run one that failed its smoke tests")
     publish.add_argument("--no-attestations", action="store_true", help="no SBOM and no provenance: each index lists "
                          "its platform manifests only, no unknown/unknown entries (see docs/supply-chain.md)")
     _verify_parser(commands)
@@ -293,7 +295,7 @@ def arguments(ns: argparse.Namespace):
         force=ns.force, allow_downgrade=ns.allow_downgrade, retries=ns.retries, retry_time=ns.retry_time,
         retry_delay=ns.retry_delay, timeout=ns.timeout, jobs=ns.jobs, result=ns.result,
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
-        refresh=ns.refresh, sign_key=ns.sign_key, attestations=not ns.no_attestations,
+        refresh=ns.refresh, sign_key=ns.sign_key, attestations=not ns.no_attestations, keep_images=ns.keep_images,
     )
 
 

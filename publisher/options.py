@@ -60,6 +60,7 @@ class Arguments:
     refresh: bool = False  # remake only the variants whose base moved since --version was published
     sign_key: str | None = None  # PEM file of the EC P-256 key that signs every index and image
     attestations: bool = True  # False (--no-attestations): no SBOM, no provenance, indexes of platform manifests only
+    keep_images: bool = False  # keep publisher's own images in the engine after the publish
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Options:
     matrix_file: str = "matrix.yaml"  # its name in `root`, as the provenance records it
     sign_key: object = field(default=None, repr=False)  # the loaded private key; never shown
     attestations: bool = True  # an SBOM and a provenance per image, in its variant's index
+    keep_images: bool = False  # --keep-images: publisher-build:* stay in the engine (steps/make.engine_for)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def compute_options(args: Arguments) -> Job:
         matrix_file=Path(args.matrix).name,
         sign_key=key,
         attestations=args.attestations,
+        keep_images=args.keep_images,
         **({"jobs": max(1, args.jobs)} if args.jobs else {}),
     ))
 

@@ -42,8 +42,8 @@ def test_the_engine_loads_an_image_whose_base_it_does_not_hold(engine, tmp_path)
                          "Env": ["PATH=/bin"]}, "rootfs": {"type": "layers", "diff_ids": [oci.digest(t) for t in tars]}}).encode()
     base = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
                        "diff_ids": [oci.digest(t) for t in tars[:2]]}}).encode()
-    name = Engine.local_name(oci.digest(config))
     e = Engine(lambda line: None)
+    name = e.local_name(oci.digest(config))
     try:
         e.remember(oci.Image(AMD64, base, tuple(blobs[:2])))  # the marker layer is new: the engine has no such base
         e.load(name, oci.Image(AMD64, config, tuple(blobs)))
@@ -125,7 +125,8 @@ def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, 
     bases, hosts, path, base = _pushed_base(tmp_path, registry)
     try:
         arm = bases.image(base, ARM64)
-        name, logged, e = Engine.local_name(oci.digest(arm.config)), _Logged(), Engine(lambda line: None)
+        logged, e = _Logged(), Engine(lambda line: None)
+        name = e.local_name(oci.digest(arm.config))
         assert arm.source.context == Name(registry.host, path) and arm.source.digest.startswith("sha256:")
         with ThreadPoolExecutor(1) as pool:
             _load_base(logged, e, arm, ARM64, pool.submit(bases.download, base, arm))
@@ -143,7 +144,8 @@ def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry
     try:
         amd = bases.image(base, AMD64)
         unreachable = replace(amd, source=Name("127.0.0.1:9", path).digest(amd.source.digest))  # nothing listens on port 9
-        name, logged, e = Engine.local_name(oci.digest(amd.config)), _Logged(), Engine(lambda line: None)
+        logged, e = _Logged(), Engine(lambda line: None)
+        name = e.local_name(oci.digest(amd.config))
         with ThreadPoolExecutor(1) as pool:
             _load_base(logged, e, unreachable, AMD64, pool.submit(bases.download, base, amd))
         assert e.has(name)

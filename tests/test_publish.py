@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.request
@@ -55,6 +56,14 @@ def tags_in(repo: str, creds: str | None = None) -> set[str]:
     return set(json.loads(skopeo("list-tags", f"docker://{repo}", creds=creds))["Tags"])
 
 
+OWN = re.compile(r"publisher-build:[0-9a-f]{64}-[0-9a-f]{8}")  # what a publish names its images in the engine
+
+
+def own_images(client) -> set[str]:
+    """publisher's own names in an engine (another helper's publishes on it name theirs otherwise)."""
+    return {tag for image in client.images.list(name="publisher-build") for tag in image.tags if OWN.fullmatch(tag)}
+
+
 def publish(cli, matrix, mirror, cache, *repositories, extra=()):
     args = ["publish", "--version", "0.5.31", "--matrix", matrix, "--base-mirror", mirror, "--cache", str(cache),
             "--created", "1732100000", "--revision", "0123abc"]
@@ -73,8 +82,10 @@ def test_reduced_matrix_published_verified_and_idempotent(cli, tmp_path, store, 
     step_summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
 
+    before = own_images(store.client)
     run = publish(cli, matrix, mirror, cache, *repos)
     assert run.code == 0, run.err
+    assert own_images(store.client) == before  # the engine left as a pull leaves it: bases only
     # Every image is assembled: the primary from its payload and WORKDIR layers, the derived ones from
     # base + shared uv layer. No BuildKit build, nothing to export.
     for phase in ("read: 3 in", "assemble: 6 in", "smoke-test: 6 in", "push: 1 in"):
@@ -143,8 +154,10 @@ def test_failing_smoke_test_pushes_nothing(cli, tmp_path, engine, registry, mirr
     broken = "    smoke:\n      - run: [uv, --version]\n        stdout: '^uv 9\\.9\\.9$'\n"
     matrix = reduced_matrix(tmp_path, cli, smoke_extra=broken)
     repo = f"{registry.host}/broken/uv"
+    before = own_images(engine)
     run = publish(cli, matrix, mirror, cache, repo, extra=["--platform", "linux/arm64"])
     assert run.code == 1
+    assert own_images(engine) == before  # failed: nothing of publisher's left in the engine either
     lines = run.err.splitlines()
     assert lines[0] == "publisher: smoke tests failed; nothing was pushed:"
     assert lines[1] == "bookworm-slim linux/arm64: uv --version: expected stdout matching '^uv 9\\\\.9\\\\.9$', got 'uv 0.5.31'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -112,6 +113,10 @@ class Engine:
         self._builder_name = builder
         self._lock = threading.Lock()
         self._known: set = set()  # what this Engine loaded or was told is there (see _content)
+        # This publish's own names: another publish on the same engine has its own, so removing ours
+        # (remove_own) never takes an image from under it.
+        self.session = secrets.token_hex(4)
+        self._own: set[str] = set()
         self._docker_errors = self.errors = docker.errors
         info = self.client.info()
         self.architecture = info.get("Architecture", "")
@@ -141,7 +146,9 @@ class Engine:
                 tail = " | ".join(result.stderr.strip().splitlines()[-3:])
                 raise PublisherError(f"{build.dockerfile}: build for {build.platform} failed: {tail}")
             image_id = self._loaded(tarball) if self.builder.tarball else iidfile.read_text().strip()
-        self.client.images.get(image_id).tag(LOCAL, image_id.split(":")[1])
+        name = self.local_name(image_id)
+        self.client.images.get(image_id).tag(LOCAL, name.partition(":")[2])
+        self._named(name)
         return image_id
 
     def _loaded(self, tarball: Path) -> str:
@@ -150,10 +157,28 @@ class Engine:
             (image,) = self.client.images.load(f)
         return image.id
 
-    @staticmethod
-    def local_name(image_id: str) -> str:
-        """The image named by its own ID, so a later build can pin it (BuildKit cannot use a bare ID)."""
-        return f"{LOCAL}:{image_id.split(':')[1]}"
+    def local_name(self, image_id: str) -> str:
+        """The image named by its own ID (and this publish), so a later build can pin it (BuildKit cannot use a bare ID)."""
+        return f"{LOCAL}:{image_id.split(':')[1]}-{self.session}"
+
+    def _named(self, name: str) -> None:
+        with self._lock:
+            self._own.add(name)
+
+    def remove_own(self) -> int:
+        """Every name this Engine gave an image removed, and with it each image nothing else holds: a base the
+        engine pulled stays, by its digest, as `docker pull REPO@DIGEST` leaves it. How many names were removed."""
+        removed = 0
+        for name in sorted(self._own):
+            try:
+                self.client.images.remove(name)
+                removed += 1
+            except self._docker_errors.ImageNotFound:
+                pass
+            except self._docker_errors.DockerException as e:
+                self.log(f"the engine kept {name}: {_first_line(e)}")
+        self._own.clear()
+        return removed
 
     def inspect(self, image_id: str) -> dict:
         return self.client.images.get(image_id).attrs
@@ -225,6 +250,7 @@ class Engine:
                 if "error" in event:
                     return str(event["error"]).strip().splitlines()[0]
             self.client.api.tag(source.name, LOCAL, name.split(":")[1])
+            self._named(name)
         except self._docker_errors.DockerException as e:
             return _first_line(e)
         self.remember(image)
@@ -236,6 +262,7 @@ class Engine:
             self._known |= _content(image)
 
     def _load(self, name: str, image: Image, known: set, plain: dict[str, Path]) -> None:
+        self._named(name)  # before the load: an interrupted one may have named it already
         if self.store == CONTAINERD:
             members = archives.oci_layout(name, image, known)
         else:

@@ -5,6 +5,8 @@ Whatever makes the primary goes first: a derived image BuildKit builds copies fr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +53,21 @@ class Work:
     to_assemble: list[tuple[VariantPlan, Platform]]  # derived images with one
 
 
-def make_all(run: Run, resolved: Resolved, binaries: dict[Platform, Path], bases: Bases, ready=None) -> Made:
-    """`ready(engine, (variant, platform), name)`: told as each assembled image is in the engine."""
+@contextmanager
+def engine_for(run: Run) -> Iterator[Engine]:
+    """The engine images are made in, left as a pull would leave it when the flow is done with it (done,
+    failed or interrupted): publisher's own names removed, the bases it pulled kept; --keep-images keeps them."""
     engine = Engine(run.progress.log, run.options.builder)
+    try:
+        yield engine
+    finally:
+        if not run.options.keep_images:
+            engine.remove_own()
+
+
+def make_all(run: Run, resolved: Resolved, binaries: dict[Platform, Path], bases: Bases, engine: Engine,
+             ready=None) -> Made:
+    """`ready(engine, (variant, platform), name)`: told as each assembled image is in the engine."""
     told = (lambda key, name: ready(engine, key, name)) if ready else (lambda key, name: None)
     work = _work(resolved)
     builds = bool(work.to_build or (work.primary and not resolved.plan.primary.recipe))

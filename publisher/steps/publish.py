@@ -30,7 +30,7 @@ from publisher.remote.hosts import Hosts
 from publisher.remote.retry import RECOVERED
 from publisher.steps import attest, join, sign, stage
 from publisher.steps.export import export_all
-from publisher.steps.make import Made, make_all
+from publisher.steps.make import Made, engine_for, make_all
 from publisher.steps.prepare import (base_platforms, fetch_payload, payload_files, read_targets, resolve_bases,
                                      stage_platforms)
 from publisher.steps.push import push_staged
@@ -106,10 +106,11 @@ class Making:
 
 def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making) -> Outcome:
     """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
-    proven = _made_and_proven(run, found, making.binaries, making.bases)
-    if not targets:
-        return Outcome(proven.events, {}, made_with=proven.made.made_with)
-    images = _pushable(run, found, proven.made, making.binaries)
+    with engine_for(run) as engine:
+        proven = _made_and_proven(run, found, making.binaries, making.bases, engine)
+        if not targets:
+            return Outcome(proven.events, {}, made_with=proven.made.made_with)
+        images = _pushable(run, found, proven.made, making.binaries)
     attested = _attested(run, found, making.context, images)
     publications = [publication(v, found[v.variant.name], images, images, made=attested) for v in found.plan.variants]
     shipped = ship(run, found, targets, publications, states)
@@ -132,9 +133,10 @@ def _one_stage(run: Run, plan: Plan) -> Outcome:
     if done:
         run.progress.log(f"{path}: this stage is done, made from the same inputs: nothing to build")
         return Outcome([ManifestSent(t.ref, i.manifest, Sent.THERE) for t in targets for i in done.images], {})
-    with stage.failures_recorded(path, run, found, variants):
-        proven = _made_and_proven(run, found, binaries, bases)
-    images = _pushable(run, found, proven.made, binaries) if targets else {}
+    with engine_for(run) as engine:
+        with stage.failures_recorded(path, run, found, variants):
+            proven = _made_and_proven(run, found, binaries, bases, engine)
+        images = _pushable(run, found, proven.made, binaries) if targets else {}
     attested = _attested(run, found, context, images) if targets else {}
     with run.progress.phase("push", 1) as tick:
         pushed = push_staged(targets, _by_target(found, targets, images), run.network, _by_target(found, targets, attested))
@@ -197,9 +199,9 @@ class Proven:
         return [*self.made.events, *self.smoked]
 
 
-def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases) -> Proven:
+def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases, engine) -> Proven:
     with Smoking(run, found.plan) as smoking:
-        made = make_all(run, found, binaries, bases, smoking.ready)
+        made = make_all(run, found, binaries, bases, engine, smoking.ready)
         with run.progress.phase("smoke-test", len(made.in_engine())) as tick:
             smoked = smoking.finish(made.engine, made.in_engine(), tick)
     return Proven(made, smoked)
