@@ -93,12 +93,14 @@ def test_the_pinning_rule_refuses_what_zizmor_offline_cannot_see():
 
 
 def check_hardened(path: Path) -> None:
-    """No expression in a script; checkouts keep no credentials; a workflow grants nothing by default, and
+    """No expression in a script; checkouts keep no credentials and fetch the whole history (each variant names
+    the commit that last changed it: a shallow clone is refused); a workflow grants nothing by default, and
     each job only what it needs: the attestation's permissions in the job that attests, nowhere else."""
     for step in every_step(path):
         assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name', step['run'][:40])}: pass it through env:"
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             assert step.get("with", {}).get("persist-credentials") is False, path.name
+            assert step["with"].get("fetch-depth") == 0, f"{path.name}: actions/checkout needs fetch-depth: 0"
     if path.name == "action.yml":
         return
     assert yaml.safe_load(path.read_text())["permissions"] == {}, path.name
