@@ -246,9 +246,9 @@ def _dry_run(job, offline: bool, output: str) -> int:
         from publisher.holdings.preview import compare, preview  # the registry client, only when it is used
 
         _check_wheels(job)
-        states, note = compare(job.plan, job.options.rules, job.options.attestations)
+        found = preview(job.plan, job.options.base_mirror, job.options.cache, digests=True)
+        states, note = compare(job.plan, job.options.rules, found, _context_digest(job))
         _retired_notices(states)
-        found = preview(job.plan, job.options.base_mirror, job.options.cache)
         resolved, base_note = found.platforms, found.note
     carries = supply_chain(job.plan, job.options.sign_key is not None, job.options.attestations)
     if output == "json":
@@ -262,7 +262,28 @@ def _dry_run(job, offline: bool, output: str) -> int:
     else:
         table = plan_table(job.plan, resolved) + (f"\n{base_note}" if base_note else "")
         print(table + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
-    return 0
+    return _foreseen_conflicts(job.plan, states)
+
+
+def _context_digest(job) -> str:
+    """What the attestations of this publish would share, as its digest (an input of every variant)."""
+    from publisher.image.attest import context_digest
+    from publisher.steps.attest import context
+
+    return context_digest(context(job.options, job.plan, {}, {}) if job.options.attestations else None)
+
+
+def _foreseen_conflicts(plan, states: dict | None) -> int:
+    """A dry-run that read the registries exits 2 where the publish would refuse, saying so as it would."""
+    from publisher.release.decisions import CONFLICT
+    from publisher.release.rerun import conflict_line
+
+    owner = {tag: v.variant.name for v in plan.variants for tag in v.tags}
+    lines = [conflict_line(ref, tag, d, owner[tag]) for ref, tags in (states or {}).items()
+             for tag, d in tags.items() if d.status == CONFLICT]
+    for line in lines:
+        print(_annotated(line), file=sys.stderr)
+    return 2 if lines else 0
 
 
 def _check_wheels(job) -> None:

@@ -59,7 +59,8 @@ def test_result_document_names_what_moved_and_what_was_held():
     from publisher.options import Arguments, compute_plan
 
     plan = compute_plan(Arguments(version="0.5.31", only=("alpine3.20",), repositories=("r.example/uv",)))
-    published = {"r.example/uv": {"alpine3.20": Published("sha256:new", {parse_platform("linux/amd64"): "sha256:a"})}}
+    made = Published("sha256:new", {parse_platform("linux/amd64"): "sha256:a"})
+    published = {"r.example/uv": {tag: made for tag in plan.tags}}
     before = Current("sha256:old", "0.5.30")
     decisions = {("r.example/uv", t): Decision(NEW, Current()) for t in plan.tags}
     decisions["r.example/uv", "alpine"] = Decision(MOVES, before)

@@ -18,12 +18,12 @@ from publisher.release import inputs
 from publisher.errors import PublisherError
 from publisher.release.decisions import CONFLICT, MOVES, STAYS, Current, Decision, Rules
 from publisher.release.records import StageRecord, join_problems
-from publisher.release.resolved import one_machine
+from publisher.release.resolved import foreseen, one_machine
 from publisher.release.supply import supply_chain
 from publisher.release.tags import is_floating
 from publisher.report import supply_chain_line
-from publisher.image.attest import Context, context_digest
-from publisher.release.rerun import up_to_date
+from publisher.image.attest import Context, context_digest, format_4_digest
+from publisher.release.rerun import explained, holds, same_content, up_to_date
 from publisher.release.publication import Publication
 from publisher.steps.push import refuse_conflicts
 from publisher.release.decisions import decide_all
@@ -45,9 +45,8 @@ def plan():
 
 
 def context() -> Context:
-    return Context("ghcr.io/astral-sh/uv", "astral-sh", datetime.fromtimestamp(0, timezone.utc),
-                   SourceFile("matrix.yaml"), None, None, None, {}, "uv", ("/", "/usr/local/bin/"), "0.5.31",
-                   {}, {})
+    return Context("ghcr.io/astral-sh/uv", "astral-sh", SourceFile("matrix.yaml"), None, None, {}, "uv",
+                   ("/", "/usr/local/bin/"), "0.5.31", {}, {})
 
 
 def contexts(attested: bool) -> dict:
@@ -55,33 +54,43 @@ def contexts(attested: bool) -> dict:
     return {p: context_digest(context() if attested else None) for p in FILES}
 
 
+def made(plan, attested: bool, base: str = BASE) -> Current:
+    """What a tag holds once the plan's one variant was published from FILES on `base`, with attestations or without."""
+    v = plan.variants[0]
+    parts = inputs.parts(v, base, PAYLOAD, contexts(attested), v.variant.platforms)
+    return Current("sha256:" + "d" * 64, "0.5.31", "abc", parts.digest, base, attested, inputs.annotations(v, parts))
+
+
 def held_as(plan, attested: bool) -> dict:
     """Every tag of the plan holding one index made from FILES on BASE, with attestations or without."""
-    v = plan.variants[0]
-    digest = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(attested), v.variant.platforms)
-    current = Current("sha256:" + "d" * 64, "0.5.31", "abc", digest, BASE)
-    return {REPO: {tag: current for tag in v.tags}}
+    return {REPO: {tag: made(plan, attested) for tag in plan.variants[0].tags}}
 
 
 def test_the_context_digest_hashes_its_field_names_and_values_but_not_the_files():
     # A field renamed or its value written otherwise would change every inputs digest published.
-    assert context().digest == "sha256:e4443c870574dc6fecad4e15e6757642db692cac7b739678571dfd9c782bf226"
+    assert context().digest == "sha256:87a79c1f509c2830ca5b9e867c91ca1573d249840fea044f04a05f677eb0afc6"
     assert replace(context(), files=FILES, payloads={parse_platform("linux/amd64"): ()}).digest == context().digest
+    # Inputs format 4's: the same context with the publish's creation time and revision, as published then
+    assert format_4_digest(context().shared(), None, None) == \
+        "sha256:e4443c870574dc6fecad4e15e6757642db692cac7b739678571dfd9c782bf226"
 
 
-def test_attested_or_not_is_an_input_and_the_attested_digests_stay_what_they_were(plan):
+def test_attested_or_not_is_an_input_and_format_4_indexes_are_recognised(plan):
     v = plan.variants[0]
     platforms = v.variant.platforms
-    attested = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(True), platforms)
-    plain = inputs.inputs_digest(v, BASE, PAYLOAD, contexts(False), platforms)
-    # What the first published indexes hashed: each platform's payload digest folded with the context's.
-    assert attested == oci.digest(oci.canonical({
-        "format": 4, "dockerfile": v.dockerfile_text, "labels": v.labels, "platforms": [str(p) for p in platforms],
-        "base": BASE, "binaries": {str(p): oci.digest(f"{PAYLOAD[p]}\n{context().digest}".encode()) for p in platforms}}))
+    attested = inputs.parts(v, BASE, PAYLOAD, contexts(True), platforms)
+    plain = inputs.parts(v, BASE, PAYLOAD, contexts(False), platforms)
+    assert plain.attestations == "no attestations" and attested.attestations == context().digest
+    assert attested.differing(plain) == ["attestations"] and plain.digest != attested.digest
+    assert inputs.parts(v, BASE, PAYLOAD, contexts(False), platforms).digest == plain.digest  # the same on every run
     amd64 = parse_platform("linux/amd64")
     assert PAYLOAD[amd64] == oci.digest(FILES[amd64]["tool"].encode())
-    assert plain != attested
-    assert inputs.inputs_digest(v, BASE, PAYLOAD, contexts(False), platforms) == plain  # the same on every run
+    # What indexes of format 4 hashed: the labels with the publish's time and revision, and each platform's
+    # payload digest folded with the context's (which held that time and revision too).
+    then = format_4_digest(context().shared(), v.labels["org.opencontainers.image.created"], "abc")
+    assert inputs.format_4(v, v.labels, BASE, inputs.Format4(context().shared(), PAYLOAD), platforms) == oci.digest(oci.canonical({
+        "format": 4, "dockerfile": v.dockerfile_text, "labels": v.labels, "platforms": [str(p) for p in platforms],
+        "base": BASE, "binaries": {str(p): oci.digest(f"{PAYLOAD[p]}\n{then}".encode()) for p in platforms}}))
 
 
 @pytest.mark.parametrize("before, now", [(True, False), (False, True)])
@@ -89,18 +98,23 @@ def test_a_release_published_with_the_other_setting_is_not_up_to_date(plan, befo
     v = plan.variants[0]
     states = held_as(plan, before)
     assert up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, FILES, context_digest(context() if before else None)), states)
-    assert not up_to_date(one_machine(plan, {}, {v.variant.name: BASE}, FILES, context_digest(context() if now else None)), states)
+    found = one_machine(plan, {}, {v.variant.name: BASE}, FILES, context_digest(context() if now else None))
+    assert not up_to_date(found, states)
     # nor is an exact tag "as published" under the other setting: the fast path of a refreshed release
-    assert not inputs.as_published(v, states[REPO][v.tags[0]], PAYLOAD, contexts(now), v.variant.platforms)
+    assert not holds(found, v, states[REPO][v.tags[0]], exact=True)
 
 
 def test_the_dry_run_says_exact_tags_conflict_and_floating_tags_move_when_the_setting_changes(plan):
     v = plan.variants[0]
-    states = {REPO: {tag: Current("sha256:" + "d" * 64, "0.5.31", "abc", "sha256:i", BASE, attested=True) for tag in v.tags}}
-    assert {d.status for d in decide_all(plan, states, Rules(), attested=True).values()} == {STAYS}
-    changed = decide_all(plan, states, Rules(), attested=False)
+    states = held_as(plan, True)
+    same = foreseen(plan, {}, {v.variant.name: BASE}, context_digest(context()))
+    assert {d.status for d in decide_all(plan, states, Rules(), same_content(same)).values()} == {STAYS}
+    other = foreseen(plan, {}, {v.variant.name: BASE}, context_digest(None))
+    changed = explained(other, decide_all(plan, states, Rules(), same_content(other)))
     assert {tag: d.status for (_, tag), d in changed.items()} == {
         tag: MOVES if is_floating(tag, plan.release) else CONFLICT for tag in v.tags}
+    assert changed[REPO, v.tags[0]].why == ("made with attestations (this publish is without them: --no-attestations "
+                                            "as before); exact tags are immutable")
 
 
 @pytest.mark.parametrize("held, made, fix", [

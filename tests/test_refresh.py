@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+from dataclasses import replace
+
 import pytest
 
 from publisher.release import refresh
 from publisher.release.decisions import Current
-from publisher.release.inputs import BASE_DIGEST, as_published, inputs_digest
+from publisher.release.inputs import BASE_DIGEST, annotations, parts, payload_digest
+from publisher.release.rerun import holds
+from publisher.release.resolved import one_machine
 from publisher.release.plan import Provenance, make_plan
 from publisher.release.version import parse_release
 from publisher import render
@@ -59,13 +63,23 @@ def test_a_refresh_plans_only_floating_tags_of_the_stale_variants(shipped):
 def test_an_exact_tag_left_by_a_refresh_is_as_published(shipped):
     v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
     platforms = v.variant.platforms
-    payload, context = {p: "sha256:" + "f" * 64 for p in platforms}, {p: "sha256:" + "e" * 64 for p in platforms}
-    left = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, context, platforms), base_digest=OLD)
-    assert as_published(v, left, payload, context, platforms)
-    assert not as_published(v, left, {p: "sha256:" + "0" * 64 for p in platforms}, context, platforms)  # other payload
-    assert not as_published(v, left, payload, {p: "sha256:" + "0" * 64 for p in platforms}, platforms)  # other context
-    moved = Current("sha256:" + "c" * 64, "0.5.31", inputs=inputs_digest(v, OLD, payload, context, platforms), base_digest=NEW)
-    assert not as_published(v, moved, payload, context, platforms)
+    files = {p: {"uv": "sha256:" + "f" * 64} for p in platforms}
+    found = one_machine(cut(shipped, v), {}, {v.variant.name: NEW}, files, "sha256:" + "e" * 64)
+
+    def left(base, payload="f", context="e") -> Current:
+        made_of = parts(v, base, {p: payload_digest({"uv": "sha256:" + payload * 64}) for p in platforms},
+                        {p: "sha256:" + context * 64 for p in platforms}, platforms)
+        return Current("sha256:" + "c" * 64, "0.5.31", inputs=made_of.digest, base_digest=base, annotations=annotations(v, made_of))
+
+    assert holds(found, v, left(OLD), exact=True)  # this release, first published on the old base
+    assert not holds(found, v, left(OLD), exact=False)  # a floating tag follows the base
+    assert holds(found, v, left(NEW), exact=False)
+    assert not holds(found, v, left(OLD, payload="0"), exact=True)  # other payload
+    assert not holds(found, v, left(OLD, context="0"), exact=True)  # other context
+
+
+def cut(plan, v):
+    return replace(plan, variants=(v,))
 
 
 def digest_of(ref: str) -> str:

@@ -73,6 +73,9 @@ def test_flags_name_one_commit_and_time_for_every_variant(cli, tmp_path, monkeyp
 def test_a_shallow_clone_that_does_not_reach_a_change_is_refused_before_any_registry(cli, tmp_path):
     root = tmp_path / "box"
     make_family(root, cli)
+    matrix = root / "matrix.yaml"
+    matrix.write_text(matrix.read_text().replace("alone and on alpine", "alone, and on alpine"))
+    commit(root, "labels: description")  # every variant's last change: the second commit
     for n in range(3):
         (root / "README.md").write_text(f"# box {n}\n")
         commit(root, f"docs {n}")
@@ -84,8 +87,12 @@ def test_a_shallow_clone_that_does_not_reach_a_change_is_refused_before_any_regi
     assert run.err.splitlines() == [
         "publisher: this clone's history is shallow (depth 1) and does not reach the commit that last changed "
         "variants/static/; fetch the whole history (actions/checkout: fetch-depth: 0), or pass --revision and --created"]
+    boundary = tmp_path / "boundary"
+    git(tmp_path, "clone", "-q", "--depth", "4", f"file://{root}", str(boundary))  # its oldest commit: the change
+    assert cli("publish", "--dry-run", "--offline", "--version", "1.2.3", "--matrix", str(boundary / "matrix.yaml")).code == 2
     deep = tmp_path / "deep"
-    git(tmp_path, "clone", "-q", "--depth", "5", f"file://{root}", str(deep))  # reaches the first commit
+    git(tmp_path, "clone", "-q", "--depth", "5", f"file://{root}", str(deep))  # one more: the change, and its parent
+    assert (deep / ".git" / "shallow").exists()
     assert named(cli, deep) == named(cli, root)
     assert named(cli, shallow, "--revision", "0123abc", "--created", "1732100000")["static"] == ("0123abc", "2024-11-20T10:53:20Z")
 

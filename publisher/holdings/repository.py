@@ -7,6 +7,7 @@ planned tag will do about it is decided by release/decisions.decide_all, for the
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from concurrent.futures import Executor
 
 from publisher.image.attestation import lists_attestations
@@ -58,19 +59,19 @@ class Repository:
         session = self.registry.start_upload(self.path)
         self.registry.cancel_upload(self.path, session)
 
-    def _release_of(self, digest: str) -> tuple[str | None, str | None, str | None, str | None, bool | None]:
+    def _release_of(self, digest: str) -> tuple:
         """(version, revision, inputs, base digest) from the index's annotations, else from the first image's labels;
-        then whether the index lists attestation manifests."""
+        then whether the index lists attestation manifests, and its annotations (what it records it was made of)."""
         document = self._json_manifest(digest)
         found = document.get("annotations") or {}
-        inputs, base = found.get(INPUTS), found.get(BASE_DIGEST)
+        inputs, base, recorded = found.get(INPUTS), found.get(BASE_DIGEST), MappingProxyType(dict(found))
         attested = lists_attestations(document) if "manifests" in document else None
         if VERSION not in found and document.get("manifests"):
             document = self._json_manifest(document["manifests"][0]["digest"])
         if VERSION not in found and "config" in document:
             config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
             found = (config.get("config") or {}).get("Labels") or {}
-        return found.get(VERSION), found.get(REVISION), inputs, base, attested
+        return found.get(VERSION), found.get(REVISION), inputs, base, attested, recorded
 
     def manifest(self, digest: str) -> bytes:
         """The manifest at `digest` (b"" when the repository has none), fetched once: the read step has the indexes."""

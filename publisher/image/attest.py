@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timezone
 
 from publisher.image import attestation, oci, purl, sbom, slsa
 from publisher.image.attestation import AttestationManifest
@@ -28,11 +29,9 @@ class Context:
 
     image: str  # the name the SBOMs give every image: the matrix's first repository
     supplier: str
-    created: datetime
     matrix: SourceFile
     template: SourceFile | None
     source: str | None  # the source repository's URL, in CI
-    revision: str | None  # a full commit id, or None
     env: dict  # stable CI variables only (see stable_env)
     package: str | None  # the payload's PyPI project when it comes from wheels: its files' purl
     folders: tuple[str, str]  # where the payload's files are: in the primary image, in derived images
@@ -46,9 +45,36 @@ class Context:
         """All but the per-platform payload, which the inputs digest has already (its files; a wheel on
         PyPI never changes; the components its wheel's SBOMs list, the wheel their one source): one value
         for every stage of a release, whatever its platforms. Its field names are hashed: renaming one
-        changes every inputs digest."""
-        shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "payloads", "components")}
-        return oci.digest(json.dumps(shared, sort_keys=True, default=_as_json).encode())
+        changes every inputs digest. The commit each image names and its time are not in it: they are each
+        variant's (its labels), and not inputs (release/inputs)."""
+        return oci.digest(json.dumps(self.shared(), sort_keys=True).encode())
+
+    def shared(self) -> dict:
+        """The fields the digest hashes, as JSON values."""
+        return json.loads(json.dumps({f.name: getattr(self, f.name) for f in fields(self)
+                                      if f.name not in ("files", "payloads", "components")}, default=_as_json))
+
+
+def format_4_digest(shared: Mapping | None, created: str | None, revision: str | None) -> str:
+    """The context's digest as inputs format 4 hashed it (release/inputs), when a publish's context held its
+    creation time and revision: `shared` (Context.shared; None without attestations) with `created` and
+    `revision`, the labels an index of that format records."""
+    if shared is None:
+        return NO_ATTESTATIONS
+    then = {**shared, "created": str(created_time(created)), "revision": revision if full_commit(revision) else None}
+    return oci.digest(json.dumps(then, sort_keys=True, default=_as_json).encode())
+
+
+def created_time(label: str | None) -> datetime:
+    """An image's creation time, from its `created` label; the epoch when it has none, never "now"."""
+    if not label:
+        return datetime.fromtimestamp(0, timezone.utc)
+    return datetime.fromisoformat(label.replace("Z", "+00:00"))
+
+
+def full_commit(revision: str | None) -> bool:
+    """A full git commit id (SHA-1 or SHA-256), as the provenance's `gitCommit` must be."""
+    return bool(revision) and len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision)
 
 
 def _as_json(value) -> object:

@@ -6,10 +6,11 @@ Floating tags never move backwards: one pointing at a newer release is held.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from publisher.errors import PublisherError
-from publisher.release.plan import REVISION, Plan
+from publisher.release.plan import Plan, VariantPlan
 from publisher.release.tags import is_floating
 from publisher.release.version import Release, parse_release
 
@@ -27,6 +28,7 @@ class Current:
     inputs: str | None = None  # what its content was made from (see inputs.py), when publisher made it
     base_digest: str | None = None  # its base's digest when it was made (see inputs.BASE_DIGEST), when recorded
     attested: bool | None = None  # its index lists attestation manifests; None when it is not an index
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)  # its index's: what it records it was made of (release/inputs)
 
 
 @dataclass(frozen=True)
@@ -71,27 +73,32 @@ def _newer(version: str | None, release: Release) -> bool:
         return False
 
 
+def expected(d: Decision, digest: str) -> str:
+    """What a tag holds once its decision is carried out: `digest` (its publication's), or where it stays, what
+    it held (an index made from the same inputs, which need not be those very bytes: release/rerun.holds)."""
+    return d.current.digest if d.status == STAYS and d.current.digest else digest
+
+
 def retire(current: Current) -> Decision:
     """A tag the plan no longer updates: it stays where it is, frozen at its last release."""
     return Decision(RETIRED, current, f"retired: last {current.version or 'unknown release'}")
 
 
 def decide_all(plan: Plan, states: dict[str, dict[str, Current]], rules: Rules,
-               digests: dict[str, str] | None = None, attested: bool = True) -> dict[tuple[str, str], Decision]:
-    """(repository, tag) → Decision for every planned tag.
-
-    `digests` (variant → index digest) once the images are made: "same content" is then the same
-    digest. Without them (the dry-run builds nothing) it is the same release and revision, and
-    attestations as `attested` says the publish makes them (or not).
-    """
+               same: Callable[[str, VariantPlan, str, Current], bool]) -> dict[tuple[str, str], Decision]:
+    """(repository, tag) → Decision for every planned tag. `same(ref, v, tag, current)`: the tag already holds
+    this release's content for variant `v` (release/rerun.same_content: what its index records it was made of;
+    after a build, or with --no-build-cache, `by_digest`)."""
     decisions = {}
     for ref, current in states.items():
         for v in plan.variants_in(ref):
             for tag in v.tags:
                 now = current[tag]
-                same = (now.digest == digests[v.variant.name] if digests is not None
-                        else now.version == plan.release.text and now.revision == v.labels.get(REVISION)
-                        and now.attested in (None, attested))
-                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, same, plan.release,
-                                             rules.force, rules.downgrade)
+                decisions[ref, tag] = decide(is_floating(tag, plan.release), now, now.digest is not None and same(ref, v, tag, now),
+                                             plan.release, rules.force, rules.downgrade)
     return decisions
+
+
+def by_digest(digests: Mapping[tuple[str, str], str]):
+    """The `same` of decide_all once the indexes are made: (repository, tag) → the index digest it gets."""
+    return lambda ref, v, tag, current: current.digest == digests.get((ref, tag))

@@ -27,6 +27,7 @@ class Publication:
     tags: tuple[str, ...]
     repositories: tuple[str, ...] = ()  # only these repositories; () for every one
     attestations: tuple[AttestationManifest, ...] = ()  # one per image, listed in the index
+    source: str | None = None  # an index this repository holds, copied from there where it is missing (release/rerun)
 
     def goes_to(self, ref: str) -> bool:
         return not self.repositories or ref in self.repositories
@@ -40,10 +41,16 @@ class Publication:
         return lists_attestations(json.loads(self.index))
 
 
+def copied(v: VariantPlan, tags: tuple[str, ...], index: bytes, source: str) -> Publication:
+    """An index repository `source` holds, written to `tags` of `v` in every repository of `v`, its content
+    copied from there (release/rerun.course): the very bytes, so every repository holds one digest."""
+    return Publication(v.variant.name, (), index, tags, v.variant.repositories, (), source)
+
+
 def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, images: dict | None = None,
-                made: dict | None = None, recorded: dict | None = None) -> Publication:
+                made: dict | None = None, recorded: dict | None = None, tags: tuple[str, ...] | None = None) -> Publication:
     """One variant's index over `children` ((variant, platform) → Image or Child) at its resolved platforms,
-    with its resolved annotations; `images` to push with it.
+    with its resolved annotations; `images` to push with it; to its `tags` (all of them by default).
 
     Its attestations, listed in the index after the images: `made`, (variant, platform) → the AttestationManifest
     made here, pushed with it; or `recorded`, → its index entry as a stage record holds it (the stage pushed it)."""
@@ -53,4 +60,4 @@ def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, image
     attestations = tuple(made[key] for key in keys if key in made) if made else ()
     entries = [a.index_entry() for a in attestations] + [recorded[key] for key in keys if (recorded or {}).get(key)]
     index = oci.index(mine, dict(resolved.annotations), entries)
-    return Publication(v.variant.name, pushed, index, v.tags, v.variant.repositories, attestations)
+    return Publication(v.variant.name, pushed, index, v.tags if tags is None else tags, v.variant.repositories, attestations)

@@ -7,11 +7,13 @@ here, and every step reads the platforms, bases and annotations of that value. N
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from publisher.image.platform import Platform
 from publisher.release import inputs
+from publisher.release.inputs import Format4, Parts
 from publisher.release.plan import Plan, VariantPlan
 
 
@@ -20,6 +22,7 @@ class ResolvedVariant:
     platforms: tuple[Platform, ...]  # what this flow makes of it: its own, or for from-base, those its base has
     base_digest: str | None  # its base's digest as this flow resolved it (None: FROM scratch, or a base not read)
     annotations: MappingProxyType  # its index's annotations; empty for a stage, which writes no index
+    parts: Parts | None = None  # what it is made of (release/inputs); None for a stage
 
     @property
     def inputs(self) -> str | None:
@@ -33,6 +36,7 @@ class Resolved:
     variants: MappingProxyType  # variant name → ResolvedVariant, in plan order
     payload: MappingProxyType  # Platform → the digest of the payload's files its images carry (inputs.payload_digest)
     context: MappingProxyType  # Platform → the digest of its images' attestation context (image/attest.context_digest)
+    format_4: Format4 | None = None  # to recognise an index of inputs format 4 (release/inputs); None: not known here
 
     def __getitem__(self, name: str) -> ResolvedVariant:
         return self.variants[name]
@@ -55,16 +59,35 @@ def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> d
 
 
 def one_machine(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
-                files: dict[Platform, dict[str, str]], context: str) -> Resolved:
+                files: dict[Platform, dict[str, str]], context: str, shared: Mapping | None = None) -> Resolved:
     """One machine and a refresh (`plan` already cut to its variants): platforms from the bases read,
     annotations from the bases' digests, the payload's files (Platform → file name → digest) and the
-    attestation context's digest."""
+    attestation context's digest (and its fields, `shared`, to recognise an index of inputs format 4)."""
     platforms = final_platforms(plan, from_base)
     payload = {p: inputs.payload_digest(f) for p, f in files.items()}
     contexts = {p: context for p in files}
     return _resolved(plan, {v.variant.name: _variant(v, platforms[v.variant.name], bases.get(v.variant.name),
                                                      payload, contexts)
-                            for v in plan.variants}, payload, contexts)
+                            for v in plan.variants}, payload, contexts, Format4(shared, MappingProxyType(payload)))
+
+
+def foreseen(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None], context: str) -> Resolved:
+    """For a dry-run, which fetches no payload: every part but the payload, from the bases read (those not
+    read: None) and the attestation context's digest; no annotations."""
+    platforms = final_platforms(plan, from_base)
+    contexts = {p: context for p in plan.platforms}
+    found = {v.variant.name: ResolvedVariant(platforms[v.variant.name], bases.get(v.variant.name), MappingProxyType({}),
+                                             inputs.parts(v, bases.get(v.variant.name), None, contexts, platforms[v.variant.name]))
+             for v in plan.variants}
+    return _resolved(plan, found, {}, contexts)
+
+
+def cut(found: Resolved, names: Iterable[str]) -> Resolved:
+    """What a flow makes of what it resolved: the variants `names` only (the rest are kept or copied:
+    release/rerun.course), each as resolved."""
+    keep = set(names)
+    plan = replace(found.plan, variants=tuple(v for v in found.plan.variants if v.variant.name in keep))
+    return replace(found, plan=plan, variants=MappingProxyType({n: r for n, r in found.variants.items() if n in keep}))
 
 
 def stage(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
@@ -92,10 +115,11 @@ def join(plan: Plan, platforms: dict[str, tuple[Platform, ...]], staged: dict) -
 
 def _variant(v: VariantPlan, platforms: tuple[Platform, ...], base_digest: str | None, payload: dict[Platform, str],
              context: dict[Platform, str]) -> ResolvedVariant:
-    return ResolvedVariant(platforms, base_digest,
-                           MappingProxyType(inputs.annotations(v, base_digest, payload, context, platforms)))
+    made_of = inputs.parts(v, base_digest, payload, context, platforms)
+    return ResolvedVariant(platforms, base_digest, MappingProxyType(inputs.annotations(v, made_of)), made_of)
 
 
 def _resolved(plan: Plan, variants: dict[str, ResolvedVariant], payload: dict[Platform, str],
-              context: dict[Platform, str]) -> Resolved:
-    return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)), MappingProxyType(dict(context)))
+              context: dict[Platform, str], format_4: Format4 | None = None) -> Resolved:
+    return Resolved(plan, MappingProxyType(variants), MappingProxyType(dict(payload)), MappingProxyType(dict(context)),
+                    format_4)

@@ -36,14 +36,13 @@ def platforms_of(index: bytes) -> dict[Platform, str]:
 
 
 def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: dict[tuple[str, str], Decision]) -> dict:
-    """`published`: repository → variant → what it holds now. `decisions`: as made (empty when
-    nothing was to be done: every tag stayed)."""
+    """`published`: repository → tag → what it holds now (a variant may skip a repository). `decisions`: as
+    made (empty when nothing was to be done: every tag stayed)."""
     repositories = {}
-    for ref, variants in published.items():
+    for ref, held in published.items():
         tags = {}
-        for v in (v for v in plan.variants if v.variant.name in variants):  # a variant may skip a repository
-            held = variants[v.variant.name]
-            for tag in v.tags:
+        for v in plan.variants_in(ref):
+            for tag in (t for t in v.tags if t in held):
                 d = decisions.get((ref, tag))
                 moved = d is not None and d.status == MOVES
                 if d is not None and d.status == HELD:  # still what it held: another, newer release
@@ -51,7 +50,8 @@ def document(plan: Plan, published: dict[str, dict[str, Published]], decisions: 
                                  "status": HELD, "moved_from": None,
                                  "meanwhile": d.current.version if d.meanwhile else None}
                     continue
-                tags[tag] = {"digest": held.index, "variant": v.variant.name, "platforms": {str(p): d for p, d in held.platforms.items()},
+                tags[tag] = {"digest": held[tag].index, "variant": v.variant.name,
+                             "platforms": {str(p): d for p, d in held[tag].platforms.items()},
                              "status": d.status if d else "stays",
                              "moved_from": d.current.digest if moved else None, "meanwhile": None}
         repositories[ref] = tags

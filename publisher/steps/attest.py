@@ -7,13 +7,13 @@ What is particular to one image (its manifest digest, its packages) follows from
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
 from publisher.image.platform import Platform
 from publisher import __version__
 from publisher.image import oci, purl
-from publisher.image.attest import Context, Facts, attest, python_version
+from publisher.image.attest import Context, Facts, attest, created_time, full_commit, python_version
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image
 from publisher.image.packages import merge
@@ -26,33 +26,36 @@ from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
 from publisher.release.plan import CREATED, OCI, REVISION, Plan, VariantPlan
 from publisher.release.resolved import Resolved
+from publisher.options import Options
 from publisher.steps.run import Run
 
 
 def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Platform, dict[str, str]]) -> Context:
     """`binaries`: Platform → the folder of the payload's files; `files`: their digests."""
-    root = run.options.root
+    shared = shared_context(run.options, plan)
+    return replace(shared, files=files, payloads={p: _payloads(run, plan, p, files[p]) for p in binaries},
+                   components={p: _embedded_components(run, plan, p, shared.supplier) for p in binaries})
+
+
+def shared_context(options: Options, plan: Plan) -> Context:
+    """What every attestation of the publish shares, without the payload: all its digest hashes (a dry-run,
+    which fetches no payload, compares what its images are made of with it)."""
     labels = plan.primary.labels
     env = ci_environment()
-    revision = labels.get(REVISION, "")
     home = plan.home or plan.repositories[0]  # not --repository's: one name, one digest, wherever it is pushed
-    supplier = labels.get(OCI + "vendor") or home.split("/")[1]
     return Context(
-        image=home, supplier=supplier,
-        created=_created(labels.get(CREATED)),
-        # Named, not hashed: the revision pins them, and a digest of a file every variant shares would
+        image=home, supplier=labels.get(OCI + "vendor") or home.split("/")[1],
+        # Named, not hashed: each variant's revision pins them, and a digest of a file every variant shares would
         # change every variant's provenance (and digest: an exact-tag conflict) when one variant's entry changes.
-        matrix=SourceFile(run.options.matrix_file),
-        template=SourceFile(plan.template) if has_file(root, plan.template) else None,
+        matrix=SourceFile(options.matrix_file),
+        template=SourceFile(plan.template) if has_file(options.root, plan.template) else None,
         source=f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}" if "GITHUB_REPOSITORY" in env else None,
-        revision=revision if len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision) else None,
         env=env,
         package=plan.payload.wheels.package if plan.payload.wheels else None,
         folders=(plan.payload.primary, plan.payload.derived),
         payload_version=plan.payload_version,
-        files=files,
-        payloads={p: _payloads(run, plan, p, files[p]) for p in binaries},
-        components={p: _embedded_components(run, plan, p, supplier) for p in binaries},
+        files={},
+        payloads={},
     )
 
 
@@ -85,12 +88,15 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
                             folder + name, licenses) for name, digest in ctx.files[platform].items())
     written = str(v.variant.base)  # as matrix.yaml and the Dockerfile write it
     base = BaseImage(written, base_digest, _base_supplier(written)) if base_digest else None
-    sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier, ctx.created,
-                      __version__, binaries, base, packages if packages and packages.packages else None,
-                      python_version(image.config) if base else None, ctx.components.get(platform, ()))
+    revision = v.labels.get(REVISION)  # the commit this variant names (local/git), and its time
+    sbom = SbomInputs(f"{ctx.image}:{v.tags[0]}", version, platform, image.digest, ctx.supplier,
+                      created_time(v.labels.get(CREATED)), __version__, binaries, base,
+                      packages if packages and packages.packages else None, python_version(image.config) if base else None,
+                      ctx.components.get(platform, ()))
     provenance = ProvenanceInputs(
         __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
-        SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source, ctx.revision,
+        SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source,
+        revision if full_commit(revision) else None,
         Dependency(purl.docker(written, base_digest, str(platform)), base_digest) if base else None,
         ctx.payloads[platform], ctx.env)
     return Facts(sbom, provenance)
@@ -135,13 +141,6 @@ def _base_supplier(base: str) -> str:
     if domain == purl.DOCKER_HUB and path.startswith("library/"):
         return "Docker Official Images"
     return path.split("/")[0]
-
-
-def _created(text: str | None) -> datetime:
-    """The release's creation time (the label); the epoch when it has none, never "now"."""
-    if not text:
-        return datetime.fromtimestamp(0, timezone.utc)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _hex(digest: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from publisher.image import oci
 from publisher.release.converge import NEWER, OURS, RESTORE, WRITE, Meanwhile, standing
-from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision
+from publisher.release.decisions import HELD, MOVES, NEW, Current, Decision, expected
 from publisher.release.events import Tagged, TakenMeanwhile, TagWritten
 from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
@@ -59,7 +59,8 @@ def settle(repositories: list[Repository], publications: list[Publication], deci
            downgrade: bool, pool: Executor) -> Settling:
     """Every floating tag we planned, read again until a round writes nothing."""
     planned = [(repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref) for tag in p.tags
-               if is_floating(tag, release) and decisions[repo.ref, tag].status != HELD]
+               if is_floating(tag, release) and decisions[repo.ref, tag].status != HELD
+               and expected(decisions[repo.ref, tag], p.digest) == p.digest]  # one that stays at other bytes is left
     found: list[Settled] = []
     writes: list[TagWritten] = []
     for _ in range(ROUNDS):

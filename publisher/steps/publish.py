@@ -18,11 +18,14 @@ from publisher.image.attest import Context, context_digest
 from publisher.local.records import check_stage_folder, load_records, record_path
 from publisher.options import Options
 from publisher.progress import Progress
-from publisher.release import refresh, resolved, result
+from publisher.errors import PublisherError
+from publisher.release import refresh, rerun, resolved, result
+from publisher.release.decisions import decide_all, expected
 from publisher.release.events import (CallsRecovered, Event, ManifestSent, Sent, SmokeTested, Tagged, TagVerified,
                                       TagWritten)
-from publisher.release.publication import publication
+from publisher.release.publication import Publication, copied, publication
 from publisher.release.rerun import up_to_date
+from publisher.release.tags import is_floating
 from publisher.release.result import Published
 from publisher.release.plan import Plan
 from publisher.release.resolved import Resolved
@@ -71,10 +74,35 @@ def _one_machine(run: Run, plan: Plan) -> Outcome:
     bases = resolve_bases(run, plan)
     from_base = base_platforms(run, plan, bases)
     context = _context(run, plan, binaries, files)
-    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, context_digest(context))
-    if targets and found.variants and run.options.build_cache and up_to_date(found, states):
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, context_digest(context),
+                                 context.shared() if context else None)
+    course = _course(run, found, targets, states)
+    if targets and found.variants and not course.writes:
         return _nothing_to_do(run, found, targets, states)
-    return _released(run, found, targets, states, Making(binaries, bases, context))
+    return _released(run, found, targets, states, Making(binaries, bases, context), course)
+
+
+def _course(run: Run, found: Resolved, targets: list[Repository], states: dict) -> rerun.Course:
+    """What this publish does with each variant, from what the registries record (release/rerun): a conflict
+    that follows from it is refused here, before anything is made. --no-build-cache trusts no record: every
+    variant is made, and compared by digest."""
+    if not targets or not run.options.build_cache:
+        return rerun.every_variant_made(found)
+    decisions = decide_all(found.plan, states, run.options.rules, rerun.same_content(found))
+    refused = rerun.conflicts(found, decisions)
+    if refused:
+        raise PublisherError(*refused)
+    course = rerun.course(found, states, decisions)
+    names = [v.variant.name for v in found.plan.variants]
+    if any(course.kept(n) or course.copied(n) for n in names) and course.writes:  # a rerun, a backfill: say what
+        for name in names:
+            if not course.kept(name):
+                sources = {s.ref for (n, _), s in course.writes.items() if n == name and s}
+                run.progress.log(f"{name}: " + ", ".join([*(["made"] if name in course.made else []),
+                                                          *(f"copied from {ref}" for ref in sorted(sources))]))
+        kept = [n for n in names if course.kept(n)]
+        run.progress.log(f"kept, every tag holding what this release publishes: {', '.join(kept) or 'none'}")
+    return course
 
 
 def _refresh(run: Run, plan: Plan) -> Outcome:
@@ -92,7 +120,7 @@ def _refresh(run: Run, plan: Plan) -> Outcome:
     files = payload_files(cut, binaries)
     context = _context(run, cut, binaries, files)
     found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, context_digest(context))
-    return _released(run, found, targets, states, Making(binaries, bases, context))
+    return _released(run, found, targets, states, Making(binaries, bases, context), rerun.every_variant_made(found))
 
 
 @dataclass(frozen=True)
@@ -104,17 +132,40 @@ class Making:
     context: Context | None  # None: no attestations
 
 
-def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making) -> Outcome:
-    """Every image made, smoke-tested and attested, then pushed, signed, tagged and verified (with targets)."""
-    with engine_for(run) as engine:
-        proven = _made_and_proven(run, found, making.binaries, making.bases, engine)
-        if not targets:
-            return Outcome(proven.events, {}, made_with=proven.made.made_with)
-        images = _pushable(run, found, proven.made, making.binaries)
-    attested = _attested(run, found, making.context, images)
-    publications = [publication(v, found[v.variant.name], images, images, made=attested) for v in found.plan.variants]
-    shipped = ship(run, found, targets, publications, states)
-    return _outcome(run, found, targets, publications, shipped, proven)
+def _released(run: Run, found: Resolved, targets: list[Repository], states: dict, making: Making,
+              course: rerun.Course) -> Outcome:
+    """The variants `course` makes made, smoke-tested and attested; then, with those it copies, pushed,
+    signed, tagged and verified (with targets)."""
+    made, proven, images, attested = resolved.cut(found, course.made), None, {}, {}
+    if made.plan.variants:
+        with engine_for(run) as engine:
+            proven = _made_and_proven(run, made, making.binaries, making.bases, engine)
+            if not targets:
+                return Outcome(proven.events, {}, made_with=proven.made.made_with)
+            images = _pushable(run, made, proven.made, making.binaries)
+        attested = _attested(run, made, making.context, images)
+    publications = _publications(found, course, targets, images, attested)
+    same = rerun.same_content(found) if run.options.build_cache and not run.options.refresh else None
+    shipped = ship(run, found, targets, publications, states, same)
+    return _outcome(run, found, targets, publications, shipped, states, proven)
+
+
+def _publications(found: Resolved, course: rerun.Course, targets: list[Repository], images: dict,
+                  attested: dict) -> list[Publication]:
+    """One per variant and index its tags get: its made index, or the one another of its tags holds (copied
+    from that repository), each to the tags of the kinds (exact, floating) that need it."""
+    held = {t.ref: t for t in targets}
+    plan, out = found.plan, []
+    for v in plan.variants:
+        by_source: dict = {}
+        for (name, floating), source in course.writes.items():
+            if name == v.variant.name:
+                by_source.setdefault(source, []).extend(t for t in v.tags if is_floating(t, plan.release) == floating)
+        for source, tags in by_source.items():
+            tags = tuple(t for t in v.tags if t in tags)
+            out.append(publication(v, found[v.variant.name], images, images, made=attested, tags=tags) if source is None
+                       else copied(v, tags, held[source.ref].manifest(source.digest), source.ref))
+    return out
 
 
 def _one_stage(run: Run, plan: Plan) -> Outcome:
@@ -161,12 +212,12 @@ def _join(run: Run, plan: Plan) -> Outcome:
     children = {key: image.child() for key, image in staged.items()}
     entries = {key: image.attestation for key, image in staged.items()}
     publications = [publication(v, found[v.variant.name], children, recorded=entries) for v in found.plan.variants]
-    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states))
+    return _outcome(run, found, targets, publications, ship(run, found, targets, publications, states), states)
 
 
 def _context(run: Run, plan: Plan, binaries: dict, files: dict) -> Context | None:
     """What every attestation shares; None with --no-attestations."""
-    return attest.context(run, plan, binaries, files) if run.options.attestations else None
+    return attest.context(run.options, plan, binaries, files) if run.options.attestations else None
 
 
 def _attested(run: Run, found: Resolved, context: Context | None, images: dict) -> dict:
@@ -179,12 +230,38 @@ def _attested(run: Run, found: Resolved, context: Context | None, images: dict) 
 
 
 def _outcome(run: Run, found: Resolved, targets: list[Repository], publications: list, shipped: Shipped,
-             proven: Proven | None = None) -> Outcome:
-    mine = {p.name: Published(p.digest, result.platforms_of(p.index)) for p in publications}
-    published = {t.ref: {name: held for name, held in mine.items() if found.plan.publishes(name, t.ref)} for t in targets}
-    events = [*(proven.events if proven else ()), *shipped.events]
-    return Outcome(events, {p.name: p.digest for p in publications}, found,
-                   result.document(found.plan, published, shipped.decisions), proven.made.made_with if proven else None)
+             states: dict, proven: Proven | None = None) -> Outcome:
+    published = _published(found, targets, publications, shipped.decisions, states)
+    written = {(t.ref, tag) for t in targets for p in publications if p.goes_to(t.ref) for tag in p.tags}
+    events = [*(proven.events if proven else ()), *shipped.events,
+              *_unchanged(found.plan, targets, lambda ref, tag: (ref, tag) not in written)]
+    return Outcome(events, _digests(found, published), found, result.document(found.plan, published, shipped.decisions),
+                   proven.made.made_with if proven else None)
+
+
+def _published(found: Resolved, targets: list[Repository], publications: list, decisions: dict,
+               states: dict) -> dict[str, dict[str, Published]]:
+    """Repository → tag → the index it holds now: its publication's, or what it held where it stays."""
+    mine = {(p.name, tag, ref): p.index for p in publications for tag in p.tags for ref in (t.ref for t in targets)
+            if p.goes_to(ref)}
+    out = {}
+    for t in targets:
+        tags = {}
+        for v in found.plan.variants_in(t.ref):
+            for tag in v.tags:
+                index = mine.get((v.variant.name, tag, t.ref))
+                d = decisions.get((t.ref, tag))
+                if index is None or (d is not None and expected(d, oci.digest(index)) != oci.digest(index)):
+                    index = t.manifest(states[t.ref][tag].digest)  # read by read_targets already
+                tags[tag] = Published(oci.digest(index), result.platforms_of(index)) if index else None
+        out[t.ref] = {tag: held for tag, held in tags.items() if held}
+    return out
+
+
+def _digests(found: Resolved, published: dict[str, dict[str, Published]]) -> dict[str, str]:
+    """Variant → the index its last tag (a floating one where it has one) holds in its first repository."""
+    return {v.variant.name: published[ref][v.tags[-1]].index for v in found.plan.variants
+            for ref in found.plan.repositories_of(v)[:1] if v.tags[-1] in published.get(ref, {})}
 
 
 @dataclass(frozen=True)
@@ -208,32 +285,27 @@ def _made_and_proven(run: Run, found: Resolved, binaries: dict, bases, engine) -
 
 
 def _pushable(run: Run, found: Resolved, made: Made, binaries: dict) -> dict:
-    """(variant, platform) → the Image to push: assembled ones as they are, built ones exported."""
+    """(variant, platform) → the Image to push: assembled ones as they are, built ones exported. Only what the
+    flow publishes: a primary made for a build to copy from, and not published itself, is not pushed."""
     exported = {}
     if made.built:
         with run.progress.phase("export", len(made.built)) as tick:
             exported = export_all(run, found, made.engine, made.built, binaries, tick)
-    return {**{k: a.image for k, a in made.assembled.items()}, **exported}
+    return {k: a.image for k, a in made.assembled.items() if k[0] in found.variants} | exported
 
 
 def _nothing_to_do(run: Run, found: Resolved, targets: list[Repository], states: dict) -> Outcome:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     events = _unchanged(found.plan, targets)
-    # the last tag: a floating one when there is one, which a base refresh moved to the newest content
-    held = {(t.ref, v.variant.name): t.manifest(states[t.ref][v.tags[-1]].digest)  # read by read_targets already
-            for t in targets for v in found.plan.variants_in(t.ref)}
+    published = _published(found, targets, [], {}, states)
     if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
         for t in targets:
-            events += sign.sign_held(run.options.sign_key, t, [held[t.ref, v.variant.name] for v in found.plan.variants_in(t.ref)],
-                                     run.network)
-    published = {t.ref: {v.variant.name: Published(oci.digest(held[t.ref, v.variant.name]),
-                                                    result.platforms_of(held[t.ref, v.variant.name]))
-                         for v in found.plan.variants_in(t.ref)} for t in targets}
-    return Outcome(events, {v.variant.name: states[found.plan.repositories_of(v)[0]][v.tags[-1]].digest
-                            for v in found.plan.variants}, None, result.document(found.plan, published, {}))
+            indexes = sorted({held.index for held in published[t.ref].values()})
+            events += sign.sign_held(run.options.sign_key, t, [t.manifest(index) for index in indexes], run.network)
+    return Outcome(events, _digests(found, published), None, result.document(found.plan, published, {}))
 
 
-def _unchanged(plan: Plan, targets: list[Repository]) -> list[Event]:
-    """Every planned tag, read and found holding this release already: nothing written, each one verified."""
-    tags = [(t.ref, tag) for t in targets for tag in plan.tags_in(t.ref)]
+def _unchanged(plan: Plan, targets: list[Repository], only=lambda ref, tag: True) -> list[Event]:
+    """Every planned tag (`only` those), read and found holding this release already: nothing written, each one verified."""
+    tags = [(t.ref, tag) for t in targets for tag in plan.tags_in(t.ref) if only(t.ref, tag)]
     return [*(TagWritten(*t, Tagged.UNCHANGED) for t in tags), *(TagVerified(*t) for t in tags)]

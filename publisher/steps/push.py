@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image import oci
@@ -11,18 +12,21 @@ from publisher.image.oci import Image
 from publisher.release.decisions import CONFLICT, HELD, MOVES, NEW, Decision
 from publisher.release.events import BlobSent, ManifestSent, Sent, Tagged, TagWritten
 from publisher.release.publication import Publication
+from publisher.holdings.copy import copy_children
 from publisher.holdings.repository import Repository
 
 
 def refuse_conflicts(decisions: dict, publications: list[Publication]) -> None:
     by_tag = {tag: p for p in publications for tag in p.tags}
-    conflicts = [_conflict(ref, tag, d, by_tag[tag]) for (ref, tag), d in decisions.items() if d.status == CONFLICT]
+    conflicts = [_conflict(ref, tag, d, by_tag.get(tag)) for (ref, tag), d in decisions.items() if d.status == CONFLICT]
     if conflicts:
         raise PublisherError(*conflicts)
 
 
-def _conflict(ref: str, tag: str, d: Decision, p: Publication) -> str:
+def _conflict(ref: str, tag: str, d: Decision, p: Publication | None) -> str:
     held = f"{d.current.digest} ({d.current.version or 'unknown version'})"
+    if p is None:
+        return f"{ref}:{tag}: holds {held}; exact tags are immutable: publish a new version, or pass --force to overwrite"
     if d.current.inputs and d.current.attested is not None and d.current.attested != p.attested:
         before, now, same = (("with", "without", "without --no-attestations") if d.current.attested
                              else ("without", "with", "with --no-attestations"))
@@ -32,10 +36,19 @@ def _conflict(ref: str, tag: str, d: Decision, p: Publication) -> str:
             "exact tags are immutable: publish a new version, or pass --force to overwrite")
 
 
-def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor) -> list:
-    """Content everywhere, by digest: nothing is tagged yet. What became of each blob and manifest."""
-    return [event for repo, mount_from in _with_mount_sources(repositories)
-            for event in push_content(repo, [p for p in publications if p.goes_to(repo.ref)], mount_from, pool)]
+def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor,
+                  cache: Path | None = None) -> list:
+    """Content everywhere, by digest: nothing is tagged yet. What became of each blob and manifest. A
+    publication copied from a repository (`source`) brings its content from there (holdings/copy; `cache`)."""
+    held = {repo.ref: repo for repo in repositories}
+    events = []
+    for repo, mount_from in _with_mount_sources(repositories):
+        mine = [p for p in publications if p.goes_to(repo.ref)]
+        for p in mine:
+            if p.source and p.source != repo.ref:
+                events += copy_children(held[p.source], repo, p.index, cache, pool)
+        events += push_content(repo, mine, mount_from, pool)
+    return events
 
 
 def push_tags(repositories: list[Repository], publications: list[Publication], decisions: dict, is_floating,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from publisher.errors import PublishFailed
 from publisher.image.cosign import signature_tag
 from publisher.release.converge import Meanwhile
-from publisher.release.decisions import HELD
+from publisher.release.decisions import HELD, expected
 from publisher.release.events import TagVerified
 from publisher.release.publication import Publication
 from publisher.release.tags import is_floating
@@ -34,7 +34,8 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
     checked = sorted(((repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref)
                       for tag in p.tags if decisions[repo.ref, tag].status != HELD),
                      key=lambda item: release is not None and is_floating(item[2], release))
-    found = list(pool.map(lambda item: _tag_holds(*item, release), checked))
+    found = list(pool.map(lambda item: _tag_holds(*item, expected(decisions[item[0].ref, item[2]], item[1].digest), release),
+                          checked))
     wrong = [f for f in found if isinstance(f, str)]
     attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
                 for a in p.attestations]
@@ -48,13 +49,14 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
                     [f for f in found if isinstance(f, Meanwhile)])
 
 
-def _tag_holds(repo: Repository, publication: Publication, tag: str, release: Release | None) -> str | Meanwhile | None:
-    """None if the tag holds the publication; the newer release a floating tag holds instead; else what is wrong."""
-    found = repo.registry.head_manifest(repo.name.tag(tag), expect=publication.digest)
-    if found == publication.digest:
+def _tag_holds(repo: Repository, publication: Publication, tag: str, digest: str, release: Release | None) -> str | Meanwhile | None:
+    """None if the tag holds `digest` (its publication's, or what it held where it stays); the newer release a
+    floating tag holds instead; else what is wrong."""
+    found = repo.registry.head_manifest(repo.name.tag(tag), expect=digest)
+    if found == digest:
         return None
     newer = newer_at(repo, tag, release) if found and release and is_floating(tag, release) else None
-    return newer or f"{repo.ref}:{tag}: expected {publication.digest}, found {found or 'no such tag'}"
+    return newer or f"{repo.ref}:{tag}: expected {digest}, found {found or 'no such tag'}"
 
 
 def _attestation(repo: Repository, digest: str) -> str | None:

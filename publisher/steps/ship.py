@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from publisher.image.cosign import subjects
-from publisher.release.decisions import HELD, Decision, decide_all
+from publisher.release.decisions import HELD, Decision, by_digest, decide_all
 from publisher.release.events import Event, TagHeld
 from publisher.release.publication import Publication
 from publisher.release.resolved import Resolved
@@ -23,11 +23,15 @@ class Shipped:
     events: list[Event]  # what became of each blob, manifest, signature and tag
 
 
-def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: list[Publication], states: dict) -> Shipped:
-    """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify."""
-    for p in publications:
-        run.progress.log(f"{p.name}: {p.digest}")
-    decisions = decide_all(resolved.plan, states, run.options.rules, {p.name: p.digest for p in publications})
+def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: list[Publication], states: dict,
+         same=None) -> Shipped:
+    """Decide every tag, refuse conflicts, then push content, signatures and tags, and verify. A tag stays where
+    it holds its publication's index, or where `same` says it holds what this release publishes (release/rerun)."""
+    for p in dict.fromkeys((p.name, p.digest) for p in publications):
+        run.progress.log(f"{p[0]}: {p[1]}")
+    digests = by_digest({(t.ref, tag): p.digest for t in targets for p in publications if p.goes_to(t.ref) for tag in p.tags})
+    rule = digests if same is None else (lambda *tag: same(*tag) or digests(*tag))
+    decisions = decide_all(resolved.plan, states, run.options.rules, rule)
     refuse_conflicts(decisions, publications)
     for (ref, tag), d in decisions.items():
         if d.status == HELD:
@@ -35,7 +39,7 @@ def ship(run: Run, resolved: Resolved, targets: list[Repository], publications: 
         elif d.why:
             run.progress.log(f"{ref}:{tag}: {d.status}: {d.why}")
     with run.progress.phase("push", 1) as tick:
-        events = push_contents(targets, publications, run.network)
+        events = push_contents(targets, publications, run.network, run.options.cache)
         # Signatures after the content they sign and before any tag: a tag is never unsigned.
         signed, bundled = signatures_of(run, targets, publications), bundles_of(run, targets, publications)
         events += sign.push_signatures(signed, run.network)
