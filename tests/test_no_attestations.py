@@ -113,8 +113,8 @@ def test_the_dry_run_says_exact_tags_conflict_and_floating_tags_move_when_the_se
     changed = explained(other, decide_all(plan, states, Rules(), same_content(other)))
     assert {tag: d.status for (_, tag), d in changed.items()} == {
         tag: MOVES if is_floating(tag, plan.release) else CONFLICT for tag in v.tags}
-    assert changed[REPO, v.tags[0]].why == ("made with attestations (this publish is without them: --no-attestations "
-                                            "as before); exact tags are immutable")
+    assert changed[REPO, v.tags[0]].why == ("made with attestations (this publish is --no-attestations: publish "
+                                            "without it as before); exact tags are immutable")
 
 
 @pytest.mark.parametrize("held, made, fix", [
@@ -223,7 +223,9 @@ def test_no_attestations_publish_rerun_verify_and_the_setting_never_moves_exact_
     refused = publish(cli, matrix, mirror, cache, repo, extra=signing)
     assert refused.code == 2
     assert sorted(line.split(": ")[0] for line in refused.err.splitlines()) == [f"{repo}:{t}" for t in exact]
-    assert all("made without attestations, this build is with them" in line for line in refused.err.splitlines())
+    assert all("made without attestations (this publish makes them: publish with --no-attestations as before)" in line
+               for line in refused.err.splitlines())
+    assert "engine: Docker" not in refused.out  # refused before anything was made
     assert {tag: index_of(f"{repo}:{tag}")[0] for tag in held} == held  # nothing moved
 
     # --force overwrites them, every tag then holds the attested index; and the reverse is refused as well.
@@ -234,4 +236,4 @@ def test_no_attestations_publish_rerun_verify_and_the_setting_never_moves_exact_
     assert digest != held["0.5.31-alpine3.20"] == held["alpine"] and index_of(f"{repo}:alpine")[0] == digest
     assert cli(*join_problems).code == 0
     back = publish(cli, matrix, mirror, cache, repo, extra=["--no-attestations", *signing])
-    assert back.code == 2 and "made with attestations, this build is without them" in back.err
+    assert back.code == 2 and "made with attestations (this publish is --no-attestations: publish without it as before)" in back.err

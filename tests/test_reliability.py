@@ -140,16 +140,26 @@ def test_older_release_holds_floating_tags_and_exact_tags_are_immutable(cli, tmp
     assert {t: after[t] for t in floating} == {t: before[t] for t in floating}
     assert after["0.5.30"] != before["0.5.31"]
 
-    # The same release built from another revision: exact tags are refused, nothing is pushed.
-    other = cli(*args(matrix, mirror, cache, repo, "0.5.31", "fedcba9", *amd64))
+    # Another revision alone is not other content (docs/publishing.md): nothing to do.
+    again = cli(*args(matrix, mirror, cache, repo, "0.5.31", "fedcba9", *amd64))
+    assert again.code == 0 and "nothing to do" in again.out.splitlines()[-1], again.err
+    # The same release made from other inputs (another description): exact tags are refused before anything
+    # is made, each line naming what changed; nothing is pushed.
+    (tmp_path / "other").mkdir()
+    changed = reduced_matrix(tmp_path / "other", cli)
+    text = (tmp_path / "other" / "matrix.yaml").read_text()
+    (tmp_path / "other" / "matrix.yaml").write_text(text.replace("description: An extremely", "description: A very"))
+    other = cli(*args(changed, mirror, cache, repo, "0.5.31", "0123abc", *amd64))
     assert other.code == 2
     lines = other.err.splitlines()
     assert len(lines) == 5  # 0.5.31, 0.5.31-alpine3.20, 0.5.31-alpine, 0.5.31-bookworm-slim, 0.5.31-debian-slim
-    assert lines[0].startswith(f"{repo}:0.5.31: holds {before['0.5.31']} (0.5.31), this build is sha256:")
-    assert lines[0].endswith("exact tags are immutable: publish a new version, or pass --force to overwrite")
+    assert lines[0] == (f"{repo}:0.5.31: holds {before['0.5.31']} (0.5.31), made with other labels "
+                        "(org.opencontainers.image.description); exact tags are immutable: publish a new version, "
+                        "leave the variant out (--skip distroless), or pass --force to overwrite")
+    assert "engine: Docker" not in other.out  # refused before anything was made
     assert digests(repo, EXPECTED) == before
 
-    forced = cli(*args(matrix, mirror, cache, repo, "0.5.31", "fedcba9", *amd64, "--force"))
+    forced = cli(*args(changed, mirror, cache, repo, "0.5.31", "0123abc", *amd64, "--force"))
     assert forced.code == 0, forced.err
     assert digests(repo, ["0.5.31"])["0.5.31"] != before["0.5.31"]
 

@@ -78,6 +78,10 @@ class Bases:
         """Variant → its base's digest as `resolve` found it (None: FROM scratch): how every step keys bases."""
         return {v.variant.name: self.digests.get(v.variant.base) for v in plan.variants}
 
+    def digest_now(self, base: Reference) -> str | None:
+        """The digest `base` resolves to now, read where it is; None when it is not there (nothing remembered)."""
+        return self._head(base)
+
     def _head(self, base: Reference) -> str | None:
         ref = self.refs[base]
         return self.hosts[ref.host].head_manifest(ref)

@@ -27,6 +27,7 @@ BASE_DIGEST = "org.opencontainers.image.base.digest"
 FORMAT = 5  # bump when what publisher makes of the same inputs changes
 # 4: attestations in the index; 5: each part recorded, the commit and its time no longer inputs
 NOT_INPUTS = (CREATED, REVISION)  # labels that name the commit that made a variant, not what it is made of
+NOT_READ = "not read"  # a dry-run's base it could not read: the base is then left out of the comparison
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Parts:
         both know it; the payload not when the platforms differ, as it follows from them)."""
         return [f.name for f in fields(self)
                 if getattr(self, f.name) != getattr(other, f.name)
-                and (base or f.name != "base")
+                and (base or f.name != "base") and not (f.name == "base" and NOT_READ in (self.base, other.base))
                 and not (f.name == "payload" and (None in (self.payload, other.payload) or self.platforms != other.platforms))]
 
 

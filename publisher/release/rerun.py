@@ -43,8 +43,8 @@ def _format_4(resolved: Resolved, v: VariantPlan, current: Current, exact: bool)
     base = current.base_digest if exact else mine.base_digest
     if mine.parts.payload is None:
         attested = mine.parts.attestations != NO_ATTESTATIONS
-        return (inputs.labels_digest(_recorded_labels(current)) == mine.parts.labels and base == current.base_digest
-                and current.attested in (None, attested))
+        return (inputs.labels_digest(_recorded_labels(current)) == mine.parts.labels
+                and base in (current.base_digest, inputs.NOT_READ) and current.attested in (None, attested))
     if resolved.format_4 is None:  # a join: what the stages' attestations shared is a digest, not its fields
         return False
     return current.inputs == inputs.format_4(v, current.annotations, base, resolved.format_4, mine.platforms)
@@ -149,9 +149,10 @@ def _part(name: str, v: VariantPlan, mine: inputs.Parts, then: inputs.Parts, cur
     if name == "platforms":
         return f"made for other platforms ({then.platforms}; now {mine.platforms})"
     if name == "attestations":
-        if NO_ATTESTATIONS in (then.attestations, mine.attestations):
-            made, now = ("without", "with") if then.attestations == NO_ATTESTATIONS else ("with", "without")
-            return f"made {made} attestations (this publish is {now} them: --no-attestations as before)"
+        if then.attestations == NO_ATTESTATIONS:
+            return "made without attestations (this publish makes them: publish with --no-attestations as before)"
+        if mine.attestations == NO_ATTESTATIONS:
+            return "made with attestations (this publish is --no-attestations: publish without it as before)"
         return "made with attestations that say other things (the source repository, the first repository or the payload's project)"
     return {"payload": "made from other payload files", "base": f"made on another base ({then.base})"}[name]
 
