@@ -11,17 +11,21 @@ import signal
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from publisher.release.inputs import INPUTS
+from tests.conftest import ROOT
 from tests.family import TAGS, VARIANTS, add_base, commit, git, make_family, payload, render
 from tests.test_cosign import new_key
-from tests.test_publish import own_images, skopeo, tags_in
-from tests.test_reliability import digests, kill_when
+from tests.test_publish import own_images, reduced_matrix, skopeo, tags_in
+from tests.test_reliability import EXPECTED, digests, kill_when
 from tests.test_supply_chain import write_key
 
 pytestmark = pytest.mark.docker
 EVERY = [tag for name in VARIANTS for tag in TAGS[name]]
+ADDED_UV = "  - base: buildpack-deps:bookworm\n    family: debian\n    tags: [bookworm]\n"
 
 
 @pytest.fixture
@@ -173,3 +177,51 @@ def test_ctrl_c_leaves_the_engine_as_a_pull_leaves_it(box, engine, registry):
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "publisher: interrupted"
     assert own_images(engine) == before
+
+
+def format_4_publisher(tmp_path) -> Path:
+    """publisher as it was before inputs format 5 (the parent of the commit that bumped it), from this
+    repository's own history: what published the indexes a rerun must recognise."""
+    found = subprocess.run(["git", "-C", str(ROOT), "log", "--format=%H", "-S", "FORMAT = 5", "--",
+                            "publisher/release/inputs.py"], capture_output=True, text=True).stdout.split()
+    assert found, "the history of publisher/release/inputs.py is needed (a clone with its history)"
+    old = tmp_path / "format-4"
+    old.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", f"{found[-1]}^", "publisher"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    return old
+
+
+def test_a_release_published_by_inputs_format_4_stays(cli, tmp_path, engine, registry, crane_registry, mirror, cache):
+    """The uv matrix published by the publisher before format 5, then run again by this one, from a newer
+    commit: nothing to do; a base added is the only variant made; a second registry gets the same digests."""
+    root = tmp_path / "uv"
+    root.mkdir()
+    matrix = reduced_matrix(root, cli)
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "uv, reduced")
+    first, second = f"{registry.host}/format-4/uv", f"{crane_registry.host}/format-4/uv"
+    argv = ["publish", "--version", "0.5.31", "--matrix", matrix, "--base-mirror", mirror, "--cache", str(cache)]
+    old = subprocess.run([sys.executable, "-m", "publisher", *argv, "--repository", first], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(format_4_publisher(tmp_path))}, cwd=root)
+    assert old.returncode == 0, old.stderr
+    published = digests(first, EXPECTED)
+    assert INPUTS + ".dockerfile" not in index(first, "0.5.31")["annotations"]  # format 4: the digest alone
+
+    (root / "README.md").write_text("uv's images\n")
+    commit(root, "docs")
+    foreseen = cli(*argv, "--repository", first, "--dry-run", "--output", "json")
+    assert foreseen.code == 0, foreseen.err
+    assert {s["status"] for s in json.loads(foreseen.out)["registry_state"][first].values()} == {"stays"}
+    again = cli(*argv, "--repository", first)
+    assert again.code == 0, again.err
+    assert "nothing to do" in again.out.splitlines()[-1] and not made(again.out)
+
+    (root / "matrix.yaml").write_text((root / "matrix.yaml").read_text() + ADDED_UV)
+    render(cli, root)
+    commit(root, "add bookworm")
+    added = cli(*argv, "--repository", first, "--repository", second)
+    assert added.code == 0, added.err
+    assert "bookworm: made" in added.out and "assemble: 2 in" in added.out
+    assert digests(first, EXPECTED) == published == digests(second, EXPECTED)
