@@ -269,9 +269,9 @@ def _dry_run(job, offline: bool, output: str) -> int:
 def _context_digest(job) -> str:
     """What the attestations of this publish would share, as its digest (an input of every variant)."""
     from publisher.image.attest import context_digest
-    from publisher.steps.attest import context
+    from publisher.steps.attest import shared_context
 
-    return context_digest(context(job.options, job.plan, {}, {}) if job.options.attestations else None)
+    return context_digest(shared_context(job.options, job.plan) if job.options.attestations else None)
 
 
 def _foreseen_conflicts(plan, states: dict | None) -> int:

@@ -7,7 +7,6 @@ What is particular to one image (its manifest digest, its packages) follows from
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from publisher.image.platform import Platform
@@ -32,19 +31,17 @@ from publisher.steps.run import Run
 
 def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Platform, dict[str, str]]) -> Context:
     """`binaries`: Platform → the folder of the payload's files; `files`: their digests."""
-    shared = shared_context(run.options, plan)
-    return replace(shared, files=files, payloads={p: _payloads(run, plan, p, files[p]) for p in binaries},
-                   components={p: _embedded_components(run, plan, p, shared.supplier) for p in binaries})
+    return shared_context(run.options, plan, files, {p: _payloads(run, plan, p, files[p]) for p in binaries},
+                          {p: _embedded_components(run, plan, p, _supplier(plan)) for p in binaries})
 
 
-def shared_context(options: Options, plan: Plan) -> Context:
-    """What every attestation of the publish shares, without the payload: all its digest hashes (a dry-run,
-    which fetches no payload, compares what its images are made of with it)."""
-    labels = plan.primary.labels
+def shared_context(options: Options, plan: Plan, files: dict | None = None, payloads: dict | None = None,
+                   components: dict | None = None) -> Context:
+    """What every attestation of the publish shares; without the payload (`files`, `payloads`, `components`)
+    it is all its digest hashes, which a dry-run, fetching no payload, compares with what its images record."""
     env = ci_environment()
-    home = plan.home or plan.repositories[0]  # not --repository's: one name, one digest, wherever it is pushed
     return Context(
-        image=home, supplier=labels.get(OCI + "vendor") or home.split("/")[1],
+        image=_home(plan), supplier=_supplier(plan),
         # Named, not hashed: each variant's revision pins them, and a digest of a file every variant shares would
         # change every variant's provenance (and digest: an exact-tag conflict) when one variant's entry changes.
         matrix=SourceFile(options.matrix_file),
@@ -54,9 +51,19 @@ def shared_context(options: Options, plan: Plan) -> Context:
         package=plan.payload.wheels.package if plan.payload.wheels else None,
         folders=(plan.payload.primary, plan.payload.derived),
         payload_version=plan.payload_version,
-        files={},
-        payloads={},
+        files=files or {},
+        payloads=payloads or {},
+        components=components or {},
     )
+
+
+def _home(plan: Plan) -> str:
+    """The name the attestations give every image: not --repository's (one name, one digest, wherever it is pushed)."""
+    return plan.home or plan.repositories[0]
+
+
+def _supplier(plan: Plan) -> str:
+    return plan.primary.labels.get(OCI + "vendor") or _home(plan).split("/")[1]
 
 
 def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[str, Platform], Image],

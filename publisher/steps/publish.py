@@ -217,7 +217,7 @@ def _join(run: Run, plan: Plan) -> Outcome:
 
 def _context(run: Run, plan: Plan, binaries: dict, files: dict) -> Context | None:
     """What every attestation shares; None with --no-attestations."""
-    return attest.context(run.options, plan, binaries, files) if run.options.attestations else None
+    return attest.context(run, plan, binaries, files) if run.options.attestations else None
 
 
 def _attested(run: Run, found: Resolved, context: Context | None, images: dict) -> dict:
