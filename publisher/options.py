@@ -136,7 +136,8 @@ def compute_plan(args: Arguments) -> Plan:
     if args.dev:
         plan = _dev_plan(matrix, release, provenance(matrix.root, args.created, args.revision))
     else:
-        made = variant_provenances(matrix, Path(args.matrix).name, args.created, args.revision)
+        made = variant_provenances(matrix, Path(args.matrix).name, args.created, args.revision,
+                                   Path(args.cache) if args.cache else default_cache())
         plan = make_plan(matrix, release, made, render.render_all(matrix))
     if args.repositories:  # every variant goes to the repositories given, whatever its own repositories: say
         plan = _every_variant_to(plan, tuple(dict.fromkeys(args.repositories)))

@@ -116,3 +116,19 @@ def test_changed_last_reads_the_matrix_before_a_commit_only_when_it_must():
     shallow = changed_last({"a": "A", "b": "B"}, iter([_commit("c2", ["a"]), _commit("c1", ["a", "b"], True, boundary=True)]),
                            lambda c: None)
     assert ({n: c.sha for n, c in shallow.commits.items()}, shallow.unknown) == ({"a": "c2"}, ("b",))
+
+
+def test_what_earlier_matrices_said_is_read_once_and_kept_by_object_id(cli, tmp_path):
+    root = tmp_path / "box"
+    first = make_family(root, cli)
+    matrix = root / "matrix.yaml"
+    for n in range(3):  # matrix commits that change nothing of any variant: each earlier matrix is read
+        matrix.write_text(matrix.read_text() + f"# note {n}\n")
+        commit(root, f"note {n}")
+    cache = tmp_path / "cache"
+    assert set(named(cli, root, "--cache", str(cache)).values()) == {(first, named(cli, root)["static"][1])}
+    kept = sorted((cache / "revisions").iterdir())
+    assert len(kept) == 3 and all(p.name.endswith(".1.json") for p in kept)
+    for path in kept:  # what is kept is what is used: said otherwise, each earlier matrix names another commit
+        path.write_text(json.dumps({name: "sha256:other" for name in VARIANTS}))
+    assert {r for r, _ in named(cli, root, "--cache", str(cache)).values()} != {first}

@@ -6,6 +6,7 @@ the dev channel names the commit it publishes. Both read git here, and only here
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.matrix.schema import Matrix, matrix_from_text
 from publisher.release.plan import Provenance
-from publisher.release.revisions import Commit, changed_last, shares
+from publisher.release.revisions import SHARES, Commit, changed_last, shares
 
 FOLDERS = "variants/"  # where each variant's folder is, relative to the matrix's folder (Matrix.dockerfile)
 TIMEOUT = 30
@@ -34,28 +35,30 @@ def provenance(root: Path, created: str | None, revision: str | None, env=os.env
 
 
 def variant_provenances(matrix: Matrix, matrix_file: str, created: str | None, revision: str | None,
-                        env=os.environ) -> dict[str, Provenance]:
+                        cache: Path | None = None, env=os.environ) -> dict[str, Provenance]:
     """Variant name → the commit it names and that commit's time (release/revisions). `--revision` names one
     commit for every variant (its time from git when git has it); `--created` or SOURCE_DATE_EPOCH one time.
     Outside a git checkout, or for a variant no commit holds yet: no revision. A shallow clone that does not
-    reach a variant's change is refused: exit 2, before any registry is read."""
+    reach a variant's change is refused: exit 2, before any registry is read. `cache`: where what earlier
+    matrix files say of each variant is kept, by their git object id (each is read once, ever)."""
     created = created or env.get("SOURCE_DATE_EPOCH") or None
     if revision:
         at = created or _time_of(matrix.root, revision)
         return {v.name: Provenance(_rfc3339(at) if at else None, revision) for v in matrix.variants}
-    found = _changed_last(matrix, matrix_file)
+    found = _changed_last(matrix, matrix_file, cache)
     own = {name: Provenance(_rfc3339(created or c.time), c.sha) for name, c in found.items()}
     return {v.name: own.get(v.name) or Provenance(_rfc3339(created) if created else None) for v in matrix.variants}
 
 
-def _changed_last(matrix: Matrix, matrix_file: str) -> dict[str, Commit]:
+def _changed_last(matrix: Matrix, matrix_file: str, cache: Path | None) -> dict[str, Commit]:
     root = matrix.root
     shallow = _git(root, "rev-parse", "--is-shallow-repository")
     if shallow is None:  # not a git checkout
         return {}
     boundaries = _boundaries(root) if shallow.strip() == "true" else frozenset()
     with _Blobs(root) as blobs, _Log(root, matrix_file, boundaries) as commits:
-        found = changed_last(shares(matrix), commits, lambda c: _shares_before(blobs, c, matrix, matrix_file))
+        kept = _Kept(cache / "revisions" if cache else None)
+        found = changed_last(shares(matrix), commits, lambda c: _shares_before(blobs, kept, c, matrix, matrix_file))
     if found.unknown:
         depth = sum(1 for _ in (_git(root, "rev-list", "HEAD") or "").split())
         raise PublisherError(f"publisher: this clone's history is shallow (depth {depth}) and does not reach the commit that "
@@ -64,16 +67,45 @@ def _changed_last(matrix: Matrix, matrix_file: str) -> dict[str, Commit]:
     return found.commits
 
 
-def _shares_before(blobs: _Blobs, commit: Commit, matrix: Matrix, matrix_file: str) -> dict[str, str] | None:
+def _shares_before(blobs: _Blobs, kept: _Kept, commit: Commit, matrix: Matrix, matrix_file: str) -> dict[str, str] | None:
     """What the matrix said of each variant before `commit` (its first parent's matrix file); None when
     there is none or this publisher cannot read it."""
-    text = blobs.text(f"{commit.sha}^1:./{matrix_file}")
-    if text is None:
+    found = blobs.text(f"{commit.sha}^1:./{matrix_file}")
+    if found is None:
         return None
+    return kept.get(found[0], lambda: _shares_of(found[1], matrix, matrix_file))
+
+
+def _shares_of(text: str, matrix: Matrix, matrix_file: str) -> dict[str, str] | None:
     try:
         return shares(matrix_from_text(text, matrix_file, matrix.root))
     except PublisherError:
         return None
+
+
+class _Kept:
+    """What each matrix file said of its variants, kept by its git object id: reading an old matrix costs a
+    parse, and a long-lived family's history has many (SHARES: what `shares` hashes, kept apart by it)."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def get(self, blob: str, make):
+        path = self.folder / f"{blob}.{SHARES}.json" if self.folder else None
+        try:
+            return json.loads(path.read_text())
+        except (AttributeError, OSError, ValueError):
+            pass
+        found = make()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+                partial.write_text(json.dumps(found))
+                os.replace(partial, path)
+            except OSError:
+                pass  # a cache: what cannot be kept is read again next time
+        return found
 
 
 class _Log:
@@ -124,15 +156,15 @@ class _Blobs:
         self.process.kill()
         self.process.communicate()
 
-    def text(self, name: str) -> str | None:
-        """The file `name` (`<commit>:<path>`) as text; None when git has no such file."""
+    def text(self, name: str) -> tuple[str, str] | None:
+        """The file `name` (`<commit>:<path>`): its object id and its text; None when git has no such file."""
         self.process.stdin.write(name.encode() + b"\n")
         self.process.stdin.flush()
         header = self.process.stdout.readline().split()
         if len(header) != 3:  # "<name> missing"
             return None
         body = self.process.stdout.read(int(header[2]) + 1)[:-1]
-        return body.decode("utf-8", errors="replace") if header[1] == b"blob" else None
+        return (header[0].decode(), body.decode("utf-8", errors="replace")) if header[1] == b"blob" else None
 
 
 def _boundaries(root: Path) -> frozenset[str]:

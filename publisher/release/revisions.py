@@ -16,6 +16,9 @@ from publisher.image import oci
 from publisher.matrix.schema import Matrix, Variant
 
 
+SHARES = 1  # bump when what `share` hashes changes: shares kept from earlier runs (local/git) are then read again
+
+
 @dataclass(frozen=True)
 class Commit:
     """One commit that touched a variant folder or the matrix file, as git lists them (newest first)."""
