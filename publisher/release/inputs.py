@@ -15,7 +15,7 @@ and how, changes only with FORMAT. An index of format 4 recorded the digest alon
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from publisher.image import oci
 from publisher.image.attest import format_4_digest
@@ -99,11 +99,6 @@ def recorded(annotations: Mapping[str, str]) -> Parts | None:
     if None in found.values():
         return None
     return Parts(base=annotations.get(BASE_DIGEST), **found)
-
-
-def on_base(made_of: Parts, base_digest: str | None) -> Parts:
-    """The same parts on another base (what an index recorded it on)."""
-    return replace(made_of, base=base_digest)
 
 
 @dataclass(frozen=True)
