@@ -233,8 +233,10 @@ def _outcome(run: Run, found: Resolved, targets: list[Repository], publications:
              states: dict, proven: Proven | None = None) -> Outcome:
     published = _published(found, targets, publications, shipped.decisions, states)
     written = {(t.ref, tag) for t in targets for p in publications if p.goes_to(t.ref) for tag in p.tags}
+    kept = {v.variant.name for v in found.plan.variants} - {p.name for p in publications}
     events = [*(proven.events if proven else ()), *shipped.events,
-              *_unchanged(found.plan, targets, lambda ref, tag: (ref, tag) not in written)]
+              *_unchanged(found.plan, targets, lambda ref, tag: (ref, tag) not in written),
+              *_held_signed(run, found, targets, published, kept)]
     return Outcome(events, _digests(found, published), found, result.document(found.plan, published, shipped.decisions),
                    proven.made.made_with if proven else None)
 
@@ -298,11 +300,22 @@ def _nothing_to_do(run: Run, found: Resolved, targets: list[Repository], states:
     run.progress.log("every tag already holds what this release would publish, made from the same inputs: nothing to build")
     events = _unchanged(found.plan, targets)
     published = _published(found, targets, [], {}, states)
-    if run.options.sign_key is not None:  # a signature missing (a key given for the first time): only that is pushed
-        for t in targets:
-            indexes = sorted({held.index for held in published[t.ref].values()})
-            events += sign.sign_held(run.options.sign_key, t, [t.manifest(index) for index in indexes], run.network)
+    events += _held_signed(run, found, targets, published, {v.variant.name for v in found.plan.variants})
     return Outcome(events, _digests(found, published), None, result.document(found.plan, published, {}))
+
+
+def _held_signed(run: Run, found: Resolved, targets: list[Repository], published: dict, names: set[str]) -> list[Event]:
+    """With --sign-key, of the indexes the tags of variants `names` hold (kept: nothing else written for them),
+    what is missing of their signatures and bundles (a key given for the first time): only that is pushed."""
+    if run.options.sign_key is None or not names:
+        return []
+    events = []
+    for t in targets:
+        held = published[t.ref]
+        indexes = sorted({held[tag].index for v in found.plan.variants_in(t.ref) if v.variant.name in names
+                          for tag in v.tags if tag in held})
+        events += sign.sign_held(run.options.sign_key, t, [t.manifest(index) for index in indexes], run.network)
+    return events
 
 
 def _unchanged(plan: Plan, targets: list[Repository], only=lambda ref, tag: True) -> list[Event]:
