@@ -9,6 +9,7 @@ import secrets
 import socket
 import stat
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,6 +107,28 @@ def test_a_blob_already_present_is_not_sent_again(client):
     assert client.upload_blob(repo, digest, data) is False
     assert client.stats["blob_uploads"] == 1
     assert client.stats["bytes_uploaded"] == len(data)
+
+
+def test_one_blob_sent_by_many_threads_at_once_is_sent_once(client):
+    """As a publish's bundles send the `{}` config they share: one upload, and every manifest naming it lands
+    (distribution rewrites a blob's link on each commit; a manifest put meanwhile read it as invalid)."""
+    repo, empty = new_repo(), b"{}"
+    layers = [secrets.token_bytes(32) for _ in range(24)]
+    for layer in layers:
+        client.upload_blob(repo, sha256_digest(layer), layer)
+    before = client.stats["blob_uploads"]
+
+    def put(layer: bytes) -> str:
+        client.upload_blob(repo, sha256_digest(empty), empty, ask_first=False)
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": descriptor("application/vnd.oci.empty.v1+json", empty),
+                           "layers": [descriptor("application/octet-stream", layer)]}).encode()
+        return client.put_manifest(Name(client.host, repo).digest(sha256_digest(body)), body, OCI_MANIFEST)
+
+    with ThreadPoolExecutor(len(layers)) as pool:
+        put_all = list(pool.map(put, layers))
+    assert client.stats["blob_uploads"] - before == 1
+    assert all(client.head_manifest(Name(client.host, repo).digest(d)) == d for d in put_all)
 
 
 def test_a_wrong_digest_is_refused(client):

@@ -17,8 +17,28 @@ from publisher.remote.transport import FAILURES, Extent
 SESSION_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
 
 
+class Committed:
+    """The blobs this client committed or found in each repository, and one lock per blob: two threads of one
+    publish never send the same blob to a repository at once. distribution rewrites a blob's link file on each
+    commit, and a manifest put meanwhile reads it as an invalid digest (seen with the empty `{}` config every
+    bundle shares)."""
+
+    def __init__(self):
+        self.held: set[tuple[str, str]] = set()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, repo: str, digest: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((repo, digest), threading.Lock())
+
+
 class Blobs(Client):
     chunk_size = 128 * 1024 * 1024  # larger files go in PATCHes of this size
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.committed = Committed()
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         response = self.call(repo, Call("HEAD", f"/blobs/{digest}", f"blob {digest}", ok=(200, 404)))
@@ -58,7 +78,16 @@ class Blobs(Client):
         a HEAD first; sending it again is cheaper than asking each time.
         A failed session is never resumed through an old Location: the blob is looked up (the
         commit may have landed before the failure) and, if absent, sent again in a new session.
+        A blob this client committed or found in `repo` already is not sent again (`Committed`).
         """
+        with self.committed.lock(repo, digest):
+            if (repo, digest) in self.committed.held:
+                return False
+            sent = self._upload(repo, digest, data, session, ask_first)
+            self.committed.held.add((repo, digest))
+            return sent
+
+    def _upload(self, repo: str, digest: str, data: bytes | Path, session: str | None, ask_first: bool) -> bool:
         if session is None and ask_first and self.blob_exists(repo, digest):
             return False
         attempts = self.policy.attempt()

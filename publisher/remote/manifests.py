@@ -14,6 +14,9 @@ from publisher.image.reference import Digest, Reference
 from publisher.remote.client import Call, Client
 from publisher.remote.errors import RegistryError
 
+# What a manifest put by digest may meet while a blob it names is being committed again.
+HIDDEN_BLOB = frozenset({"MANIFEST_BLOB_UNKNOWN", "DIGEST_INVALID"})
+
 
 class Manifests(Client):
     def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
@@ -31,8 +34,9 @@ class Manifests(Client):
                 if isinstance(ref, Digest) and self._head_manifest(ref) == digest:
                     return digest  # by digest: already there is exactly this body, whoever put it
                 # A publish racing ours may be committing the same blob just now: the registry hides
-                # it for a moment (seen with two processes pushing one release at once).
-                if isinstance(ref, Digest) and error.code == "MANIFEST_BLOB_UNKNOWN" and attempts.again():
+                # it for a moment (seen with two processes pushing one release at once), or reads its
+                # link file half rewritten as an invalid digest (distribution 2.8; ours is checked above).
+                if isinstance(ref, Digest) and error.code in HIDDEN_BLOB and attempts.again():
                     continue
                 raise self._explained(error, call, media_type) from None
         reported = response.headers.get("Docker-Content-Digest")
