@@ -10,12 +10,13 @@ else is left as built. Writing these layers into the cache is local.layers' job.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from publisher.image.oci import sha256_hex, stream_digest
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,8 @@ def only_payload(layer: BinaryIO, target: str, want: dict[str, str]) -> bool:
                 continue
             if not member.isfile() or name not in want or member.mode & 0o777 != 0o755:
                 return False
-            found[name] = _stream_sha256(tar.extractfile(member))
+            found[name] = sha256_hex(stream_digest(tar.extractfile(member)))  # read in blocks: a file may be large
     return found == want
-
-
-def _stream_sha256(stream: BinaryIO) -> str:
-    """The stream's sha256 hex, read in blocks (a payload file may be large)."""
-    sha = hashlib.sha256()
-    while chunk := stream.read(1 << 20):
-        sha.update(chunk)
-    return sha.hexdigest()
 
 
 def workdir_tar(name: str) -> bytes:
