@@ -14,7 +14,7 @@ from publisher import __version__
 from publisher.image import oci, purl
 from publisher.image.attest import Context, Facts, attest, created_time, full_commit, python_version
 from publisher.image.attestation import AttestationManifest
-from publisher.image.oci import Image
+from publisher.image.oci import Image, sha256_hex
 from publisher.image.packages import merge
 from publisher.image.embedded import read_embedded
 from publisher.image.sbom import BaseImage, Binary, Component, SbomInputs
@@ -91,7 +91,7 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
     folder = ctx.folders[0] if v.variant.primary else ctx.folders[1]
     licenses = v.labels.get(OCI + "licenses")
     files = ctx.payload_version or "NOASSERTION"
-    binaries = tuple(Binary(name, files, _hex(digest), _purl(ctx.package, name, ctx.payload_version or None),
+    binaries = tuple(Binary(name, files, sha256_hex(digest), _purl(ctx.package, name, ctx.payload_version or None),
                             folder + name, licenses) for name, digest in ctx.files[platform].items())
     written = str(v.variant.base)  # as matrix.yaml and the Dockerfile write it
     base = BaseImage(written, base_digest, _base_supplier(written)) if base_digest else None
@@ -102,7 +102,7 @@ def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: st
                       ctx.components.get(platform, ()))
     provenance = ProvenanceInputs(
         __version__, version, v.variant.name, platform, ctx.matrix, ctx.template,
-        SourceFile(v.dockerfile, oci.digest(v.dockerfile_text.encode()).split(":")[1]), ctx.source,
+        SourceFile(v.dockerfile, sha256_hex(oci.digest(v.dockerfile_text.encode()))), ctx.source,
         revision if full_commit(revision) else None,
         Dependency(purl.docker(written, base_digest, str(platform)), base_digest) if base else None,
         ctx.payloads[platform], ctx.env)
@@ -118,8 +118,8 @@ def _payloads(run: Run, plan: Plan, platform: Platform, files: dict[str, str]) -
     """The payload as the provenance's dependencies: its wheel, or else its files (name → digest)."""
     version, wheel = plan.payload_version or plan.release.text, _wheel(run, plan, platform)
     if wheel:
-        return (Dependency(_purl(plan.payload.wheels.package, "", version), _hex(file_digest(wheel)), wheel.name),)
-    return tuple(Dependency(_purl(None, name, version), _hex(digest), name) for name, digest in files.items())
+        return (Dependency(_purl(plan.payload.wheels.package, "", version), sha256_hex(file_digest(wheel)), wheel.name),)
+    return tuple(Dependency(_purl(None, name, version), sha256_hex(digest), name) for name, digest in files.items())
 
 
 def _wheel(run: Run, plan: Plan, platform: Platform) -> Path | None:
@@ -148,8 +148,3 @@ def _base_supplier(base: str) -> str:
     if domain == purl.DOCKER_HUB and path.startswith("library/"):
         return "Docker Official Images"
     return path.split("/")[0]
-
-
-def _hex(digest: str) -> str:
-    """`sha256:<hex>` → `<hex>`, as SPDX and in-toto write a sha256."""
-    return digest.split(":")[1]
