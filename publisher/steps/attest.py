@@ -31,8 +31,9 @@ from publisher.steps.run import Run
 
 def context(run: Run, plan: Plan, binaries: dict[Platform, Path], files: dict[Platform, dict[str, str]]) -> Context:
     """`binaries`: Platform → the folder of the payload's files; `files`: their digests."""
-    return shared_context(run.options, plan, files, {p: _payloads(run, plan, p, files[p]) for p in binaries},
-                          {p: _embedded_components(run, plan, p, _supplier(plan)) for p in binaries})
+    wheels = {p: _wheel(run, plan, p) for p in binaries}  # each platform's, looked up once
+    return shared_context(run.options, plan, files, {p: _payloads(plan, wheels[p], files[p]) for p in binaries},
+                          {p: _embedded_components(run, plan, wheels[p], _supplier(plan)) for p in binaries})
 
 
 def shared_context(options: Options, plan: Plan, files: dict | None = None, payloads: dict | None = None,
@@ -114,9 +115,9 @@ def _purl(package: str | None, name: str, version: str | None) -> str:
     return purl.build("pypi", None, package, version, {}) if package else purl.build("generic", None, name, version, {})
 
 
-def _payloads(run: Run, plan: Plan, platform: Platform, files: dict[str, str]) -> tuple[Dependency, ...]:
+def _payloads(plan: Plan, wheel: Path | None, files: dict[str, str]) -> tuple[Dependency, ...]:
     """The payload as the provenance's dependencies: its wheel, or else its files (name → digest)."""
-    version, wheel = plan.payload_version or plan.release.text, _wheel(run, plan, platform)
+    version = plan.payload_version or plan.release.text
     if wheel:
         return (Dependency(_purl(plan.payload.wheels.package, "", version), sha256_hex(file_digest(wheel)), wheel.name),)
     return tuple(Dependency(_purl(None, name, version), sha256_hex(digest), name) for name, digest in files.items())
@@ -131,10 +132,10 @@ def _wheel(run: Run, plan: Plan, platform: Platform) -> Path | None:
     return artifacts.cached_wheel(declared.wheels.package, version, tag, run.options.cache)
 
 
-def _embedded_components(run: Run, plan: Plan, platform: Platform, supplier: str) -> tuple[Component, ...]:
+def _embedded_components(run: Run, plan: Plan, wheel: Path | None, supplier: str) -> tuple[Component, ...]:
     """What the wheel's own SBOMs (PEP 770) say its files are made of. Not in the Context's digest: the
     wheel, pinned by the payload's digest, is their one source. A document in another format is said and left out."""
-    wheel, found = _wheel(run, plan, platform), []
+    found = []
     for name, data in (artifacts.wheel_sboms(wheel) if wheel else {}).items():
         try:
             found += read_embedded(data, plan.payload.files, supplier)
