@@ -49,9 +49,6 @@ class Resolved:
         """Every platform some variant is made for; each needs the primary image."""
         return sorted({p for r in self.variants.values() for p in r.platforms})
 
-    def bases(self) -> dict[str, str | None]:
-        return {name: r.base_digest for name, r in self.variants.items()}
-
 
 def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> dict[str, tuple[Platform, ...]]:
     """Variant → its platforms: its own, or (a from-base variant in `from_base`) those its base has."""

@@ -70,7 +70,6 @@ def _supplier(plan: Plan) -> str:
 def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[str, Platform], Image],
                tick) -> dict[tuple[str, Platform], AttestationManifest]:
     """(variant, platform) → the attestation manifest of that image, on its base as resolved."""
-    bases = resolved.bases()
     scans = Scans(run.options.cache)
     plans = {v.variant.name: v for v in resolved.plan.variants}
     on_base = {key: image for key, image in images.items() if plans[key[0]].variant.base}  # not FROM scratch
@@ -80,7 +79,7 @@ def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[st
     def one(key):
         v, image = plans[key[0]], images[key]
         packages = merge([scanned[b.digest] for b in image.layers]) if key in on_base else None
-        made = attest(_facts(ctx, v, image, packages, bases.get(v.variant.name)))
+        made = attest(_facts(ctx, v, image, packages, resolved[v.variant.name].base_digest))
         tick(f"{key[0]} {key[1]}")
         return key, made
 
