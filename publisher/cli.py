@@ -276,12 +276,11 @@ def _context_digest(job) -> str:
 
 def _foreseen_conflicts(plan, states: dict | None) -> int:
     """A dry-run that read the registries exits 2 where the publish would refuse, saying so as it would."""
-    from publisher.release.decisions import CONFLICT
-    from publisher.release.rerun import conflict_line
+    if not states:  # --offline, or not compared: nothing foreseen (and release/rerun not loaded)
+        return 0
+    from publisher.release.rerun import conflict_lines
 
-    owner = {tag: v.variant.name for v in plan.variants for tag in v.tags}
-    lines = [conflict_line(ref, tag, d, owner[tag]) for ref, tags in (states or {}).items()
-             for tag, d in tags.items() if d.status == CONFLICT]
+    lines = conflict_lines(plan, {(ref, tag): d for ref, tags in states.items() for tag, d in tags.items()})
     for line in lines:
         print(_annotated(line), file=sys.stderr)
     return 2 if lines else 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from publisher.image.attest import NO_ATTESTATIONS
 from publisher.release import inputs
 from publisher.release.decisions import CONFLICT, MOVES, NEW, Current, Decision
-from publisher.release.plan import VariantPlan
+from publisher.release.plan import Plan, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.release.tags import is_floating
 
@@ -159,13 +159,17 @@ def _part(name: str, v: VariantPlan, mine: inputs.Parts, then: inputs.Parts, cur
 
 def conflicts(resolved: Resolved, decisions: dict[tuple[str, str], Decision]) -> list[str]:
     """One line per exact tag that would be overwritten: what it holds, which part changed, the ways out."""
-    owner = {tag: v.variant.name for v in resolved.plan.variants for tag in v.tags}
-    return [conflict_line(ref, tag, d, owner[tag]) for (ref, tag), d in explained(resolved, decisions).items()
-            if d.status == CONFLICT]
+    return conflict_lines(resolved.plan, explained(resolved, decisions))
 
 
-def conflict_line(ref: str, tag: str, d: Decision, name: str) -> str:
-    """A conflict `explained`, as the publish refuses it and the dry-run foresees it."""
+def conflict_lines(plan: Plan, decisions: Mapping[tuple[str, str], Decision]) -> list[str]:
+    """One line per conflict among `decisions` (`explained`), as the publish refuses them and the dry-run
+    foresees them."""
+    owner = {tag: v.variant.name for v in plan.variants for tag in v.tags}
+    return [_conflict_line(ref, tag, d, owner[tag]) for (ref, tag), d in decisions.items() if d.status == CONFLICT]
+
+
+def _conflict_line(ref: str, tag: str, d: Decision, name: str) -> str:
     return (f"{ref}:{tag}: holds {d.current.digest} ({d.current.version or 'unknown version'}), {d.why}: publish a new "
             f"version, leave the variant out (--skip {name}), or pass --force to overwrite")
 
