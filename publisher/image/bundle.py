@@ -35,7 +35,6 @@ BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 CONTENT, PREDICATE = "dev.sigstore.bundle.content", "dev.sigstore.bundle.predicateType"
-CREATED = "org.opencontainers.image.created"
 EPOCH = "1970-01-01T00:00:00Z"  # an index without a creation time: a fixed one, never "now"
 
 
@@ -68,7 +67,7 @@ def bundle(private_key: ec.EllipticCurvePrivateKey, statement: bytes) -> bytes:
 
 def bundle_referrer(subject: Mapping, data: bytes, predicate_type: str, created: str) -> Referrer:
     """The referrer of manifest `subject` (its descriptor) carrying bundle `data`, as cosign attaches it."""
-    annotations = {CONTENT: "dsse-envelope", PREDICATE: predicate_type, CREATED: created}
+    annotations = {CONTENT: "dsse-envelope", PREDICATE: predicate_type, oci.CREATED: created}
     return referrer(subject, BUNDLE, [DataBlob(data, BUNDLE)], annotations)
 
 
@@ -87,7 +86,7 @@ def signable(index: bytes) -> Signable:
     own = {"mediaType": document.get("mediaType") or oci.INDEX, "digest": oci.digest(index), "size": len(index)}
     platforms = [m for m in document.get("manifests") or []
                  if (m.get("annotations") or {}).get(REFERENCE_TYPE) != "attestation-manifest"]
-    return Signable((own, *platforms), (document.get("annotations") or {}).get(CREATED) or EPOCH)
+    return Signable((own, *platforms), (document.get("annotations") or {}).get(oci.CREATED) or EPOCH)
 
 
 def attested(index: bytes) -> dict[str, str]:

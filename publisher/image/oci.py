@@ -20,6 +20,8 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEXES = (INDEX, DOCKER_LIST)
 # A registry must be told every manifest type we read: 2.8 answers 404 for an OCI manifest otherwise.
 ACCEPT = ", ".join((INDEX, MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+OCI = "org.opencontainers.image."  # the image spec's pre-defined annotation keys (and label names) begin so
+VERSION, CREATED, REVISION = OCI + "version", OCI + "created", OCI + "revision"
 
 
 def digest(data: bytes) -> str:

@@ -20,10 +20,10 @@ from dataclasses import dataclass, fields
 from publisher.image import oci
 from publisher.image.attest import format_4_digest
 from publisher.image.platform import Platform
-from publisher.release.plan import CREATED, REVISION, VariantPlan
+from publisher.release.plan import CREATED, OCI, REVISION, VariantPlan
 
 INPUTS = "dev.publisher.inputs"
-BASE_DIGEST = "org.opencontainers.image.base.digest"
+BASE_DIGEST = OCI + "base.digest"
 FORMAT = 5  # bump when what publisher makes of the same inputs changes
 # 4: attestations in the index; 5: each part recorded, the commit and its time no longer inputs
 NOT_INPUTS = (CREATED, REVISION)  # labels that name the commit that made a variant, not what it is made of

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from publisher.image import recipe as recipes
+from publisher.image.oci import CREATED, OCI, REVISION, VERSION
 from publisher.image.platform import Platform
 from publisher.errors import Problems
 from publisher.matrix.schema import Matrix, Variant
@@ -15,9 +16,6 @@ from publisher.matrix.payload import Payload
 from publisher.matrix.schema import TAG
 from publisher.release.tags import retired, tags_for
 from publisher.release.version import Release
-
-OCI = "org.opencontainers.image."
-VERSION, CREATED, REVISION = OCI + "version", OCI + "created", OCI + "revision"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
 from publisher.local.scans import Scans
-from publisher.release.plan import CREATED, OCI, REVISION, Plan, VariantPlan
+from publisher.release.plan import CREATED, OCI, REVISION, VERSION, Plan, VariantPlan
 from publisher.release.resolved import Resolved
 from publisher.options import Options
 from publisher.steps.run import Run
@@ -87,7 +87,7 @@ def attest_all(run: Run, resolved: Resolved, ctx: Context, images: dict[tuple[st
 
 
 def _facts(ctx: Context, v: VariantPlan, image: Image, packages, base_digest: str | None) -> Facts:
-    version, platform = v.labels[OCI + "version"], image.platform
+    version, platform = v.labels[VERSION], image.platform
     folder = ctx.folders[0] if v.variant.primary else ctx.folders[1]
     licenses = v.labels.get(OCI + "licenses")
     files = ctx.payload_version or "NOASSERTION"
