@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterable
 
+from publisher.image.purl import package_type
 from publisher.image.sbom import Component
 
 REGISTRIES = {"cargo": "crates.io", "pypi": "Python Package Index", "npm": "npm"}
@@ -66,9 +67,8 @@ def _cyclonedx_component(c: dict, within: tuple[str, ...], supplier: str) -> Com
 
 def _distributor(purl: str) -> str | None:
     """The registry a purl's package comes from, when it names none other (`download_url`, `repository_url`)."""
-    kind = purl.removeprefix("pkg:").split("/", 1)[0]
     qualifiers = purl.partition("?")[2]
-    return None if "download_url=" in qualifiers or "repository_url=" in qualifiers else REGISTRIES.get(kind)
+    return None if "download_url=" in qualifiers or "repository_url=" in qualifiers else REGISTRIES.get(package_type(purl))
 
 
 def _person(authors: str) -> str | None:

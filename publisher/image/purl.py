@@ -25,6 +25,11 @@ def build(kind: str, namespace: str | None, name: str, version: str | None,
     return out + ("?" + "&".join(f"{k}={encode(v)}" for k, v in pairs) if pairs else "")
 
 
+def package_type(purl: str) -> str:
+    """A purl's type: `pkg:cargo/anyhow@1.0.98` → `cargo`."""
+    return purl.removeprefix("pkg:").split("/", 1)[0]
+
+
 def split_reference(reference: str) -> tuple[str, str, str | None]:
     """`python:3.12-alpine` → (`docker.io`, `library/python`, `3.12-alpine`); a digest is dropped."""
     name = reference.split("@", 1)[0]

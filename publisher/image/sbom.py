@@ -153,8 +153,7 @@ def _component(c: Component, refs: dict[str, str]) -> dict:
         extra["originator"] = c.originator
     if c.checksums:
         extra["checksums"] = [{"algorithm": kind, "checksumValue": value} for kind, value in c.checksums]
-    kind = c.purl.removeprefix("pkg:").split("/", 1)[0]
-    return _package(_id(kind, c.name, c.purl), c.name, c.version, c.supplier, c.purl, extra)
+    return _package(_id(purl.package_type(c.purl), c.name, c.purl), c.name, c.version, c.supplier, c.purl, extra)
 
 
 def _base(base: BaseImage, platform: Platform) -> dict:
