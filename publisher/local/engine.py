@@ -117,7 +117,7 @@ class Engine:
         # (remove_own) never takes an image from under it.
         self.session = secrets.token_hex(4)
         self._own: set[str] = set()
-        self._docker_errors = self.errors = docker.errors
+        self.errors = docker.errors
         info = self.client.info()
         self.architecture = info.get("Architecture", "")
         self.store = CONTAINERD if any("containerd" in str(v) for _, v in info.get("DriverStatus") or []) else CLASSIC
@@ -173,9 +173,9 @@ class Engine:
             try:
                 self.client.images.remove(name)
                 removed += 1
-            except self._docker_errors.ImageNotFound:
+            except self.errors.ImageNotFound:
                 pass
-            except self._docker_errors.DockerException as e:
+            except self.errors.DockerException as e:
                 self.log(f"the engine kept {name}: {_first_line(e)}")
         self._own.clear()
         return removed
@@ -191,7 +191,7 @@ class Engine:
             out = container.logs(stdout=True, stderr=False).decode(errors="replace")
             err = container.logs(stdout=False, stderr=True).decode(errors="replace")
             return Exited(code, out, err)
-        except self._docker_errors.APIError as e:
+        except self.errors.APIError as e:
             why = _not_started(e)
             return Exited(127 if "not found" in why or "no such file" in why else 126, "", "", why)  # as `docker run` exits
         finally:
@@ -210,7 +210,7 @@ class Engine:
         try:
             container.put_archive("/", idle_archive(program))
             container.start()
-        except self._docker_errors.APIError as e:
+        except self.errors.APIError as e:
             container.remove(force=True, v=True)
             return PerTest(self, image_id, f"its container did not start: {_not_started(e)}")
         return Shared(self, image_id, container, config)
@@ -219,7 +219,7 @@ class Engine:
         try:
             self.client.images.get(name)
             return True
-        except self._docker_errors.ImageNotFound:
+        except self.errors.ImageNotFound:
             return False
 
     def load(self, name: str, image: Image, plain: dict[str, Path] | None = None) -> None:
@@ -232,12 +232,12 @@ class Engine:
             known = self._known.copy()
         try:
             return self._load(name, image, known, plain or {})
-        except self._docker_errors.DockerException as e:
+        except self.errors.DockerException as e:
             if not known:
                 raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
         try:
             self._load(name, image, set(), plain or {})
-        except self._docker_errors.DockerException as e:
+        except self.errors.DockerException as e:
             raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
 
     def pull(self, name: str, image: Image, source: Digest, auth: dict | None) -> str | None:
@@ -251,7 +251,7 @@ class Engine:
                     return str(event["error"]).strip().splitlines()[0]
             self.client.api.tag(source.name, LOCAL, name.split(":")[1])
             self._named(name)
-        except self._docker_errors.DockerException as e:
+        except self.errors.DockerException as e:
             return _first_line(e)
         self.remember(image)
         return None
