@@ -44,7 +44,6 @@ class Listing:
 @dataclass(frozen=True)
 class Attached:
     pushed: tuple[str, ...]  # the digests of the referrers pushed (none: all listed already)
-    tag_written: bool  # the tag schema's index written
 
 
 # What a registry without the referrers API answers for it (distribution 2.8: 404; others 400 or 405).
@@ -84,7 +83,7 @@ class Referrers(Blobs, Manifests):
         written = None if found.api or not todo else with_referrers(found.index, [r.descriptor() for r in todo])
         if written is not None:
             self.put_manifest(subject.context.tag(referrers_tag(subject.digest)), written, oci.INDEX)
-        return Attached(tuple(r.digest for r in todo), written is not None)
+        return Attached(tuple(r.digest for r in todo))
 
     def missing_referrers(self, subject: Digest, referrers: Sequence[Referrer]) -> list[Referrer]:
         """Those of `referrers` the registry does not list about `subject`, or whose manifest it lacks."""
