@@ -27,7 +27,7 @@ class Repository:
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
-        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base, attested), read once
+        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base digest, attested, annotations), read once
         self.read_manifests: dict[str, bytes] = {}  # digest → the manifest as read (b"" when absent), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
