@@ -13,6 +13,9 @@ from functools import total_ordering
 
 TEXT = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/v[0-9]+)?")  # what the matrix and --platform accept
 IMPLIED = {("arm64", "v8"), ("arm64", "8")}  # (architecture, variant) pairs that say no more than the architecture
+# A Linux platform's architecture[/variant] → its machine name, as `uname -m`, `docker info` and wheel tags say it.
+MACHINES = {"amd64": "x86_64", "arm64": "aarch64", "arm/v7": "armv7l", "arm/v6": "armv6l", "386": "i686",
+            "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
 
 
 @total_ordering
@@ -42,6 +45,11 @@ class Platform:
         return (self.os, self.architecture) == (spec.os, spec.architecture) and spec.variant in (None, self.variant)
 
     @property
+    def machine(self) -> str | None:
+        """Its machine name (`x86_64`, `aarch64`, `armv7l`...), for a Linux platform that has one."""
+        return MACHINES.get(self.text(os=False)) if self.os == "linux" else None
+
+    @property
     def unknown(self) -> bool:
         """`unknown/unknown`: an index entry of an attestation manifest, not an image."""
         return self.os == "unknown"
@@ -57,3 +65,10 @@ def parse_platform(text: str) -> Platform:
 def platform_of(fields: dict) -> Platform:
     """The platform an index entry's `platform` or an image config says (`os`, `architecture`, `variant`)."""
     return Platform(fields.get("os") or "", fields.get("architecture") or "", fields.get("variant") or None)
+
+
+def machine_platform(machine: str) -> Platform | None:
+    """The Linux platform of a machine name (`uname -m`, `docker info`'s Architecture), or of an architecture
+    as Go names it (`amd64`); None for one publisher does not know."""
+    arch = next((a for a, m in MACHINES.items() if m == machine), machine if machine in MACHINES else None)
+    return parse_platform(f"linux/{arch}") if arch else None

@@ -11,13 +11,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from publisher.errors import PublisherError
-from publisher.image.platform import Platform
+from publisher.image.platform import Platform, machine_platform
 from publisher.local import artifacts, executables, index
 from publisher.local.executables import Linkage
 from publisher.matrix.payload import Payload, Wheels
 
 AMD64, ARM64 = Platform("linux", "amd64"), Platform("linux", "arm64")
-MACHINES = {"x86_64": AMD64, "amd64": AMD64, "aarch64": ARM64, "arm64": ARM64}  # this machine's, by uname -m
 LIBCS = ("none", "musl", "glibc")  # what an executable needs, least first
 LICENSES = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "ISC License (ISCL)": "ISC",
             "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0"}  # trove classifier → SPDX, for wheels without License-Expression
@@ -62,7 +61,7 @@ def carried(package: str, version: str | None, platforms: list[Platform], cache:
     names = [n for n in _ordered(package, opened) if all(w.linked.get(n) for w in opened.values())]
     if not names:
         raise PublisherError(_nothing_to_carry(package, version, "they install no executable"))
-    mine = opened.get(MACHINES.get(host.machine()))
+    mine = opened.get(machine_platform(host.machine()))  # this machine's: its files run here
     checks = {n: executables.version_check(mine.folder / n, version) if mine else None for n in names}
     files = {n: max((w.linked[n] for w in opened.values()), key=lambda linked: LIBCS.index(linked.libc)) for n in names}
     return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).wheel))

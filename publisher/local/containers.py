@@ -23,6 +23,8 @@ import struct
 import tarfile
 from dataclasses import dataclass
 
+from publisher.image.platform import machine_platform
+
 IDLE = "/.publisher-idle"
 BASE = 0x400000  # where the executable is mapped
 _CODE = {
@@ -32,13 +34,13 @@ _CODE = {
     "aarch64": (183, struct.pack("<7I", 0xD2800000, 0xD2800001, 0xD2800002, 0xD2800003, 0xD2800928,
                                  0xD4000001, 0x17FFFFFA)),
 }
-ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 def idle_program(architecture: str) -> bytes | None:
     """A static ELF executable for the engine's architecture (as `docker info` names it) that only waits;
     None where there is none for it."""
-    found = _CODE.get(ARCHITECTURES.get(architecture, ""))
+    platform = machine_platform(architecture)
+    found = _CODE.get(platform.machine) if platform else None
     if found is None:
         return None
     machine, code = found

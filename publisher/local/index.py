@@ -22,8 +22,6 @@ from publisher.matrix.payload import Payload
 
 NO_PLATFORM = "publisher_lists_wheels"  # a platform tag no wheel has: pip skips, and logs, every one
 WHEEL_NAME = re.compile(r"[^/\s\"'<>()]+\.whl")
-ARCHES = {"amd64": "x86_64", "arm64": "aarch64", "arm/v7": "armv7l", "arm/v6": "armv6l", "386": "i686",
-          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}  # a platform's arch[/variant] → a wheel tag's machine
 LINUX_TAGS = re.compile(r"(?:musllinux|manylinux)_\d+_\d+_(?P<arch>\w+)|manylinux(?:1|2010|2014)_(?P<old>\w+)|linux_(?P<plain>\w+)")
 
 
@@ -77,7 +75,7 @@ def fits(tag: str, platform: Platform) -> bool:
     """A wheel platform tag for Linux on `platform`'s architecture."""
     match = LINUX_TAGS.fullmatch(tag)
     machine = match and (match["arch"] or match["old"] or match["plain"])
-    return platform.os == "linux" and match is not None and ARCHES.get(platform.text(os=False)) == machine
+    return match is not None and platform.machine == machine
 
 
 def preference(tag: str) -> tuple:
