@@ -45,8 +45,7 @@ def fetch_wheels(
     binaries = {}
     for platform, tag in tags.items():
         wheel = cached_wheel(wheels.package, version, tag, cache) or _downloaded(payload, version, tag, platforms, cache, python)
-        folder = cache / "binaries" / canonicalize_name(wheels.package) / version / folder_name(platform)
-        binaries[platform] = extract_binaries(wheel, payload, folder)
+        binaries[platform] = extract_binaries(wheel, payload, binaries_folder(cache, wheels.package, version, platform))
     return binaries
 
 
@@ -113,6 +112,11 @@ def folder_name(platform: Platform) -> str:
     return platform.text("-")
 
 
+def binaries_folder(cache: Path, package: str, version: str, platform: Platform) -> Path:
+    """Where the files of `package`'s wheel for `platform` are extracted."""
+    return cache / "binaries" / canonicalize_name(package) / version / folder_name(platform)
+
+
 def cached_wheel(package: str, version: str, tag: str, cache: Path) -> Path | None:
     folder = cache / "wheels" / tag
     matches = sorted(p for p in folder.glob("*.whl") if is_wheel_for(p, package, version, tag))
@@ -165,7 +169,7 @@ def extract_binaries(wheel: Path, payload: Payload, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         record_path, record = read_record(wheel, archive)
-        data = record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
+        data = _scripts_folder(record_path)
         held = scripts(archive.namelist(), data)
         Problems.of([f"{payload.lines.of_file(name)}: payload.files.{name}: no file {name} in {wheel.name}, which holds "
                      f"{', '.join(held) or 'no executable'}; name one of them" for name in payload.files
@@ -190,7 +194,7 @@ def wheel_scripts(wheel: Path) -> list[str]:
     """The files `wheel` installs as scripts, by name."""
     with zipfile.ZipFile(wheel) as archive:
         record_path, _ = read_record(wheel, archive)
-        return scripts(archive.namelist(), record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/")
+        return scripts(archive.namelist(), _scripts_folder(record_path))
 
 
 def wheel_metadata(wheel: Path) -> Message:
@@ -198,6 +202,11 @@ def wheel_metadata(wheel: Path) -> Message:
     with zipfile.ZipFile(wheel) as archive:
         record_path, _ = read_record(wheel, archive)
         return Parser().parsestr(archive.read(record_path.removesuffix("RECORD") + "METADATA").decode("utf-8", "replace"))
+
+
+def _scripts_folder(record_path: str) -> str:
+    """Where a wheel holds what it installs as scripts: `<name>-<version>.data/scripts/`, beside its RECORD's folder."""
+    return record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
 
 
 def scripts(members: list[str], data: str) -> list[str]:

@@ -92,7 +92,7 @@ def _opened(wheels: Wheels, version: str, platform: Platform, cache: Path, pytho
     tag = wheels.platforms[platform]
     wheel = artifacts.cached_wheel(wheels.package, version, tag, cache) or artifacts.download_wheel(wheels, version, tag, cache, python)
     names = tuple(artifacts.wheel_scripts(wheel))
-    folder = cache / "binaries" / canonicalize_name(wheels.package) / version / artifacts.folder_name(platform)
+    folder = artifacts.binaries_folder(cache, wheels.package, version, platform)
     artifacts.extract_binaries(wheel, Payload(names, {}, "/", "/usr/local/bin/"), folder)
     return Opened(wheel, folder, {name: executables.linkage(folder / name) for name in names})
 
