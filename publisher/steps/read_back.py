@@ -34,8 +34,8 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
     checked = sorted(((repo, p, tag) for repo in repositories for p in publications if p.goes_to(repo.ref)
                       for tag in p.tags if decisions[repo.ref, tag].status != HELD),
                      key=lambda item: release is not None and is_floating(item[2], release))
-    found = list(pool.map(lambda item: _tag_holds(*item, expected(decisions[item[0].ref, item[2]], item[1].digest), release),
-                          checked))
+    found = list(pool.map(lambda item: _tag_holds(item[0], item[2], expected(decisions[item[0].ref, item[2]], item[1].digest),
+                                                  release), checked))
     wrong = [f for f in found if isinstance(f, str)]
     attested = [(repo, a.digest) for repo in repositories for p in publications if p.goes_to(repo.ref)
                 for a in p.attestations]
@@ -49,7 +49,7 @@ def read_back(repositories: list[Repository], publications: list[Publication], d
                     [f for f in found if isinstance(f, Meanwhile)])
 
 
-def _tag_holds(repo: Repository, publication: Publication, tag: str, digest: str, release: Release | None) -> str | Meanwhile | None:
+def _tag_holds(repo: Repository, tag: str, digest: str, release: Release | None) -> str | Meanwhile | None:
     """None if the tag holds `digest` (its publication's, or what it held where it stays); the newer release a
     floating tag holds instead; else what is wrong."""
     found = repo.registry.head_manifest(repo.name.tag(tag), expect=digest)
