@@ -27,7 +27,7 @@ class Publication:
     tags: tuple[str, ...]
     repositories: tuple[str, ...] = ()  # only these repositories; () for every one
     attestations: tuple[AttestationManifest, ...] = ()  # one per image, listed in the index
-    source: str | None = None  # an index this repository holds, copied from there where it is missing (release/rerun)
+    copied_from: str | None = None  # the repository holding this index, copied from there where it is missing (release/rerun)
 
     def goes_to(self, ref: str) -> bool:
         return not self.repositories or ref in self.repositories
@@ -41,10 +41,10 @@ class Publication:
         return lists_attestations(json.loads(self.index))
 
 
-def copied(v: VariantPlan, tags: tuple[str, ...], index: bytes, source: str) -> Publication:
-    """An index repository `source` holds, written to `tags` of `v` in every repository of `v`, its content
+def copied(v: VariantPlan, tags: tuple[str, ...], index: bytes, copied_from: str) -> Publication:
+    """An index repository `copied_from` holds, written to `tags` of `v` in every repository of `v`, its content
     copied from there (release/rerun.course): the very bytes, so every repository holds one digest."""
-    return Publication(v.variant.name, (), index, tags, v.variant.repositories, (), source)
+    return Publication(v.variant.name, (), index, tags, v.variant.repositories, (), copied_from)
 
 
 def publication(v: VariantPlan, resolved: ResolvedVariant, children: dict, images: dict | None = None,

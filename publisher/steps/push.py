@@ -39,14 +39,14 @@ def _conflict(ref: str, tag: str, d: Decision, p: Publication | None) -> str:
 def push_contents(repositories: list[Repository], publications: list[Publication], pool: Executor,
                   cache: Path | None = None) -> list:
     """Content everywhere, by digest: nothing is tagged yet. What became of each blob and manifest. A
-    publication copied from a repository (`source`) brings its content from there (holdings/copy; `cache`)."""
+    publication copied from a repository (`copied_from`) brings its content from there (holdings/copy; `cache`)."""
     held = {repo.ref: repo for repo in repositories}
     events = []
     for repo, mount_from in _with_mount_sources(repositories):
         mine = [p for p in publications if p.goes_to(repo.ref)]
         for p in mine:
-            if p.source and p.source != repo.ref:
-                events += copy_children(held[p.source], repo, p.index, cache, pool)
+            if p.copied_from and p.copied_from != repo.ref:
+                events += copy_children(held[p.copied_from], repo, p.index, cache, pool)
         events += push_content(repo, mine, mount_from, pool)
     return events
 
