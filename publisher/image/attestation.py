@@ -105,7 +105,7 @@ def attestation_manifest(subject_digest: str, layers: list[tuple[bytes, str]]) -
     """`layers`: (statement bytes, its predicate type), in the order they should appear. Each
     statement must be about `subject_digest` and of that type: consumers trust the annotation."""
     for data, kind in layers:
-        _check(json.loads(data), subject_digest, kind)
+        _check(data, subject_digest, kind)
     blobs = tuple(DataBlob(data, IN_TOTO, {PREDICATE_ANNOTATION: kind}) for data, kind in layers)
     # BuildKit's config: unknown platform, the statements as uncompressed layers; no history.
     config = DataBlob(canonical_json({"architecture": "unknown", "os": "unknown", "config": {},
@@ -116,8 +116,15 @@ def attestation_manifest(subject_digest: str, layers: list[tuple[bytes, str]]) -
     return AttestationManifest(subject_digest, config, blobs, manifest)
 
 
-def _check(doc: dict, subject_digest: str, kind: str) -> None:
-    digests = ["sha256:" + s.get("digest", {}).get("sha256", "") for s in doc.get("subject", [])]
-    if doc.get("predicateType") != kind or subject_digest not in digests:
-        raise ValueError(f"statement of type {doc.get('predicateType')!r} about {digests} "
-                         f"filed as {kind!r} about {subject_digest}")
+def _check(statement: bytes, subject_digest: str, kind: str) -> None:
+    found, digests = about(statement)
+    if found != kind or subject_digest not in digests:
+        raise ValueError(f"statement of type {found!r} about {digests} filed as {kind!r} about {subject_digest}")
+
+
+def about(statement: bytes) -> tuple[str, list[str]]:
+    """An in-toto statement's predicate type and the sha256 digests of its subjects."""
+    document = json.loads(statement)
+    digests = ["sha256:" + s["digest"]["sha256"] for s in document.get("subject") or []
+               if isinstance(s, dict) and "sha256" in (s.get("digest") or {})]
+    return document.get("predicateType") or "", digests

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from publisher.image import oci
-from publisher.image.attestation import IN_TOTO, REFERENCE_DIGEST, REFERENCE_TYPE, DataBlob, canonical_json
+from publisher.image.attestation import IN_TOTO, REFERENCE_DIGEST, REFERENCE_TYPE, DataBlob, about, canonical_json
 from publisher.image.cosign import sign
 from publisher.image.referrers import Referrer, referrer
 
@@ -107,14 +107,6 @@ def bundles(private_key: ec.EllipticCurvePrivateKey, index: bytes, statements: S
         made += [bundle_referrer(by_digest[d], bundle(private_key, data), kind, found.created)
                  for d in subjects if d in by_digest and d != found.manifests[0]["digest"]]
     return made
-
-
-def about(statement: bytes) -> tuple[str, list[str]]:
-    """An in-toto statement's predicate type and the sha256 digests of its subjects."""
-    document = json.loads(statement)
-    digests = ["sha256:" + s["digest"]["sha256"] for s in document.get("subject") or []
-               if isinstance(s, dict) and "sha256" in (s.get("digest") or {})]
-    return document.get("predicateType") or "", digests
 
 
 def bundle_verifies(public_key: ec.EllipticCurvePublicKey, data: bytes, digest: str, predicate_type: str) -> bool:
