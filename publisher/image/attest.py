@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from publisher.image import attestation, oci, purl, sbom, slsa
 from publisher.image.attestation import AttestationManifest
 from publisher.image.platform import Platform
-from publisher.image.slsa import SourceFile
+from publisher.image.slsa import SourceFile, full_commit
 
 STABLE_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "RUNNER_ENVIRONMENT")  # the same on every run
 NO_ATTESTATIONS = "no attestations"  # what stands for the context's digest with --no-attestations: an input too
@@ -70,11 +70,6 @@ def created_time(label: str | None) -> datetime:
     if not label:
         return datetime.fromtimestamp(0, timezone.utc)
     return datetime.fromisoformat(label.replace("Z", "+00:00"))
-
-
-def full_commit(revision: str | None) -> bool:
-    """A full git commit id (SHA-1 or SHA-256), as the provenance's `gitCommit` must be."""
-    return bool(revision) and len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision)
 
 
 def _as_json(value) -> object:

@@ -96,11 +96,16 @@ def _external(inputs: ProvenanceInputs) -> dict:
     return params
 
 
+def full_commit(revision: str | None) -> bool:
+    """A full git commit id (SHA-1 or SHA-256), as the provenance's `gitCommit` must be."""
+    return bool(revision) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", revision) is not None
+
+
 def _dependencies(inputs: ProvenanceInputs) -> list[dict]:
     """The source commit first, then the base image, then the payloads, each pinned by digest."""
     out = []
     if inputs.revision:
-        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", inputs.revision):
+        if not full_commit(inputs.revision):
             raise ValueError(f"revision must be a full git commit id, not {inputs.revision!r}")
         uri = f"git+{inputs.repository}" if inputs.repository else "git"
         out.append({"uri": uri, "digest": {"gitCommit": inputs.revision}})

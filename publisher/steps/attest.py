@@ -12,13 +12,13 @@ from pathlib import Path
 from publisher.image.platform import Platform
 from publisher import __version__
 from publisher.image import oci, purl
-from publisher.image.attest import Context, Facts, attest, created_time, full_commit, python_version
+from publisher.image.attest import Context, Facts, attest, created_time, python_version
 from publisher.image.attestation import AttestationManifest
 from publisher.image.oci import Image, sha256_hex
 from publisher.image.packages import merge
 from publisher.image.embedded import read_embedded
 from publisher.image.sbom import BaseImage, Binary, Component, SbomInputs
-from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile
+from publisher.image.slsa import Dependency, ProvenanceInputs, SourceFile, full_commit
 from publisher.local import artifacts
 from publisher.local.checkout import ci_environment, has_file
 from publisher.local.layers import file_digest
