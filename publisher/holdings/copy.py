@@ -27,8 +27,8 @@ def copy_children(source: Repository, target: Repository, index: bytes, cache: P
     sent = list(pool.map(lambda digest: BlobSent(target.ref, digest, _copy_blob(source, target, digest, mount, cache)),
                          [d for d in blobs if d not in target.blobs]))
     target.blobs.update(blobs)
-    sent += list(pool.map(lambda item: ManifestSent(target.ref, item[0][0], _copy_manifest(target, *item[0], item[1])),
-                          zip(todo, bodies)))
+    sent += list(pool.map(lambda child, body: ManifestSent(target.ref, child[0], target.send_manifest(child[0], body, child[1])),
+                          todo, bodies))
     target.manifests.update(d for d, _ in todo)
     return sent
 
@@ -49,11 +49,4 @@ def _copy_blob(source: Repository, target: Repository, digest: str, mount: str |
         held.parent.mkdir(parents=True, exist_ok=True)
         source.registry.download_blob(source.path, digest, held)
     registry.upload_blob(target.path, digest, held, session=session)
-    return Sent.PUSHED
-
-
-def _copy_manifest(target: Repository, digest: str, media_type: str, body: bytes) -> Sent:
-    if target.registry.head_manifest(target.name.digest(digest)) == digest:
-        return Sent.THERE
-    target.registry.put_manifest(target.name.digest(digest), body, media_type)
     return Sent.PUSHED

@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from publisher.image.attestation import lists_attestations
 from publisher.image.reference import parse_repository
 from publisher.release.decisions import Current, Decision, retire
+from publisher.release.events import Sent
 from publisher.release.inputs import BASE_DIGEST, INPUTS
 from publisher.release.plan import REVISION, VERSION, Plan
 from publisher.remote.registry import Registry
@@ -79,6 +80,13 @@ class Repository:
             found = self.registry.get_manifest(self.name.digest(digest))
             self.read_manifests[digest] = found[1] if found else b""
         return self.read_manifests[digest]
+
+    def send_manifest(self, digest: str, body: bytes, media_type: str) -> Sent:
+        """The manifest `body` put by its digest, unless the repository holds it already."""
+        if self.registry.head_manifest(self.name.digest(digest)) == digest:
+            return Sent.THERE
+        self.registry.put_manifest(self.name.digest(digest), body, media_type)
+        return Sent.PUSHED
 
     def _json_manifest(self, digest: str) -> dict:
         found = self.manifest(digest)

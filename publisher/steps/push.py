@@ -118,16 +118,9 @@ def _blob(repo: Repository, digest: str, data, mount_from: str | None) -> Sent:
 
 def _manifests(repo: Repository, bodies: dict[str, bytes], media_type: str, pool: Executor) -> list[ManifestSent]:
     todo = {d: body for d, body in bodies.items() if d not in repo.manifests}
-    sent = list(pool.map(lambda item: ManifestSent(repo.ref, item[0], _manifest(repo, *item, media_type)), todo.items()))
+    sent = list(pool.map(lambda item: ManifestSent(repo.ref, item[0], repo.send_manifest(*item, media_type)), todo.items()))
     repo.manifests.update(todo)
     return sent
-
-
-def _manifest(repo: Repository, digest: str, body: bytes, media_type: str) -> Sent:
-    if repo.registry.head_manifest(repo.name.digest(digest)) == digest:
-        return Sent.THERE
-    repo.registry.put_manifest(repo.name.digest(digest), body, media_type)
-    return Sent.PUSHED
 
 
 def _tag(repo: Repository, publication: Publication, tag: str, decision: Decision) -> TagWritten:
