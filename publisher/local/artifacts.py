@@ -142,13 +142,8 @@ def download_wheel(wheels: Wheels, version: str, tag: str, cache: Path, python: 
     failed = f"cannot download {wheels.package} {version} for {platform} ({tag})"
     # Into a folder of our own, then renamed: a publish sharing the cache never sees half a wheel.
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as private:
-        command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps"]
-        command += ["--only-binary=:all:", "--platform", tag, f"{wheels.package}=={version}", "-d", private]
-        command += ["--python-version", wheels.python] if wheels.python else []
-        try:
-            result = subprocess.run(command, capture_output=True, text=True)
-        except OSError as error:
-            raise PublisherError(f"{failed}: cannot run {python}: {error.strerror}") from None
+        result = index.pip_download(python, ["--platform", tag, f"{wheels.package}=={version}", "-d", private],
+                                    wheels.python, failed)
         if result.returncode != 0:
             raise PublisherError(f"{failed}: {last_error_line(result.stderr or result.stdout)}")
         for wheel in Path(private).glob("*.whl"):

@@ -88,15 +88,21 @@ def preference(tag: str) -> tuple:
 def list_wheels(package: str, python_version: str | None = None, python: str = sys.executable) -> WheelListing:
     """Every wheel of `package` the index has, asked through pip (`python -m pip`)."""
     with tempfile.TemporaryDirectory(prefix="publisher-index-") as folder:
-        command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
-                   "--platform", NO_PLATFORM, "--dest", folder, "-vv", package]
-        command += ["--python-version", python_version] if python_version else []
-        try:
-            result = subprocess.run(command, capture_output=True, text=True)
-        except OSError as error:
-            raise PublisherError(f"cannot ask the package index for {package}: cannot run {python}: {error.strerror}") from None
+        arguments = ["--platform", NO_PLATFORM, "--dest", folder, "-vv", package]
+        result = pip_download(python, arguments, python_version, f"cannot ask the package index for {package}")
     log = result.stdout + result.stderr
     return WheelListing(package, tuple(_wheel_files(package, log)), _answered(log))
+
+
+def pip_download(python: str, arguments: list[str], python_version: str | None, failed: str) -> subprocess.CompletedProcess:
+    """`python -m pip download` of wheels alone, without dependencies, with `arguments` (and pip's --python-version);
+    `failed`: what could not be done, said when pip cannot be run at all."""
+    command = [python, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:", *arguments]
+    command += ["--python-version", python_version] if python_version else []
+    try:
+        return subprocess.run(command, capture_output=True, text=True)
+    except OSError as error:
+        raise PublisherError(f"{failed}: cannot run {python}: {error.strerror}") from None
 
 
 def _answered(log: str) -> bool:
