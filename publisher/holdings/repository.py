@@ -28,7 +28,7 @@ class Repository:
         self.blobs: set[str] = set()
         self.manifests: set[str] = set()
         self.existing: set[str] = set()  # every tag the repository listed when read
-        self.releases: dict[str, tuple] = {}  # index digest → (version, revision, inputs, base digest, attested, annotations), read once
+        self.releases: dict[str, Current] = {}  # manifest digest → what a tag holding it holds, read once
         self.read_manifests: dict[str, bytes] = {}  # digest → the manifest as read (b"" when absent), read once
 
     def read(self, tags: list[str], pool: Executor) -> dict[str, Current]:
@@ -41,14 +41,14 @@ class Repository:
         digests = dict(zip(present, pool.map(lambda tag: self.registry.head_manifest(self.name.tag(tag)), present)))
         distinct = sorted({d for d in digests.values() if d} - set(self.releases))
         self.releases.update(zip(distinct, pool.map(self._release_of, distinct)))
-        return {tag: Current(digests[tag], *self.releases[digests[tag]]) if digests.get(tag) else Current() for tag in tags}
+        return {tag: self.releases[digests[tag]] if digests.get(tag) else Current() for tag in tags}
 
     def held(self, tag: str) -> Current:
         """What `tag` holds now, read again (its release read once per digest): for a tag another publisher may move."""
         digest = self.registry.head_manifest(self.name.tag(tag))
         if digest and digest not in self.releases:
             self.releases[digest] = self._release_of(digest)
-        return Current(digest, *self.releases[digest]) if digest else Current()
+        return self.releases[digest] if digest else Current()
 
     def retired(self, plan: Plan, pool: Executor) -> dict[str, Decision]:
         """Tags listed at the last read that the plan no longer updates, each with its last release."""
@@ -60,9 +60,10 @@ class Repository:
         session = self.registry.start_upload(self.path)
         self.registry.cancel_upload(self.path, session)
 
-    def _release_of(self, digest: str) -> tuple:
-        """(version, revision, inputs, base digest) from the index's annotations, else from the first image's labels;
-        then whether the index lists attestation manifests, and its annotations (what it records it was made of)."""
+    def _release_of(self, digest: str) -> Current:
+        """What a tag holding `digest` holds: its version and revision from the index's annotations, else from the
+        first image's labels; its inputs and base digest, whether it lists attestation manifests, and its annotations
+        (what it records it was made of)."""
         document = self._json_manifest(digest)
         found = document.get("annotations") or {}
         inputs, base, recorded = found.get(INPUTS), found.get(BASE_DIGEST), MappingProxyType(dict(found))
@@ -72,7 +73,7 @@ class Repository:
         if VERSION not in found and "config" in document:
             config = json.loads(self.registry.get_blob(self.path, document["config"]["digest"]))
             found = (config.get("config") or {}).get("Labels") or {}
-        return found.get(VERSION), found.get(REVISION), inputs, base, attested, recorded
+        return Current(digest, found.get(VERSION), found.get(REVISION), inputs, base, attested, recorded)
 
     def manifest(self, digest: str) -> bytes:
         """The manifest at `digest` (b"" when the repository has none), fetched once: the read step has the indexes."""
