@@ -12,10 +12,12 @@ import yaml
 
 from publisher.errors import PublisherError
 from publisher.image import reference
+from publisher.image.platform import Platform
 
 PLAIN = re.compile(r"[A-Za-z0-9_./-]+")  # a string written unquoted in the matrix, unless YAML reads it otherwise
 # Where publisher's action lives, pinned by commit SHA with its version: pass --action
 DEFAULT_ACTION = "OWNER/publisher@0000000000000000000000000000000000000000 # v1"
+PLATFORMS = (Platform("linux", "amd64"), Platform("linux", "arm64"))  # what a starter publishes for
 FILES = {"matrix.yaml": "matrix.yaml", "variants/Dockerfile.j2": "Dockerfile.j2",
          ".github/workflows/release.yml": "release.yml"}
 
@@ -102,7 +104,7 @@ class StarterPayload:
                 "@LICENSES@": f"  licenses: {_scalar(self.licenses)}" if self.licenses else "  # licenses: an SPDX expression",
                 "@DESCRIPTION@": _scalar(self.description or f"{title}, with the {self.name} binaries."),
                 "@PLATFORMS@": ", ".join(map(str, payload["wheels"]["platforms"])) if "wheels" in payload else
-                               "linux/amd64, linux/arm64", "@SHAPE@": _shape(static, bases),
+                               ", ".join(map(str, PLATFORMS)), "@SHAPE@": _shape(static, bases),
                 "@PAYLOAD@": "\n".join(_block(payload, 1)), "@PRIMARY@": _primary_block(None if static else bases[0]),
                 "@FAMILIES@": _families_block(static, payload, main, {b.family for b in bases}),
                 "@VARIANTS@": "\n".join(_variant_block(b) for b in (bases if static else bases[1:]))}
@@ -200,9 +202,9 @@ def _payload(starter: Starter) -> StarterPayload:
     if starter.payload is None or starter.payload in known:
         entry = known[starter.payload or next(iter(known))]
         return replace(entry, release=starter.version or entry.release)
-    from publisher.local.carried import AMD64, ARM64, carried  # pip and the wheels: only for a package init does not know
+    from publisher.local.carried import carried  # pip and the wheels: only for a package init does not know
 
-    found = carried(starter.payload, starter.version, [AMD64, ARM64], starter.cache)
+    found = carried(starter.payload, starter.version, list(PLATFORMS), starter.cache)
     wheels = {"package": found.package, **({"python": found.wheels.python} if found.wheels.python else {}),
               "platforms": found.wheels.platforms}
     payload = {"wheels": wheels, "files": found.checks, "primary": "/", "derived": "/usr/local/bin/"}

@@ -16,7 +16,6 @@ from publisher.local import artifacts, executables, index
 from publisher.local.executables import Linkage
 from publisher.matrix.payload import Payload, Wheels
 
-AMD64, ARM64 = Platform("linux", "amd64"), Platform("linux", "arm64")
 LIBCS = ("none", "musl", "glibc")  # what an executable needs, least first
 LICENSES = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "ISC License (ISCL)": "ISC",
             "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0"}  # trove classifier → SPDX, for wheels without License-Expression
