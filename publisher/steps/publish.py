@@ -39,6 +39,7 @@ from publisher.steps.prepare import (base_platforms, fetch_payload, payload_file
 from publisher.steps.push import push_staged
 from publisher.steps.run import Run
 from publisher.steps.smoke import Smoking
+from publisher.holdings.bases import Bases
 from publisher.holdings.repository import Repository
 from publisher.steps.ship import Shipped, ship
 
@@ -128,7 +129,7 @@ class Making:
     """What the images are made of: the payload's files, the bases, what the attestations share."""
 
     binaries: dict  # platform → the folder of the payload's files
-    bases: object  # holdings.bases.Bases
+    bases: Bases
     context: Context | None  # None: no attestations
 
 
