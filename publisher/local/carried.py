@@ -54,7 +54,7 @@ def carried(package: str, version: str | None, platforms: list[Platform], cache:
     version = _chosen_release(listing, version)
     tags = {p: found[0] for p in platforms if (found := listing.tags(version, p))}
     if not tags:
-        raise PublisherError(_nothing_to_carry(package, version, f"its wheels are tagged {', '.join(listing.platforms(version))}"))
+        raise PublisherError(_nothing_to_carry(package, version, f"its wheels are tagged {', '.join(listing.all_tags(version))}"))
     wheels = Wheels(package, tags, listing.python(version, next(iter(tags.values()))))
     opened = {p: _opened(wheels, version, p, cache, python) for p in tags}
     names = [n for n in _ordered(package, opened) if all(w.linked.get(n) for w in opened.values())]

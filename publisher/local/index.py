@@ -66,7 +66,7 @@ class WheelListing:
         found = sorted((int(m[1]), int(m[2])) for p in pythons if (m := re.fullmatch(r"cp(\d)(\d+)", p)))
         return f"{found[-1][0]}.{found[-1][1]}" if found else None
 
-    def platforms(self, version: str) -> list[str]:
+    def all_tags(self, version: str) -> list[str]:
         """The platform tags of all of `version`'s wheels, for saying what a release has."""
         return sorted({t for w in self.wheels if _same(w.version, version) for t in w.tags})
 
