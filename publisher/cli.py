@@ -243,12 +243,12 @@ def _dry_run(job, offline: bool, output: str) -> int:
     if offline:
         states, note = None, "not compared with the repositories: --offline"
     else:
-        from publisher.holdings.preview import base_digests, compare, preview  # the registry client, only when it is used
+        from publisher.holdings.preview import Survey, base_digests, compare, preview  # the registry client, only when it is used
 
         _check_wheels(job)
-        found = preview(job.plan, job.options.base_mirror, job.options.cache)
-        digests = base_digests(job.plan, job.options.base_mirror, job.options.cache)
-        states, note = compare(job.plan, job.options.rules, found.platforms, digests, _context_digest(job))
+        with Survey(job.plan, job.options.base_mirror, job.options.cache) as survey:  # each base read once
+            found = preview(survey)
+            states, note = compare(survey, job.options.rules, found.platforms, base_digests(survey), _context_digest(job))
         _retired_notices(states)
         resolved, base_note = found.platforms, found.note
     carries = supply_chain(job.plan, job.options.sign_key is not None, job.options.attestations)

@@ -29,7 +29,7 @@ from publisher.release.result import platforms_of
 from publisher.remote.hosts import Hosts
 from publisher.remote.policy import Policy
 from publisher.image.cosign import subjects
-from publisher.holdings.preview import Preview, preview
+from publisher.holdings.preview import Preview, Survey, preview
 from publisher.holdings.repository import Repository
 from publisher.words import plural
 
@@ -60,11 +60,16 @@ class Expected:
 def platforms_to_verify(plan: Plan, base_mirror: str | None, cache: Path) -> Expected:
     """Each variant's own platforms; for `platforms: from-base`, those its base's index has now, never the candidates."""
     from_base = [v.variant.name for v in plan.variants if v.variant.platforms_from_base]
-    found = preview(plan, base_mirror, cache) if from_base else Preview({})
+    found = _from_bases(plan, base_mirror, cache) if from_base else Preview({})
     platforms = {v.variant.name: found.platforms.get(v.variant.name) if v.variant.platforms_from_base
                  else v.variant.platforms for v in plan.variants}
     note = f"{found.note}; the platforms of {', '.join(from_base)} not checked" if found.note else None
     return Expected(platforms, note)
+
+
+def _from_bases(plan: Plan, base_mirror: str | None, cache: Path) -> Preview:
+    with Survey(plan, base_mirror, cache) as survey:
+        return preview(survey)
 
 
 def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirror: str | None = None,

@@ -50,13 +50,20 @@ def test_a_dry_run_that_reads_the_registries_shows_the_platforms_its_base_has(cl
     (tmp_path / "mirror").mkdir()
     own = RegistryServer(tmp_path / "mirror").start()  # never the session mirror: other tests pull its alpine:3.20
     try:
+        push_base(tmp_path / "bases", own.host, "alpine:3.20", ["linux/amd64"])
+        pushed = _heads(own)
         _dry_runs(cli, tmp_path, registry, own.host)
+        assert _heads(own) - pushed == 2  # the base's digest read once by each dry-run through the mirror, not again to preview it
     finally:
         own.stop()
 
 
+def _heads(registry: RegistryServer) -> int:
+    """How many times the registry's access log says alpine:3.20's manifest was asked for by a HEAD."""
+    return registry.log_path.read_text(errors="replace").count('"HEAD /v2/library/alpine/manifests/3.20 ')
+
+
 def _dry_runs(cli, tmp_path, registry, mirror: str) -> None:
-    push_base(tmp_path / "bases", mirror, "alpine:3.20", ["linux/amd64"])
     matrix = from_base_matrix(tmp_path, cli)
     args = ("publish", "--dry-run", "--version", "0.5.31", "--matrix", matrix, "--repository", f"{registry.host}/preview/uv")
     table = cli(*args, "--base-mirror", mirror)

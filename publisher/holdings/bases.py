@@ -66,9 +66,12 @@ class Bases:
     def resolve(self, pool: Executor) -> dict[Reference, str]:
         """Each base's manifest digest now; a missing base is an error naming it."""
         bases = sorted(self.refs, key=str)
-        found = dict(zip(bases, pool.map(self._head, bases)))
-        for base, digest in found.items():
-            if digest is None:
+        return self.pin(dict(zip(bases, pool.map(self._head, bases))))
+
+    def pin(self, found: dict[Reference, str | None]) -> dict[Reference, str]:
+        """The bases at the digests read for them (`resolve`'s, or the dry-run's); a missing base is an error naming it."""
+        for base in sorted(found, key=str):
+            if found[base] is None:
                 raise PublisherError(f"publisher: base image {base} not found at {self.refs[base].context}; "
                                      "check the matrix or --base-mirror")
         self.digests = found

@@ -1,7 +1,9 @@
 """For the dry-run and `publisher verify`: what the registries say now, read without refusing anything.
 
-`compare`: what each planned tag would do; `preview`: the platforms each `platforms: from-base`
-variant's base has; `base_digests`: the digest each base resolves to now. An unreachable host is one note, found by a TCP connect before any HTTP client is made.
+One `Survey` serves a whole dry-run: one client per host, one `Bases` over every base, each host probed
+once, each base's digest read once. `compare`: what each planned tag would do; `preview`: the platforms
+each `platforms: from-base` variant's base has; `base_digests`: the digest each base resolves to now. An
+unreachable host is one note, found by a TCP connect before any HTTP client is made.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image.platform import Platform
-from publisher.image.reference import parse_repository
+from publisher.image.reference import Reference, parse_repository
 from publisher.release import rerun, resolved
 from publisher.release.decisions import Rules, decide_all
 from publisher.release.inputs import NOT_READ
@@ -24,24 +26,65 @@ from publisher.remote.policy import Policy
 from publisher.remote.probe import reachable
 
 
-def compare(plan: Plan, rules: Rules, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
+class Survey:
+    """What one dry-run (or verify's preview) reads of the registries, through one client per host: the
+    bases as a publish reads them (through the mirror), each host probed once, each base's digest read once."""
+
+    def __init__(self, plan: Plan, mirror: str | None, cache: Path):
+        self.plan = plan
+        self.hosts = Hosts(Policy(attempts=2), timeout=10)
+        self.pool = ThreadPoolExecutor(8)
+        self.bases = Bases({v.variant.base for v in plan.variants if v.variant.base}, mirror, cache, self.hosts)
+        self._up: dict[str, bool] = {}
+        self._now: dict[Reference, str | PublisherError | None] = {}
+
+    def down(self, hosts: set[str]) -> list[str]:
+        """Those of `hosts` a TCP connect does not reach, sorted; each host probed once."""
+        for host in sorted(hosts - self._up.keys()):
+            self._up[host] = reachable(host)
+        return sorted(h for h in hosts if not self._up[h])
+
+    def digests_now(self, bases: set[Reference]) -> dict[Reference, str | PublisherError | None]:
+        """Each base's digest now, read once (a HEAD where it is looked up): None where it is not there or its
+        host is not reachable, the error where reading it failed."""
+        down = set(self.down({self.bases.looked_up(b).host for b in bases}))
+        unread = sorted((b for b in bases if b not in self._now), key=str)
+        self._now.update(zip(unread, self.pool.map(lambda b: None if self.bases.looked_up(b).host in down
+                                                   else _digest_now(self.bases, b), unread)))
+        return {b: self._now[b] for b in bases}
+
+    def __enter__(self) -> Survey:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown()
+        self.hosts.close()
+
+
+def _digest_now(bases: Bases, base: Reference) -> str | PublisherError | None:
+    try:
+        return bases.digest_now(base)
+    except PublisherError as e:
+        return e
+
+
+def compare(survey: Survey, rules: Rules, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
             context: str) -> tuple[dict | None, str | None]:
     """For the dry-run: repository → tag → Decision, planned tags then retired ones; or None and why the
     comparison could not be made. A tag stays where its index records what this release is made of, as the
     publish decides it (release/rerun), from every part but the payload, which a dry-run does not fetch:
     the platforms `preview` found (`from_base`), `bases` (`base_digests`) and `context`, the attestation
     context's digest."""
-    hosts = {parse_repository(r).host for r in plan.repositories}
-    unreachable = sorted(h for h in hosts if not reachable(h))
+    plan = survey.plan
+    unreachable = survey.down({parse_repository(r).host for r in plan.repositories})
     if unreachable:
         return None, f"could not compare with the registries: {', '.join(unreachable)} not reachable"
-    with Hosts(Policy(attempts=2), timeout=10) as registries, ThreadPoolExecutor(8) as pool:
-        repositories = [Repository(ref, registries[parse_repository(ref).host]) for ref in plan.repositories]
-        try:
-            states = read_all(repositories, plan, pool)
-            retired = retired_all(repositories, plan, pool)
-        except PublisherError as e:
-            return None, f"could not compare with the registries: {e.lines[0]}"
+    repositories = [Repository(ref, survey.hosts[parse_repository(ref).host]) for ref in plan.repositories]
+    try:
+        states = read_all(repositories, plan, survey.pool)
+        retired = retired_all(repositories, plan, survey.pool)
+    except PublisherError as e:
+        return None, f"could not compare with the registries: {e.lines[0]}"
     found = resolved.foreseen(plan, from_base, bases, context)
     decisions = rerun.explained(found, decide_all(plan, states, rules, rerun.same_content(found)))
     return {ref: {**{tag: decisions[ref, tag] for tag in plan.tags_in(ref)}, **retired[ref]} for ref in states}, None
@@ -55,39 +98,38 @@ class Preview:
     note: str | None = None
 
 
-def preview(plan: Plan, mirror: str | None, cache: Path) -> Preview:
-    """The from-base variants' bases read as a publish reads them (through the mirror), without refusing any."""
-    chosen = [v.variant for v in plan.variants if v.variant.platforms_from_base]
+def preview(survey: Survey) -> Preview:
+    """The from-base variants' bases read as a publish reads them (through the mirror), at the digests
+    `Survey.digests_now` read, without refusing any."""
+    chosen = {v.variant.base for v in survey.plan.variants if v.variant.platforms_from_base}
     if not chosen:
         return Preview({})
-    with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
-        bases = Bases({v.base for v in chosen}, mirror, cache, hosts)
-        unreachable = sorted(h for h in {bases.looked_up(v.base).host for v in chosen} if not reachable(h))
-        if unreachable:
-            return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
-        try:
-            bases.resolve(pool)
-            found = platforms_found(bases, plan, pool)
-        except PublisherError as e:
-            return Preview({}, f"platforms from base not read: {e.lines[0]}")
+    unreachable = survey.down({survey.bases.looked_up(b).host for b in chosen})
+    if unreachable:
+        return Preview({}, f"platforms from base not read: {', '.join(unreachable)} not reachable")
+    try:
+        survey.bases.pin(_read_or_raise(survey.digests_now(chosen)))
+        found = platforms_found(survey.bases, survey.plan, survey.pool)
+    except PublisherError as e:
+        return Preview({}, f"platforms from base not read: {e.lines[0]}")
     return Preview({name: f.has for name, f in found.items()})
 
 
-def base_digests(plan: Plan, mirror: str | None, cache: Path) -> dict[str, str | None]:
+def _read_or_raise(now: dict[Reference, str | PublisherError | None]) -> dict[Reference, str | None]:
+    """The digests read, each base's error raised as reading it would have (the first, bases in order)."""
+    for base in sorted(now, key=str):
+        if isinstance(now[base], PublisherError):
+            raise now[base]
+    return now
+
+
+def base_digests(survey: Survey) -> dict[str, str | None]:
     """For the dry-run's comparison: variant → the digest its base resolves to now, read as a publish reads it
     (through the mirror); inputs.NOT_READ where it cannot be read (the comparison then leaves the base out);
     None for FROM scratch."""
-    declared = {v.variant.base for v in plan.variants if v.variant.base}
-    with Hosts(Policy(attempts=2), timeout=10) as hosts, ThreadPoolExecutor(8) as pool:
-        bases = Bases(declared, mirror, cache, hosts)
-        hosts_up = {host: reachable(host) for host in {bases.looked_up(b).host for b in declared}}
-        found = dict(zip(declared, pool.map(lambda b: _digest_now(bases, b) if hosts_up[bases.looked_up(b).host] else None,
-                                            declared)))
-    return {v.variant.name: (found[v.variant.base] or NOT_READ) if v.variant.base else None for v in plan.variants}
+    found = survey.digests_now(set(survey.bases.refs))
+    return {v.variant.name: _or_not_read(found[v.variant.base]) if v.variant.base else None for v in survey.plan.variants}
 
 
-def _digest_now(bases: Bases, base) -> str | None:
-    try:
-        return bases.digest_now(base)
-    except PublisherError:
-        return None
+def _or_not_read(digest: str | PublisherError | None) -> str:
+    return digest if isinstance(digest, str) else NOT_READ
