@@ -29,10 +29,10 @@ from publisher.image.platform import Platform, parse_platform
 from publisher.image.reference import Name
 from publisher.image.referrers import referrers_tag, with_referrers
 from publisher.holdings.repository import Repository
-from publisher.release.events import BundleSent, Sent
+from publisher.release.events import BundleSent, Sent, SignatureSent
 from publisher.remote.errors import RegistryError
 from publisher.remote.registry import Registry
-from publisher.steps.sign import bundled, missing_bundles, push_bundles
+from publisher.steps.sign import Held, bundled, missing_bundles, push_bundles, sign_held
 from tests.test_cosign import new_key, public
 from tests.verifiers import Verifiers
 
@@ -276,3 +276,19 @@ def test_bundles_are_attached_under_token_auth_with_push_alone(token_registry):
         repo = Repository(f"{token_registry.host}/tokens/tool", client)
         made = bundled(new_key(), index, [repo], {})
         assert sent(push_bundles(made, pool)) == Counter({Sent.PUSHED: 7}) and missing_bundles(made, pool) == []
+
+
+def test_a_held_index_is_bundled_once_from_the_first_repository_holding_it(registry):
+    """A signed rerun to two repositories: the statements are read from the first, the same bundles listed in both."""
+    key, paths = new_key(), ["held/first", "held/second"]
+    with Registry(registry.host) as client, ThreadPoolExecutor(4) as pool:
+        for path in paths:
+            images, index = push_release(client, path)
+        held = [Held(index, tuple(Repository(f"{registry.host}/{path}", client) for path in paths))]
+        first = sign_held(key, held, pool)
+        assert Counter((type(e), e.sent) for e in first) == {(SignatureSent, Sent.PUSHED): 6, (BundleSent, Sent.PUSHED): 14}
+        assert {e.repository for e in first} == {f"{registry.host}/{path}" for path in paths}
+        assert {e.sent for e in sign_held(key, held, pool)} == {Sent.THERE}  # a rerun: nothing pushed
+    log = registry.log_path.read_text(errors="replace")
+    # push_release and the signatures send blobs without a GET: each GET of a blob here is a statement read
+    assert [log.count(f'"GET /v2/{path}/blobs/') for path in paths] == [8, 0]  # 2 images x 2 statements, each run

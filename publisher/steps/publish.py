@@ -310,13 +310,14 @@ def _held_signed(run: Run, found: Resolved, targets: list[Repository], published
     what is missing of their signatures and bundles (a key given for the first time): only that is pushed."""
     if run.options.sign_key is None or not names:
         return []
-    events = []
+    holders: dict[str, list[Repository]] = {}  # index digest → the repositories holding it
     for t in targets:
         held = published[t.ref]
-        indexes = sorted({held[tag].index for v in found.plan.variants_in(t.ref) if v.variant.name in names
-                          for tag in v.tags if tag in held})
-        events += sign.sign_held(run.options.sign_key, t, [t.manifest(index) for index in indexes], run.network)
-    return events
+        for index in sorted({held[tag].index for v in found.plan.variants_in(t.ref) if v.variant.name in names
+                             for tag in v.tags if tag in held}):
+            holders.setdefault(index, []).append(t)
+    indexes = [sign.Held(repos[0].manifest(index), tuple(repos)) for index, repos in sorted(holders.items())]
+    return sign.sign_held(run.options.sign_key, indexes, run.network)
 
 
 def _unchanged(plan: Plan, targets: list[Repository], only=lambda ref, tag: True) -> list[Event]:

@@ -106,11 +106,21 @@ def _statements(repo: Repository, digest: str) -> list[bytes]:
     return [repo.registry.get_blob(repo.path, layer["digest"]) for layer in layers]
 
 
-def sign_held(key, repo: Repository, indexes: list[bytes], pool: Executor) -> list[SignatureSent | BundleSent]:
-    """A release otherwise up to date (the indexes `repo`'s tags hold): what is missing of its signatures
-    and bundles (a key given for the first time, bundles new to it) pushed, nothing else."""
-    sent = push_signatures(signatures(key, [repo], [d for index in indexes for d in subjects(index)]), pool)
-    return sent + push_bundles([b for made in pool.map(lambda index: bundled(key, index, [repo], {}), indexes) for b in made], pool)
+@dataclass(frozen=True)
+class Held:
+    """An index a release's tags hold already, and the repositories holding it (the targets' order)."""
+
+    index: bytes
+    repositories: tuple[Repository, ...]
+
+
+def sign_held(key, held: list[Held], pool: Executor) -> list[SignatureSent | BundleSent]:
+    """A release otherwise up to date (the indexes its tags hold): what is missing of its signatures and
+    bundles (a key given for the first time, bundles new to it) pushed, nothing else. Each index's bundles
+    are made once, from the statements of the first repository holding it, and listed in each."""
+    sent = push_signatures([s for h in held for s in signatures(key, list(h.repositories), subjects(h.index))], pool)
+    made = pool.map(lambda h: bundled(key, h.index, list(h.repositories), {}), held)
+    return sent + push_bundles([b for found in made for b in found], pool)
 
 
 def push_bundles(made: list[Bundled], pool: Executor) -> list[BundleSent]:
