@@ -11,7 +11,7 @@ import pytest
 
 from publisher.release import refresh
 from publisher.release.decisions import Current
-from publisher.release.inputs import BASE_DIGEST, annotations, parts, payload_digest
+from publisher.release.inputs import BASE_DIGEST, Format4, annotations, format_4, parts, payload_digest
 from publisher.release.rerun import holds
 from publisher.release.resolved import one_machine
 from publisher.release.plan import Provenance, make_plan
@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 from tests.engines import on_both_stores
 from tests.images import push_base
 from tests.registry_server import RegistryServer
+from tests.test_no_attestations import context
 from tests.test_publish import PLATFORMS, REDUCED_TAGS, publish, reduced_matrix, skopeo
 
 OLD, NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -64,18 +65,34 @@ def test_an_exact_tag_left_by_a_refresh_is_as_published(shipped):
     v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
     platforms = v.variant.platforms
     files = {p: {"uv": "sha256:" + "f" * 64} for p in platforms}
-    found = one_machine(cut(shipped, v), {}, {v.variant.name: NEW}, files, "sha256:" + "e" * 64)
+    found = one_machine(cut(shipped, v), {}, {v.variant.name: NEW}, files, context())
 
-    def left(base, payload="f", context="e") -> Current:
+    def left(base, payload="f", context=context().digest) -> Current:
         made_of = parts(v, base, {p: payload_digest({"uv": "sha256:" + payload * 64}) for p in platforms},
-                        {p: "sha256:" + context * 64 for p in platforms}, platforms)
+                        {p: context for p in platforms}, platforms)
         return Current("sha256:" + "c" * 64, "0.5.31", inputs=made_of.digest, base_digest=base, annotations=annotations(v, made_of))
 
     assert holds(found, v, left(OLD), exact=True)  # this release, first published on the old base
     assert not holds(found, v, left(OLD), exact=False)  # a floating tag follows the base
     assert holds(found, v, left(NEW), exact=False)
     assert not holds(found, v, left(OLD, payload="0"), exact=True)  # other payload
-    assert not holds(found, v, left(OLD, context="0"), exact=True)  # other context
+    assert not holds(found, v, left(OLD, context="sha256:" + "0" * 64), exact=True)  # other context
+
+
+@pytest.mark.parametrize("attested", [True, False])
+def test_a_refresh_knows_an_exact_tag_of_inputs_format_4_by_its_attestation_context(shipped, attested):
+    """An index of format 4 records no parts: only the digest of them, which folded in the attestation
+    context's fields. The refresh resolves as one machine does, so it recognises one with those fields."""
+    v = next(v for v in shipped.variants if v.variant.name == "alpine3.20")
+    platforms = v.variant.platforms
+    files = {p: {"uv": "sha256:" + "f" * 64} for p in platforms}
+    was = Format4(context().shared() if attested else None, {p: payload_digest(f) for p, f in files.items()})
+    published = Current("sha256:" + "c" * 64, "0.5.31", inputs=format_4(v, v.labels, OLD, was, platforms),
+                        base_digest=OLD, attested=attested, annotations=v.labels)
+    found = one_machine(cut(shipped, v), {}, {v.variant.name: NEW}, files, context() if attested else None)
+    assert holds(found, v, published, exact=True)
+    other = one_machine(cut(shipped, v), {}, {v.variant.name: NEW}, files, None if attested else context())
+    assert not holds(other, v, published, exact=True)  # published with the other setting
 
 
 def cut(plan, v):

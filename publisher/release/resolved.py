@@ -7,10 +7,11 @@ here, and every step reads the platforms, bases and annotations of that value. N
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from publisher.image.attest import Context, context_digest
 from publisher.image.platform import Platform
 from publisher.release import inputs
 from publisher.release.inputs import Format4, Parts
@@ -56,16 +57,17 @@ def final_platforms(plan: Plan, from_base: dict[str, tuple[Platform, ...]]) -> d
 
 
 def one_machine(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None],
-                files: dict[Platform, dict[str, str]], context: str, shared: Mapping | None = None) -> Resolved:
+                files: dict[Platform, dict[str, str]], context: Context | None) -> Resolved:
     """One machine and a refresh (`plan` already cut to its variants): platforms from the bases read,
-    annotations from the bases' digests, the payload's files (Platform → file name → digest) and the
-    attestation context's digest (and its fields, `shared`, to recognise an index of inputs format 4)."""
+    annotations from the bases' digests, the payload's files (Platform → file name → digest) and what the
+    attestations share (None: no attestations): its digest, and its fields to recognise an index of inputs format 4."""
     platforms = final_platforms(plan, from_base)
     payload = {p: inputs.payload_digest(f) for p, f in files.items()}
-    contexts = {p: context for p in files}
+    contexts = {p: context_digest(context) for p in files}
+    was = Format4(context.shared() if context else None, MappingProxyType(payload))
     return _resolved(plan, {v.variant.name: _variant(v, platforms[v.variant.name], bases.get(v.variant.name),
                                                      payload, contexts)
-                            for v in plan.variants}, payload, contexts, Format4(shared, MappingProxyType(payload)))
+                            for v in plan.variants}, payload, contexts, was)
 
 
 def foreseen(plan: Plan, from_base: dict[str, tuple[Platform, ...]], bases: dict[str, str | None], context: str) -> Resolved:

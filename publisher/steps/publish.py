@@ -75,8 +75,7 @@ def _one_machine(run: Run, plan: Plan) -> Outcome:
     bases = resolve_bases(run, plan)
     from_base = base_platforms(run, plan, bases)
     context = _context(run, plan, binaries, files)
-    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, context_digest(context),
-                                 context.shared() if context else None)
+    found = resolved.one_machine(plan, from_base, bases.of_variants(plan), files, context)
     course = _course(run, found, targets, states)
     if targets and found.variants and not course.writes:
         return _nothing_to_do(run, found, targets, states)
@@ -120,7 +119,7 @@ def _refresh(run: Run, plan: Plan) -> Outcome:
     binaries = fetch_payload(run, cut, sorted({p for ps in resolved.final_platforms(cut, from_base).values() for p in ps}))
     files = payload_files(cut, binaries)
     context = _context(run, cut, binaries, files)
-    found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, context_digest(context))
+    found = resolved.one_machine(cut, from_base, bases.of_variants(cut), files, context)
     return _released(run, found, targets, states, Making(binaries, bases, context), rerun.every_variant_made(found))
 
 
