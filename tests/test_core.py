@@ -32,24 +32,29 @@ def variant(config: dict) -> Variant:
 
 
 def test_a_smoke_test_whose_output_the_engine_lost_is_run_once_more():
-    from publisher.local.containers import Exited
+    """The retry is local/containers' (a container per test here, the engine's runs given in order); the verdict steps/smoke's."""
+    from publisher.local.containers import Exited, PerTest
     from publisher.steps.smoke import judged
 
-    class Engine:  # the engine's runs, in order; what each run was asked
+    class Runs:  # what the engine's runs gave, in order; what each was asked
         def __init__(self, *runs):
             self.runs, self.asked = list(runs), []
 
-        def run(self, command):
+        def run(self, image, command):
             self.asked.append(command)
             return self.runs.pop(0)
 
-    test = SmokeTest(("uv", "--version"), "^uv {version}( |$)")
-    lost_then_seen = Engine(Exited(0, "", ""), Exited(0, "uv 0.5.31\n", ""))
-    assert judged(lost_then_seen, test, "0.5.31") is None and len(lost_then_seen.asked) == 2
-    lost_twice = Engine(Exited(0, "", ""), Exited(0, "", ""))
-    assert judged(lost_twice, test, "0.5.31") == "expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got ''"
-    wrong = Engine(Exited(0, "uv 9.9.9\n", ""))  # output that came is judged once
-    assert judged(wrong, test, "0.5.31").endswith("got 'uv 9.9.9'") and wrong.asked == [["uv", "--version"]]
+    def tested(*runs, test=SmokeTest(("uv", "--version"), "^uv {version}( |$)")) -> tuple[str | None, int]:
+        engine = Runs(*runs)
+        return judged(PerTest(engine, "image", "a single test"), test, "0.5.31"), len(engine.asked)
+
+    assert tested(Exited(0, "", ""), Exited(0, "uv 0.5.31\n", "")) == (None, 2)
+    assert tested(Exited(0, "", ""), Exited(0, "", "")) == ("expected stdout matching '^uv 0\\\\.5\\\\.31( |$)', got ''", 2)
+    wrong, runs = tested(Exited(0, "uv 9.9.9\n", ""))  # output that came is judged once
+    assert wrong.endswith("got 'uv 9.9.9'") and runs == 1
+    missing = 'exec: "uv": executable file not found in $PATH'  # a command that did not start is not run again
+    assert tested(Exited(127, "", "", missing)) == (f"did not start: {missing!r}", 1)
+    assert tested(Exited(0, "", ""), test=SmokeTest(("true",), None)) == (None, 1)  # silent, and passing: once
 
 
 def test_config_check_compares_config_labels_and_platform():
