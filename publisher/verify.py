@@ -20,7 +20,7 @@ from publisher.image import predicates
 from publisher.image.attestation import PREDICATE_ANNOTATION, REFERENCE_DIGEST
 from publisher.image.bundle import BUNDLE, SIGN_PREDICATE, attested, bundle_verifies, signable
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
-from publisher.image.oci import INDEXES
+from publisher.image.oci import INDEXES, layers_of
 from publisher.image.platform import Platform
 from publisher.image.reference import parse_repository
 from publisher.options import default_cache
@@ -154,7 +154,7 @@ def _bundles(repo: Repository, digest: str) -> list[bytes]:
     out = []
     for listed in repo.registry.list_referrers(repo.name.digest(digest)).descriptors:
         found = repo.registry.get_manifest(repo.name.digest(listed["digest"]))
-        layers = json.loads(found[1]).get("layers") or [] if found else []
+        layers = layers_of(found[1] if found else None)
         out += [repo.registry.get_blob(repo.path, layer["digest"]) for layer in layers if layer.get("mediaType") == BUNDLE]
     return out
 
@@ -163,8 +163,8 @@ def _attestation_problems(repo: Repository, subject: str, manifest: str | None, 
     if manifest is None:
         return ["no attestation manifest (no SBOM, no provenance); if it was published with --no-attestations, verify with it"]
     found = repo.registry.get_manifest(repo.name.digest(manifest))
-    layers = json.loads(found[1]).get("layers", []) if found else []
-    kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"] for layer in layers}
+    kinds = {(layer.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""): layer["digest"]
+             for layer in layers_of(found[1] if found else None)}
     spdx = kinds.get(predicates.SBOM)
     provenance = next((d for k, d in kinds.items() if k.startswith(predicates.PROVENANCE.rsplit("/", 1)[0] + "/")), None)
     problems = [f"no {name}" for name, d in (("SBOM", spdx), ("provenance", provenance)) if d is None]
@@ -184,7 +184,7 @@ def _names_payload(document: dict, version: str) -> bool:
 
 def _signed(repo: Repository, digest: str, key) -> bool:
     found = repo.registry.get_manifest(repo.name.tag(signature_tag(digest)))
-    for layer in json.loads(found[1]).get("layers", []) if found else []:
+    for layer in layers_of(found[1] if found else None):
         signature = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
         if signature and verifies(key, repo.ref, digest, repo.registry.get_blob(repo.path, layer["digest"]), signature):
             return True

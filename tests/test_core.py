@@ -110,6 +110,15 @@ def test_index_lists_platforms_and_carries_annotations(tmp_path):
     assert index["annotations"] == {"org.opencontainers.image.version": "0.5.31"}
 
 
+
+def test_a_manifest_is_read_as_its_config_and_layers(tmp_path):
+    blob = oci.Blob("sha256:" + "a" * 64, 10, tmp_path / "x")
+    image = oci.Image(parse_platform("linux/amd64"), b"{}", (blob,))
+    layer = {"mediaType": oci.LAYER, "digest": blob.digest, "size": 10}
+    assert oci.layers_of(image.manifest) == [layer]
+    assert oci.blobs_of(image.manifest) == [{"mediaType": oci.CONFIG, "digest": oci.digest(b"{}"), "size": 2}, layer]
+    assert oci.layers_of(None) == oci.layers_of(b"") == oci.layers_of(b'{"layers": null}') == []
+
 def test_progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere():
     import io
 

@@ -22,7 +22,7 @@ def copy_children(source: Repository, target: Repository, index: bytes, cache: P
     children = [(entry["digest"], entry.get("mediaType", oci.MANIFEST)) for entry in json.loads(index)["manifests"]]
     todo = [(d, kind) for d, kind in children if d not in target.manifests]
     bodies = list(pool.map(lambda item: source.manifest(item[0]), todo))
-    blobs = {b["digest"]: b for body in bodies for b in _blobs(json.loads(body))}
+    blobs = {b["digest"]: b for body in bodies for b in oci.blobs_of(body)}
     mount = source.path if source.registry.host == target.registry.host else None
     sent = list(pool.map(lambda digest: BlobSent(target.ref, digest, _copy_blob(source, target, digest, mount, cache)),
                          [d for d in blobs if d not in target.blobs]))
@@ -31,10 +31,6 @@ def copy_children(source: Repository, target: Repository, index: bytes, cache: P
                           todo, bodies))
     target.manifests.update(d for d, _ in todo)
     return sent
-
-
-def _blobs(manifest: dict) -> list[dict]:
-    return [manifest["config"], *manifest.get("layers", [])]
 
 
 def _copy_blob(source: Repository, target: Repository, digest: str, mount: str | None, cache: Path) -> Sent:

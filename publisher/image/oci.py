@@ -41,6 +41,21 @@ def canonical(document: dict) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
+def layers_of(manifest: bytes | None) -> list[dict]:
+    """The layer descriptors of an image manifest's bytes; none for no manifest (None, b"") or one without layers."""
+    return _layers_in(json.loads(manifest)) if manifest else []
+
+
+def blobs_of(manifest: bytes) -> list[dict]:
+    """The descriptors of every blob an image manifest's bytes name: its config, then its layers."""
+    document = json.loads(manifest)
+    return [document["config"], *_layers_in(document)]
+
+
+def _layers_in(document: dict) -> list[dict]:
+    return document.get("layers") or []
+
+
 @dataclass(frozen=True)
 class Blob:
     digest: str

@@ -14,7 +14,6 @@ already there and pushes nothing.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -72,7 +71,7 @@ def _push(s: Signed) -> Sent:
 
 def _layers(s: Signed) -> list[dict]:
     found = s.repo.registry.get_manifest(s.repo.name.tag(signature_tag(s.digest)))
-    return json.loads(found[1]).get("layers") or [] if found else []
+    return oci.layers_of(found[1] if found else None)
 
 
 def _holds(s: Signed, layers: list[dict]) -> bool:
@@ -102,8 +101,7 @@ def bundled(key, index: bytes, repositories: list[Repository], statements: dict[
 
 
 def _statements(repo: Repository, digest: str) -> list[bytes]:
-    layers = json.loads(repo.manifest(digest) or b"{}").get("layers") or []
-    return [repo.registry.get_blob(repo.path, layer["digest"]) for layer in layers]
+    return [repo.registry.get_blob(repo.path, layer["digest"]) for layer in oci.layers_of(repo.manifest(digest))]
 
 
 @dataclass(frozen=True)
