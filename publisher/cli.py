@@ -216,14 +216,14 @@ def _publish(ns: argparse.Namespace) -> int:
 
 
 def _verify(ns: argparse.Namespace) -> int:
-    from publisher.options import Arguments, compute_plan
+    from publisher.options import Arguments, compute_planned
     from publisher.local.keys import load_public_key
     from publisher.verify import verify_release
 
-    mirror = _base_mirror(ns)
-    plan = compute_plan(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only),
-                                  platforms=tuple(ns.platform), repositories=tuple(ns.repository), base_mirror=mirror))
-    found = verify_release(plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations, base_mirror=mirror)
+    planned = compute_planned(Arguments(matrix=ns.matrix, version=ns.release, only=tuple(ns.only), platforms=tuple(ns.platform),
+                                        repositories=tuple(ns.repository), base_mirror=_base_mirror(ns)))
+    found = verify_release(planned.plan, load_public_key(ns.key) if ns.key else None, attested=not ns.no_attestations,
+                           base_mirror=planned.base_mirror)
     for line in found.problems:
         print(line)
     print(found.summary)

@@ -15,6 +15,7 @@ from pathlib import Path
 from publisher.errors import PublisherError
 from publisher.image import reference
 from publisher.image.platform import Platform, parse_platform
+from publisher.image.reference import Mirror
 from publisher.local.git import provenance, variant_provenances
 from publisher.release import gate
 from publisher.release.decisions import Rules
@@ -70,7 +71,7 @@ class Options:
     root: Path  # the matrix's folder: Dockerfiles are read from here
     cache: Path  # wheels, binaries, compressed layers
     artifacts: Path | None = None  # --artifacts DIR instead of the wheels
-    base_mirror: str | None = None
+    base_mirror: Mirror | None = None  # where every base is read, parsed once (compute_planned)
     push: bool = True  # False: stop once every image is built and smoke-tested
     build_cache: bool = True  # False: BuildKit builds everything again
     rules: Rules = field(default_factory=Rules)
@@ -96,7 +97,8 @@ class Job:
 
 def compute_options(args: Arguments) -> Job:
     """The Plan and the Options; every input checked before anything runs."""
-    plan = compute_plan(args)
+    planned = compute_planned(args)
+    plan = planned.plan
     root = Path(args.matrix).resolve().parent
     differing = render.uncommitted(root, plan)  # before any registry is read or anything is built
     if differing:
@@ -106,7 +108,7 @@ def compute_options(args: Arguments) -> Job:
         root=root,
         cache=Path(args.cache) if args.cache else default_cache(),
         artifacts=Path(args.artifacts) if args.artifacts else None,
-        base_mirror=args.base_mirror,
+        base_mirror=planned.base_mirror,
         push=args.push,
         build_cache=args.build_cache,
         rules=Rules(args.force, args.allow_downgrade),
@@ -125,14 +127,28 @@ def compute_options(args: Arguments) -> Job:
     ))
 
 
+@dataclass(frozen=True)
+class Planned:
+    """The Plan, and the mirror its bases are read through (--base-mirror, parsed with the flags checked with it)."""
+
+    plan: Plan
+    base_mirror: Mirror | None
+
+
 def compute_plan(args: Arguments) -> Plan:
     """Matrix + version + selections → the Plan."""
+    return compute_planned(args).plan
+
+
+def compute_planned(args: Arguments) -> Planned:
+    """The Plan and the base mirror: `compute_plan`'s, and the mirror publish and verify read the bases through."""
     _check_flags(args)
     release = parse_release(args.version) if args.version else None
     matrix = load_matrix(Path(args.matrix), args.matrix)
     names = [v.name for v in matrix.variants]
     selection = Selection(words(args.only), words(args.skip))
     platforms = _check_given(args, matrix, selection)
+    mirror = _mirror_given(args.base_mirror)
     if args.dev:
         plan = _dev_plan(matrix, release, provenance(matrix.root, args.created, args.revision))
     else:
@@ -149,7 +165,7 @@ def compute_plan(args: Arguments) -> Plan:
     if args.stage and plan.variants and not any(v.variant.platforms for v in plan.variants):  # kept, none made
         raise PublisherError(f"publisher: no selected variant is published for {', '.join(map(str, platforms))}; "
                              "stage a platform they have, or select other variants")
-    return plan
+    return Planned(plan, mirror)
 
 
 def _check_flags(args: Arguments) -> None:
@@ -168,7 +184,7 @@ def _check_flags(args: Arguments) -> None:
 
 
 def _check_given(args: Arguments, matrix, selection: Selection) -> list[Platform]:
-    """--only/--skip, --platform, --repository and --base-mirror, checked against the matrix; the platforms chosen."""
+    """--only/--skip, --platform and --repository, checked against the matrix; the platforms chosen."""
     refusals = unmatched(selection, [v.name for v in matrix.variants])
     if refusals:
         raise PublisherError(*refusals)
@@ -179,8 +195,6 @@ def _check_given(args: Arguments, matrix, selection: Selection) -> list[Platform
             reference.parse_repository(ref)
         except ValueError as e:
             raise PublisherError(f"publisher: --repository '{ref}': {e}; write host/path, e.g. ghcr.io/org/image") from None
-    if args.base_mirror:
-        _check_mirror(args.base_mirror)
     return platforms
 
 
@@ -218,10 +232,12 @@ def default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "publisher"
 
 
-def _check_mirror(mirror: str) -> None:
-    host, _, prefix = mirror.partition("/")
-    if not reference.HOST.fullmatch(host) or (prefix.strip("/") and not reference.PATH.fullmatch(prefix.strip("/"))):
-        raise PublisherError(f"publisher: --base-mirror '{mirror}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
+def _mirror_given(text: str | None) -> Mirror | None:
+    """--base-mirror (or $PUBLISHER_BASE_MIRROR) as the value it is; refused with the form it must have."""
+    try:
+        return reference.parse_mirror(text) if text else None
+    except ValueError as e:
+        raise PublisherError(f"publisher: --base-mirror {e}") from None
 
 
 def _known_platform(value: str, known: list[Platform]) -> Platform:

@@ -22,7 +22,7 @@ from publisher.image.bundle import BUNDLE, SIGN_PREDICATE, attested, bundle_veri
 from publisher.image.cosign import SIGNATURE_ANNOTATION, signature_tag, verifies
 from publisher.image.oci import INDEXES, layers_of
 from publisher.image.platform import Platform
-from publisher.image.reference import parse_repository
+from publisher.image.reference import Mirror, parse_repository
 from publisher.options import default_cache
 from publisher.release.plan import VERSION, Plan, VariantPlan
 from publisher.release.result import platforms_of
@@ -57,7 +57,7 @@ class Expected:
     note: str | None = None  # why some are not known, as one problem line
 
 
-def platforms_to_verify(plan: Plan, base_mirror: str | None, cache: Path) -> Expected:
+def platforms_to_verify(plan: Plan, base_mirror: Mirror | None, cache: Path) -> Expected:
     """Each variant's own platforms; for `platforms: from-base`, those its base's index has now, never the candidates."""
     from_base = [v.variant.name for v in plan.variants if v.variant.platforms_from_base]
     found = _from_bases(plan, base_mirror, cache) if from_base else Preview({})
@@ -67,12 +67,12 @@ def platforms_to_verify(plan: Plan, base_mirror: str | None, cache: Path) -> Exp
     return Expected(platforms, note)
 
 
-def _from_bases(plan: Plan, base_mirror: str | None, cache: Path) -> Preview:
+def _from_bases(plan: Plan, base_mirror: Mirror | None, cache: Path) -> Preview:
     with Survey(plan, base_mirror, cache) as survey:
         return preview(survey)
 
 
-def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirror: str | None = None,
+def verify_release(plan: Plan, public_key=None, attested: bool = True, base_mirror: Mirror | None = None,
           cache: Path | None = None) -> Verification:
     demands = Demands(plan.release.text, public_key, attested)
     expected = platforms_to_verify(plan, base_mirror, cache or default_cache())

@@ -13,7 +13,7 @@ import pytest
 
 from publisher.image import oci
 from publisher.image.platform import parse_platform
-from publisher.image.reference import Name, Reference, parse
+from publisher.image.reference import Name, Reference, parse, parse_mirror
 from publisher.local.layers import file_digest
 from publisher.holdings.bases import Bases
 from publisher.local.engine import Engine
@@ -66,7 +66,7 @@ def test_a_docker_format_base_is_read_as_oci_layers(engine, registry, tmp_path):
     path = f"bases/docker-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
     base = parse(f"{path}:1")  # read through the test's registry as a mirror
-    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    bases = Bases({base}, parse_mirror(registry.host), tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             (digest,) = bases.resolve(pool).values()
@@ -89,7 +89,7 @@ def test_a_base_without_the_platform_is_one_clear_error(engine, registry, tmp_pa
     path = f"bases/amd64-only-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64"])
     base = parse(f"{path}:1")  # read through the test's registry as a mirror
-    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    bases = Bases({base}, parse_mirror(registry.host), tmp_path / "cache", hosts := Hosts(Policy(), 10))
     try:
         with ThreadPoolExecutor(2) as pool:
             bases.resolve(pool)
@@ -105,7 +105,7 @@ def _pushed_base(tmp_path, registry) -> tuple[Bases, Hosts, str, Reference]:
     path = f"bases/pull-{secrets.token_hex(3)}"
     push_docker_format(tmp_path, registry.host, path, ["linux/amd64", "linux/arm64"])
     base = parse(f"{path}:1")  # read through the test's registry as a mirror
-    bases = Bases({base}, registry.host, tmp_path / "cache", hosts := Hosts(Policy(), 10))
+    bases = Bases({base}, parse_mirror(registry.host), tmp_path / "cache", hosts := Hosts(Policy(), 10))
     with ThreadPoolExecutor(2) as pool:
         bases.resolve(pool)
     return bases, hosts, path, base

@@ -201,7 +201,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     from concurrent.futures import ThreadPoolExecutor
 
     from publisher.image.platform import parse_platform
-    from publisher.image.reference import parse
+    from publisher.image.reference import parse, parse_mirror
     from publisher.remote.hosts import Hosts
     from publisher.holdings.bases import Bases
     from tests.fault_proxy import FaultProxy
@@ -214,7 +214,7 @@ def test_a_base_index_is_fetched_once_when_every_platform_asks_at_once(tmp_path)
     try:
         push_base(tmp_path / "bases", own.host, "alpine:3.20", list(PLATFORMS))
         with Hosts() as hosts, ThreadPoolExecutor(8) as pool:
-            bases = Bases({alpine}, proxy.host, tmp_path / "cache", hosts)
+            bases = Bases({alpine}, parse_mirror(proxy.host), tmp_path / "cache", hosts)
             bases.resolve(pool)
             asked = [(parse_platform(platform), n) for platform in PLATFORMS for n in range(4)]  # 8 tasks, as 4 variants on one base
             assert list(pool.map(lambda item: bases.lacks(alpine, item[0]), asked)) == [None] * len(asked)

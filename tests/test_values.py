@@ -3,7 +3,7 @@
 import pytest
 
 from publisher.image.platform import Platform, parse_platform, platform_of
-from publisher.image.reference import Digest, Name, Tag, parse, parse_repository
+from publisher.image.reference import Digest, Name, Tag, parse, parse_mirror, parse_repository
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -93,9 +93,15 @@ def test_a_reference_or_repository_that_is_not_valid_says_why(text, why):
     (f"alpine:3.20@{DIGEST}", "mirror", f"mirror/library/alpine:3.20@{DIGEST}"),
 ])
 def test_a_base_through_a_mirror_is_laid_out_like_docker_hub(base, mirror, expected):
-    through = parse(base).through(mirror)
+    through = parse(base).through(parse_mirror(mirror))
     assert (through.name, str(through), type(through)) == (expected, expected, type(parse(base)))
     assert through.identifier == parse(base).identifier
+
+
+@pytest.mark.parametrize("text", ["http://mirror", "/hub", "mirror/Hub", "mirror:port"])
+def test_a_mirror_that_is_not_host_port_prefix_says_so(text):
+    with pytest.raises(ValueError, match=r"is not HOST\[:PORT\]\[/PREFIX\]"):
+        parse_mirror(text)
 
 
 def test_the_command_line_s_platform_is_parsed_as_the_matrix_s(project):

@@ -17,7 +17,7 @@ from publisher.errors import PublisherError
 from publisher.image import oci
 from publisher.image.oci import Blob
 from publisher.image.platform import Platform, platform_of
-from publisher.image.reference import Digest, Reference
+from publisher.image.reference import Digest, Mirror, Reference
 from publisher.release.plan import Plan
 from publisher.remote.hosts import Hosts
 from publisher.remote.registry import Registry
@@ -43,7 +43,7 @@ class Bases:
     """The bases as declared → where they are read (through --base-mirror: applied here, and only here), their
     digests and images. Every step names a base as its Variant declares it."""
 
-    def __init__(self, bases: set[Reference], mirror: str | None, cache: Path, hosts: Hosts):
+    def __init__(self, bases: set[Reference], mirror: Mirror | None, cache: Path, hosts: Hosts):
         self.refs = {base: base.through(mirror) if mirror else base for base in bases}
         self.cache = cache / "bases"
         self.hosts = hosts

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.image.platform import Platform
-from publisher.image.reference import Reference, parse_repository
+from publisher.image.reference import Mirror, Reference, parse_repository
 from publisher.release import rerun, resolved
 from publisher.release.decisions import Rules, decide_all
 from publisher.release.inputs import NOT_READ
@@ -30,7 +30,7 @@ class Survey:
     """What one dry-run (or verify's preview) reads of the registries, through one client per host: the
     bases as a publish reads them (through the mirror), each host probed once, each base's digest read once."""
 
-    def __init__(self, plan: Plan, mirror: str | None, cache: Path):
+    def __init__(self, plan: Plan, mirror: Mirror | None, cache: Path):
         self.plan = plan
         self.hosts = Hosts(Policy(attempts=2), timeout=10)
         self.pool = ThreadPoolExecutor(8)

@@ -63,11 +63,11 @@ class Reference:
     def __str__(self) -> str:
         return self.written or self.name
 
-    def through(self, mirror: str) -> Reference:
-        """This reference read through a mirror laid out like Docker Hub, `HOST[:PORT][/PREFIX]`:
+    def through(self, mirror: Mirror) -> Reference:
+        """This reference read through a mirror laid out like Docker Hub:
         `alpine:3.20` through `127.0.0.1:5000` is `127.0.0.1:5000/library/alpine:3.20`."""
-        host, _, prefix = mirror.rstrip("/").partition("/")
-        return replace(self, context=Name(host, f"{prefix}/{self.path}" if prefix else self.path), written="")
+        path = f"{mirror.prefix}/{self.path}" if mirror.prefix else self.path
+        return replace(self, context=Name(mirror.host, path), written="")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,22 @@ class Digest(Reference):
     @property
     def name(self) -> str:
         return f"{self.context}" + (f":{self.tag}" if self.tag else "") + f"@{self.digest}"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A registry laid out like Docker Hub that bases are read through (--base-mirror `HOST[:PORT][/PREFIX]`)."""
+
+    host: str
+    prefix: str  # "" for none
+
+
+def parse_mirror(text: str) -> Mirror:
+    """Parse `127.0.0.1:5000`, `mirror.corp/hub` (a trailing `/` left out); raise ValueError saying what is wrong."""
+    host, _, prefix = text.rstrip("/").partition("/")
+    if not HOST.fullmatch(host) or (prefix.strip("/") and not PATH.fullmatch(prefix.strip("/"))):
+        raise ValueError(f"'{text}' is not HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000 or mirror.corp/hub")
+    return Mirror(host, prefix)
 
 
 def _split_host(ref: str) -> tuple[str, str]:
