@@ -48,10 +48,10 @@ def test_the_engine_loads_an_image_whose_base_it_does_not_hold(engine, tmp_path)
         e.remember(oci.Image(AMD64, base, tuple(blobs[:2])))  # the marker layer is new: the engine has no such base
         e.load(name, oci.Image(AMD64, config, tuple(blobs)))
         assert e.has(name)
-        out = subprocess.run(["docker", "run", "--rm", "--platform", "linux/amd64", name], capture_output=True)
+        out = subprocess.run(["docker", "run", "--rm", "--platform", "linux/amd64", str(name)], capture_output=True)
         assert out.stdout == token + b"top\n", out.stderr
     finally:
-        subprocess.run(["docker", "rmi", "-f", name], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", str(name)], capture_output=True)
 
 
 def push_docker_format(tmp_path, host: str, path: str, platforms: list[str]) -> None:
@@ -131,12 +131,12 @@ def test_the_engine_pulls_a_base_itself_by_its_platform_manifest_digest(engine, 
         with ThreadPoolExecutor(1) as pool:
             _load_base(logged, e, arm, ARM64, pool.submit(bases.download, base, arm))
         assert logged.lines == [] and e.has(name)
-        found = e.inspect(name)
+        found = e.inspect(str(name))
         assert found["Architecture"] == "arm64"
         assert found["RootFS"]["Layers"] == json.loads(arm.config)["rootfs"]["diff_ids"]
     finally:
         hosts.close()
-        subprocess.run(["docker", "rmi", "-f", name, arm.source.name], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", str(name), arm.source.name], capture_output=True)
 
 
 def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry, tmp_path):
@@ -153,4 +153,4 @@ def test_a_base_the_engine_cannot_pull_is_loaded_from_the_cache(engine, registry
         assert line.startswith(f"the engine did not pull {unreachable.source} (") and line.endswith("loading it from publisher's cache instead")
     finally:
         hosts.close()
-        subprocess.run(["docker", "rmi", "-f", name], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", str(name)], capture_output=True)

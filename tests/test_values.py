@@ -109,3 +109,11 @@ def test_the_command_line_s_platform_is_parsed_as_the_matrix_s(project):
 
     plan = compute_plan(Arguments(matrix=str(project / "matrix.yaml"), version="0.5.31", platforms=("linux/arm64/v8",)))
     assert plan.platforms == [parse_platform("linux/arm64")]
+
+
+def test_a_publish_names_an_image_in_the_engine_by_its_id_and_the_publish():
+    from publisher.local.names import LOCAL, OwnName
+
+    name = OwnName.of("sha256:" + "a" * 64, "0123abcd")
+    assert (str(name), name.tag) == (f"{LOCAL}:{'a' * 64}-0123abcd", f"{'a' * 64}-0123abcd")
+    assert name.in_full == f"docker.io/library/{LOCAL}:{name.tag}"  # as the containerd store names it

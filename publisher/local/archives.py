@@ -13,32 +13,28 @@ from pathlib import Path
 
 from publisher.image import oci
 from publisher.image.oci import Image
+from publisher.local.names import OwnName
 
 Member = tuple[str, bytes | Path]
 
 
-def docker_archive(name: str, image: Image, held: int, plain: dict[str, Path]) -> list[Member]:
+def docker_archive(name: OwnName, image: Image, held: int, plain: dict[str, Path]) -> list[Member]:
     """`held`: how many of the first layers the engine has already; they are left out. `plain`: layer
     digest → the layer's uncompressed tar, sent instead."""
     names = [f"{i}/layer.tar" for i in range(len(image.layers))]
-    manifest = json.dumps([{"Config": "config.json", "RepoTags": [name], "Layers": names}]).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": [str(name)], "Layers": names}]).encode()
     layers = [(n, plain.get(b.digest, b.path)) for n, b in zip(names, image.layers)]
     return [("config.json", image.config), ("manifest.json", manifest), *layers[held:]]
 
 
-def oci_layout(name: str, image: Image, present: set[str]) -> list[Member]:
+def oci_layout(name: OwnName, image: Image, present: set[str]) -> list[Member]:
     """`present`: digests of layers the engine's content store has already; they are left out."""
     entry = {"mediaType": oci.MANIFEST, "digest": image.digest, "size": len(image.manifest),
-             "annotations": {"io.containerd.image.name": _full_name(name), "org.opencontainers.image.ref.name": name.rpartition(":")[2]}}
+             "annotations": {"io.containerd.image.name": name.in_full, "org.opencontainers.image.ref.name": name.tag}}
     index = json.dumps({"schemaVersion": 2, "mediaType": oci.INDEX, "manifests": [entry]}).encode()
     blobs = [(_blob_name(oci.digest(image.config)), image.config), (_blob_name(image.digest), image.manifest)]
     blobs += [(_blob_name(b.digest), b.path) for b in dict.fromkeys(image.layers) if b.digest not in present]
     return [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index), *blobs]
-
-
-def _full_name(name: str) -> str:
-    """containerd names images in full: publisher-build:TAG is docker.io/library/publisher-build:TAG."""
-    return name if "/" in name.partition(":")[0] else f"docker.io/library/{name}"
 
 
 def _blob_name(digest: str) -> str:

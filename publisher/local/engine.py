@@ -21,8 +21,7 @@ from publisher.image.platform import Platform
 from publisher.image.reference import Digest
 from publisher.local import archives
 from publisher.local.containers import IDLE, Exited, PerTest, Shared, idle_archive, idle_program, not_started
-
-LOCAL = "publisher-build"  # local repository for images between build and push; never pushed
+from publisher.local.names import LOCAL, OwnName
 CLASSIC, CONTAINERD = "classic", "containerd"  # the engine's image stores
 
 
@@ -116,7 +115,7 @@ class Engine:
         # This publish's own names: another publish on the same engine has its own, so removing ours
         # (remove_own) never takes an image from under it.
         self.session = secrets.token_hex(4)
-        self._own: set[str] = set()
+        self._own: set[OwnName] = set()
         self.errors = docker.errors
         info = self.client.info()
         self.architecture = info.get("Architecture", "")
@@ -147,7 +146,7 @@ class Engine:
                 raise PublisherError(f"{build.dockerfile}: build for {build.platform} failed: {tail}")
             image_id = self._loaded(tarball) if self.builder.tarball else iidfile.read_text().strip()
         name = self.local_name(image_id)
-        self.client.images.get(image_id).tag(LOCAL, name.partition(":")[2])
+        self.client.images.get(image_id).tag(LOCAL, name.tag)
         self._named(name)
         return image_id
 
@@ -157,11 +156,11 @@ class Engine:
             (image,) = self.client.images.load(f)
         return image.id
 
-    def local_name(self, image_id: str) -> str:
+    def local_name(self, image_id: str) -> OwnName:
         """The image named by its own ID (and this publish), so a later build can pin it (BuildKit cannot use a bare ID)."""
-        return f"{LOCAL}:{image_id.split(':')[1]}-{self.session}"
+        return OwnName.of(image_id, self.session)
 
-    def _named(self, name: str) -> None:
+    def _named(self, name: OwnName) -> None:
         with self._lock:
             self._own.add(name)
 
@@ -171,7 +170,7 @@ class Engine:
         removed = 0
         for name in sorted(self._own):
             try:
-                self.client.images.remove(name)
+                self.client.images.remove(str(name))
                 removed += 1
             except self.errors.ImageNotFound:
                 pass
@@ -215,14 +214,14 @@ class Engine:
             return PerTest(self, image_id, f"its container did not start: {_not_started(e)}")
         return Shared(self, image_id, container, config)
 
-    def has(self, name: str) -> bool:
+    def has(self, name: OwnName) -> bool:
         try:
-            self.client.images.get(name)
+            self.client.images.get(str(name))
             return True
         except self.errors.ImageNotFound:
             return False
 
-    def load(self, name: str, image: Image, plain: dict[str, Path] | None = None) -> None:
+    def load(self, name: OwnName, image: Image, plain: dict[str, Path] | None = None) -> None:
         """Load `image` (its config and compressed layers) under `name`, leaving out of the archive what
         the engine got from this Engine before (`loaded`, `remember`); an engine that wants it anyway gets everything.
 
@@ -240,7 +239,7 @@ class Engine:
         except self.errors.DockerException as e:
             raise PublisherError(f"publisher: the Docker engine did not load image {name}: {_first_line(e)}") from None
 
-    def pull(self, name: str, image: Image, source: Digest, auth: dict | None) -> str | None:
+    def pull(self, name: OwnName, image: Image, source: Digest, auth: dict | None) -> str | None:
         """Have the engine pull `source` (`image` exactly, by digest) itself and name it `name`; why
         not, or None. The engine's own pull downloads, decompresses and unpacks layers at once and in
         parallel, where a load reads the whole archive first (and the containerd store unpacks only the host's platform)."""
@@ -249,7 +248,7 @@ class Engine:
                                               platform=str(image.platform), auth_config=auth):
                 if "error" in event:
                     return str(event["error"]).strip().splitlines()[0]
-            self.client.api.tag(source.name, LOCAL, name.split(":")[1])
+            self.client.api.tag(source.name, LOCAL, name.tag)
             self._named(name)
         except self.errors.DockerException as e:
             return _first_line(e)
@@ -261,7 +260,7 @@ class Engine:
         with self._lock:
             self._known |= _content(image)
 
-    def _load(self, name: str, image: Image, known: set, plain: dict[str, Path]) -> None:
+    def _load(self, name: OwnName, image: Image, known: set, plain: dict[str, Path]) -> None:
         self._named(name)  # before the load: an interrupted one may have named it already
         if self.store == CONTAINERD:
             members = archives.oci_layout(name, image, known)

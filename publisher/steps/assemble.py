@@ -19,6 +19,7 @@ from publisher.image.recipe import Recipe, Step
 from publisher.image.reference import Digest, Reference
 from publisher.local.engine import Engine
 from publisher.local.layers import CanonicalLayer, PayloadFiles, folder_layer, payload_layer
+from publisher.local.names import OwnName
 from publisher.release.plan import CREATED, VariantPlan
 from publisher.holdings.bases import FetchedBase, Bases
 from publisher.remote import credentials
@@ -28,7 +29,7 @@ from publisher.steps.run import Run
 @dataclass(frozen=True)
 class Assembled:
     image: Image  # what is pushed
-    name: str  # what the engine runs for the smoke tests: the same bytes
+    name: OwnName  # what the engine runs for the smoke tests: the same bytes
 
 
 def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform, Path], files: tuple[str, ...],
@@ -47,7 +48,7 @@ def assemble_all(run: Run, engine: Engine, bases: Bases, binaries: dict[Platform
             downloads[r.base, platform].result()  # an engine that refuses the archive without them gets every layer
         made = _assemble(engine, v, platform, r, fetched[r.base, platform], [layers[platform, s] for s in r.layers])
         tick(f"{v.variant.name} {platform}")
-        told((v.variant.name, platform), made.name)
+        told((v.variant.name, platform), str(made.name))
         return (v.variant.name, platform), made
 
     platforms = {b: p for (_, p), b in fetched.items()}

@@ -10,13 +10,14 @@ from publisher.image.platform import Platform
 from publisher.image.recipe import PRIMARY_ARG
 from publisher.local.contexts import build_contexts
 from publisher.local.engine import Build, Engine
+from publisher.local.names import OwnName
 from publisher.holdings.bases import Bases
 from publisher.release.plan import CREATED, Plan, VariantPlan
 from publisher.steps.run import Run
 
 
 def build_all(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict[Platform, Path], primary: list[Platform],
-              derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, str], tick) -> dict[tuple[str, Platform], str]:
+              derived: list[tuple[VariantPlan, Platform]], names: dict[Platform, OwnName], tick) -> dict[tuple[str, Platform], str]:
     """(variant name, platform) → image ID, for `plan`'s primary on each of `primary` (platforms) and each of
     `derived`. `names`: platform → the primary in the engine, where it was assembled instead."""
     options = run.options
@@ -38,9 +39,9 @@ def _ticking(engine: Engine, tick):
     return build
 
 
-def _args(primary: str, v: VariantPlan, bases: Bases) -> dict:
+def _args(primary: OwnName, v: VariantPlan, bases: Bases) -> dict:
     """The primary in the engine, and where the base is read when that is not what the Dockerfile names."""
-    return {PRIMARY_ARG: primary, **_base_arg(v, bases)}
+    return {PRIMARY_ARG: str(primary), **_base_arg(v, bases)}
 
 
 def _base_arg(v: VariantPlan, bases: Bases) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 from publisher.image.platform import Platform
 from publisher.errors import PublisherError
 from publisher.local.engine import Engine
+from publisher.local.names import OwnName
 from publisher.release.events import ImageMade
 from publisher.release.plan import Plan, VariantPlan
 from publisher.steps.assemble import Assembled, assemble_all
@@ -36,7 +37,7 @@ class Made:
 
     def in_engine(self) -> dict[tuple[str, Platform], str]:
         """(variant, platform) → what the engine runs: every image made."""
-        return {**self.built, **{key: a.name for key, a in self.assembled.items()}}
+        return {**self.built, **{key: str(a.name) for key, a in self.assembled.items()}}
 
     @property
     def events(self) -> list[ImageMade]:
@@ -101,7 +102,7 @@ def _work(resolved: Resolved) -> Work:
     return Work([(plan.primary, p) for p in needed], to_build, [(v, p) for v, p in pairs if v.recipe])
 
 
-def _primary_names(assembled: dict[tuple[str, Platform], Assembled], work: Work) -> dict[Platform, str]:
+def _primary_names(assembled: dict[tuple[str, Platform], Assembled], work: Work) -> dict[Platform, OwnName]:
     """Platform → the primary's name in the engine, for the builds that copy from it."""
     return {p: assembled[v.variant.name, p].name for v, p in work.primary}
 
@@ -117,7 +118,7 @@ def _assemble_phase(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries
 
 def _build_phase(run: Run, plan: Plan, engine: Engine, bases: Bases, binaries: dict[Platform, Path],
                  primary: list[Platform], derived: list[tuple[VariantPlan, Platform]],
-                 names: dict[Platform, str]) -> dict[tuple[str, Platform], str]:
+                 names: dict[Platform, OwnName]) -> dict[tuple[str, Platform], str]:
     if not primary and not derived:
         return {}
     with run.progress.phase("build", len(primary) + len(derived)) as tick:
