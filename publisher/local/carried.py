@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform as host
 import sys
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -41,11 +42,12 @@ class Carried:
 
 @dataclass(frozen=True)
 class Opened:
-    """One platform's wheel, its scripts extracted and read."""
+    """One platform's wheel, its scripts extracted and read, and its metadata."""
 
     wheel: Path
     folder: Path  # its scripts, extracted
     linked: dict[str, Linkage | None]  # script → how it is linked; None: no ELF executable (a script)
+    metadata: Message | None  # its METADATA, None if it has none
 
 
 def carried(package: str, version: str | None, platforms: list[Platform], cache: Path, python: str = sys.executable) -> Carried:
@@ -63,7 +65,7 @@ def carried(package: str, version: str | None, platforms: list[Platform], cache:
     mine = opened.get(machine_platform(host.machine()))  # this machine's: its files run here
     checks = {n: executables.version_check(mine.folder / n, version) if mine else None for n in names}
     files = {n: max((w.linked[n] for w in opened.values()), key=lambda linked: LIBCS.index(linked.libc)) for n in names}
-    return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).wheel))
+    return Carried(package, version, wheels, files, checks, *_about(next(iter(opened.values())).metadata))
 
 
 def _chosen_release(listing: index.WheelListing, version: str | None) -> str:
@@ -87,13 +89,16 @@ def _nothing_to_carry(package: str, version: str | None, why: str) -> str:
 
 
 def _opened(wheels: Wheels, version: str, platform: Platform, cache: Path, python: str) -> Opened:
-    """The platform's wheel, from the cache or the index, every script extracted and its linkage read."""
+    """The platform's wheel, from the cache or the index, opened once: every script extracted and its linkage
+    read, and its metadata."""
     tag = wheels.platforms[platform]
     wheel = artifacts.cached_wheel(wheels.package, version, tag, cache) or artifacts.download_wheel(wheels, version, tag, cache, python)
-    names = tuple(artifacts.wheel_scripts(wheel))
     folder = artifacts.binaries_folder(cache, wheels.package, version, platform)
-    artifacts.extract_binaries(wheel, Payload(names, {}, "/", "/usr/local/bin/"), folder)
-    return Opened(wheel, folder, {name: executables.linkage(folder / name) for name in names})
+    with artifacts.opened_wheel(wheel) as opened:
+        names = tuple(opened.scripts())
+        artifacts.extracted(opened, Payload(names, {}, "/", "/usr/local/bin/"), folder)
+        metadata = opened.metadata()
+    return Opened(wheel, folder, {name: executables.linkage(folder / name) for name in names}, metadata)
 
 
 def _ordered(package: str, opened: dict[Platform, Opened]) -> list[str]:
@@ -102,9 +107,10 @@ def _ordered(package: str, opened: dict[Platform, Opened]) -> list[str]:
     return sorted(names, key=lambda n: canonicalize_name(n) != canonicalize_name(package))
 
 
-def _about(wheel: Path) -> tuple[str | None, str | None]:
+def _about(meta: Message | None) -> tuple[str | None, str | None]:
     """The release's licence (an SPDX expression, when its metadata says one) and summary."""
-    meta = artifacts.wheel_metadata(wheel)
+    if meta is None:
+        return None, None
     classifiers = [c.rsplit(" :: ", 1)[-1] for c in meta.get_all("Classifier") or [] if c.startswith("License :: ")]
     named = meta.get("License", "")
     licenses = meta.get("License-Expression") or (named if named and "\n" not in named and len(named) < 60 else None)
