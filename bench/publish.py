@@ -78,8 +78,7 @@ class Bench:
 def settle() -> None:
     """Nothing of the bench's own writing left for the kernel to flush when a measured run starts: the
     cache copied for the next release (1.5-2 GB), a registry's storage, a deleted data root. Their
-    writeback fell into the run that came next: every next release, and the side after each cold
-    publisher run (bake's and the loop's first trials were 13-30% slower than their second)."""
+    writeback fell into the run that came next: every next release started a second after that copy."""
     os.sync()
 
 
