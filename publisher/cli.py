@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -120,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser(argv[0] if argv and not argv[0].startswith("-") else None).parse_args(argv)
         return {"init": _init, "render": _render_command, "publish": _publish, "verify": _verify}[args.command](args)
     except PublisherError as e:
+        from publisher.github import annotated  # loaded only to say what went wrong
+
         for line in e.lines:
-            print(_annotated(line), file=sys.stderr)
+            print(annotated(line), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("publisher: interrupted", file=sys.stderr)
@@ -129,17 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug of ours or a library's surprise: one line, the traceback on request
         if os.environ.get("PUBLISHER_DEBUG"):
             raise
+        from publisher.github import annotated
+
         detail = (str(e).strip().splitlines() or [""])[0][:300]
-        print(_annotated(f"publisher: unexpected {type(e).__name__}: {detail}; set PUBLISHER_DEBUG=1 to see where, "
-                         "and please report it"), file=sys.stderr)
+        print(annotated(f"publisher: unexpected {type(e).__name__}: {detail}; set PUBLISHER_DEBUG=1 to see where, "
+                        "and please report it"), file=sys.stderr)
         return 1
-
-
-def _annotated(line: str) -> str:
-    """On GitHub Actions an error line is an annotation, on the file and line it names; elsewhere it is itself."""
-    from publisher import github
-
-    return github.error(line) if github.active() else line
 
 
 def _base_mirror(ns) -> str | None:
@@ -198,7 +194,9 @@ def _publish(ns: argparse.Namespace) -> int:
         raise PublisherError(f"publisher: --output {ns.output} prints a plan: add --dry-run")
     job = compute_options(arguments(ns))
     if ns.dry_run:
-        return _dry_run(job, ns.offline, ns.output)
+        from publisher.dry_run import dry_run
+
+        return dry_run(job, ns.offline, ns.output)
     from publisher.progress import Progress
     from publisher.report import plan_table, summary, tally, write_step_summary
     from publisher.steps.publish import publish
@@ -230,81 +228,6 @@ def _verify(ns: argparse.Namespace) -> int:
     return 1 if found.problems else 0
 
 
-def _dry_run(job, offline: bool, output: str) -> int:
-    from publisher.report import plan_table, state_table, supply_chain_line
-    from publisher.release.supply import supply_chain
-
-    if output.startswith("github-matrix"):  # what the jobs will be: the registries are not asked
-        from publisher import github
-
-        print(json.dumps((github.by_platform if output == "github-matrix" else github.by_variant_group)(job.plan)))
-        return 0
-    resolved, base_note = {}, None  # from-base variants' platforms, read from their bases with the repositories
-    if offline:
-        states, note = None, "not compared with the repositories: --offline"
-    else:
-        from publisher.holdings.preview import Survey, base_digests, compare, preview  # the registry client, only when it is used
-
-        _check_wheels(job)
-        with Survey(job.plan, job.options.base_mirror, job.options.cache) as survey:  # each base read once
-            found = preview(survey)
-            states, note = compare(survey, job.options.rules, found.platforms, base_digests(survey), _context_digest(job))
-        _retired_notices(states)
-        resolved, base_note = found.platforms, found.note
-    carries = supply_chain(job.plan, job.options.sign_key is not None, job.options.attestations)
-    if output == "json":
-        document = job.plan.to_json(resolved)
-        document["registry_state"] = _states_json(states)
-        document["registry_note"] = note
-        document["supply_chain"] = carries
-        if base_note:  # only when a from-base variant's base could not be read
-            document["base_note"] = base_note
-        print(json.dumps(document, indent=2))
-    else:
-        table = plan_table(job.plan, resolved) + (f"\n{base_note}" if base_note else "")
-        print(table + "\n" + supply_chain_line(carries) + "\n\n" + state_table(states, note))
-    return _foreseen_conflicts(job.plan, states)
-
-
-def _context_digest(job) -> str:
-    """What the attestations of this publish would share, as its digest (an input of every variant)."""
-    from publisher.image.attest import context_digest
-    from publisher.steps.attest import shared_context
-
-    return context_digest(shared_context(job.options, job.plan) if job.options.attestations else None)
-
-
-def _foreseen_conflicts(plan, states: dict | None) -> int:
-    """A dry-run that read the registries exits 2 where the publish would refuse, saying so as it would."""
-    if not states:  # --offline, or not compared: nothing foreseen (and release/rerun not loaded)
-        return 0
-    from publisher.release.rerun import conflict_lines
-
-    lines = conflict_lines(plan, {(ref, tag): d for ref, tags in states.items() for tag, d in tags.items()})
-    for line in lines:
-        print(_annotated(line), file=sys.stderr)
-    return 2 if lines else 0
-
-
-def _check_wheels(job) -> None:
-    """The payload's wheels of this release are on the package index with the matrix's platform tags, as the
-    publish will download them (refused as the publish would be: one line naming the matrix's line, exit 2)."""
-    from publisher.local.artifacts import check_release
-
-    if not job.options.artifacts and job.plan.payload_version:
-        check_release(job.plan.payload, job.plan.payload_version, job.plan.platforms)
-
-
-def _retired_notices(states: dict | None) -> None:
-    """On GitHub Actions each retired tag is also a notice (on stderr: stdout may be JSON)."""
-    from publisher import github
-    from publisher.report import retired_lines
-
-    if github.active():
-        for line in retired_lines(states):
-            print(github.notice(line), file=sys.stderr)
-
-
 def arguments(ns: argparse.Namespace):
     """The command line's flags as explicit values: below this line nothing sees argparse."""
     from publisher.options import Arguments
@@ -318,13 +241,3 @@ def arguments(ns: argparse.Namespace):
         stage=ns.stage, join=tuple(ns.join), builder=ns.builder, dev=ns.dev,
         refresh=ns.refresh, sign_key=ns.sign_key, attestations=not ns.no_attestations, keep_images=ns.keep_images,
     )
-
-
-def _states_json(states: dict | None) -> dict | None:
-    if states is None:
-        return None
-    return {
-        repo: {tag: {"status": d.status, "digest": d.current.digest, "version": d.current.version, "why": d.why}
-               for tag, d in tags.items()}
-        for repo, tags in states.items()
-    }

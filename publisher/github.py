@@ -67,5 +67,10 @@ def error(line: str) -> str:
     return f"::error{where}::{escape(line)}"
 
 
+def annotated(line: str) -> str:
+    """On GitHub Actions an error line is an annotation, on the file and line it names; elsewhere it is itself."""
+    return error(line) if active() else line
+
+
 def notice(line: str) -> str:
     return f"::notice::{escape(line)}"

@@ -36,7 +36,8 @@ _FLOORS = {
     "steps": {"steps", "options", "progress", "report", "holdings", "remote", "local", "release", "matrix", "image"},
     "verify": {"options", "holdings", "remote", "release", "image"},
     "starter": {"render", "local", "matrix", "image"},
-    "cli": {"verify", "starter", "steps", "options", "progress", "report", "github", "render", "holdings", "remote",
+    "dry_run": {"steps", "report", "github", "holdings", "local", "release", "image"},
+    "cli": {"dry_run", "verify", "starter", "steps", "options", "progress", "report", "github", "render", "holdings", "remote",
             "local", "release", "matrix", "image"},
     "__main__": {"cli"},
 }
